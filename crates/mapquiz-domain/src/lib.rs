@@ -1,0 +1,12 @@
+//! MapQuiz's pure domain: the rules and values every other crate builds on.
+//!
+//! Nothing here performs I/O, reads a clock or draws randomness: callers pass those in, so every rule is
+//! testable on its own.
+
+pub mod id;
+pub mod region;
+pub mod time;
+
+pub use id::new_id;
+pub use region::{CountryCode, Region};
+pub use time::Timestamp;

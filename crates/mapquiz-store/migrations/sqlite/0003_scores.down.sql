@@ -1,0 +1,2 @@
+DROP TABLE score_bests;
+DROP TABLE game_scores;

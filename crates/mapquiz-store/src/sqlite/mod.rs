@@ -1,0 +1,94 @@
+//! The SQLite backend: one file, WAL, a single writer connection and a pool of read-only readers.
+
+use crate::{Backend, ConnectOptions, MigrationState, PoolStats, Store, StoreError, migrations};
+use async_trait::async_trait;
+use sqlx::SqlitePool;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use std::path::Path;
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// The schema as canonical lines: each object's type, name and defining SQL.
+const SCHEMA_SQL: &str = "SELECT type || ' ' || name || ': ' || coalesce(sql, '') FROM sqlite_master \
+     WHERE name NOT LIKE 'sqlite_%' AND name <> '_sqlx_migrations' ORDER BY 1";
+
+/// SQLite store. Writes go through `writer` (one connection): SQLite allows one writer at a time, and
+/// queueing in the pool avoids the SQLITE_BUSY upgrades that concurrent write transactions would hit.
+pub(crate) struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    pub(crate) async fn connect(path: &Path, options: &ConnectOptions) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Config(format!("cannot create folder {}: {e}", parent.display()))
+            })?;
+        }
+        let base = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(options.sqlite_busy_timeout)
+            .foreign_keys(true);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(base.clone())
+            .await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .min_connections(options.min_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(base.pragma("query_only", "ON"))
+            .await?;
+        Ok(Self { writer, reader })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    async fn migrate_up(&self) -> Result<Vec<MigrationState>, StoreError> {
+        migrations::up(&MIGRATOR, &self.writer).await
+    }
+
+    async fn migrate_down(&self, steps: usize) -> Result<Vec<MigrationState>, StoreError> {
+        migrations::down(&MIGRATOR, &self.writer, steps).await
+    }
+
+    async fn migration_status(&self) -> Result<Vec<MigrationState>, StoreError> {
+        migrations::status(&MIGRATOR, &self.writer).await
+    }
+
+    async fn schema(&self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(SCHEMA_SQL)
+            .fetch_all(&self.reader)
+            .await?)
+    }
+
+    fn pool_stats(&self) -> PoolStats {
+        PoolStats {
+            size: self.writer.size() + self.reader.size(),
+            idle: (self.writer.num_idle() + self.reader.num_idle()) as u32,
+        }
+    }
+
+    async fn close(&self) {
+        self.reader.close().await;
+        // Closing the last connection checkpoints the WAL into the main file.
+        self.writer.close().await;
+    }
+}
