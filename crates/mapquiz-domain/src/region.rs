@@ -18,41 +18,33 @@ pub enum Region {
 pub type CountryCode = &'static str;
 
 const AFRIQUE: &[CountryCode] = &[
-    "AGO", "BDI", "BEN", "BFA", "BWA", "CAF", "CIV", "CMR", "COD", "COG", "DJI", "DZA", "EGY",
-    "ERI", "ETH", "GAB", "GHA", "GIN", "GMB", "GNB", "GNQ", "KEN", "LBR", "LBY", "LSO", "MAR",
-    "MDG", "MLI", "MOZ", "MRT", "MWI", "NAM", "NER", "NGA", "RWA", "SDN", "SDS", "SEN", "SLE",
-    "SOM", "SWZ", "TCD", "TGO", "TUN", "TZA", "UGA", "ZAF", "ZMB", "ZWE",
+    "AGO", "BDI", "BEN", "BFA", "BWA", "CAF", "CIV", "CMR", "COD", "COG", "DJI", "DZA", "EGY", "ERI", "ETH", "GAB",
+    "GHA", "GIN", "GMB", "GNB", "GNQ", "KEN", "LBR", "LBY", "LSO", "MAR", "MDG", "MLI", "MOZ", "MRT", "MWI", "NAM",
+    "NER", "NGA", "RWA", "SDN", "SDS", "SEN", "SLE", "SOM", "SWZ", "TCD", "TGO", "TUN", "TZA", "UGA", "ZAF", "ZMB",
+    "ZWE",
 ];
 const AMERIQUE_DU_NORD: &[CountryCode] = &[
-    "BHS", "BLZ", "CAN", "CRI", "CUB", "DOM", "GRL", "GTM", "HND", "HTI", "JAM", "MEX", "NIC",
-    "PAN", "PRI", "SLV", "TTO", "USA",
+    "BHS", "BLZ", "CAN", "CRI", "CUB", "DOM", "GRL", "GTM", "HND", "HTI", "JAM", "MEX", "NIC", "PAN", "PRI", "SLV",
+    "TTO", "USA",
 ];
-const AMERIQUE_DU_SUD: &[CountryCode] = &[
-    "ARG", "BOL", "BRA", "CHL", "COL", "ECU", "FLK", "GUY", "PER", "PRY", "SUR", "URY", "VEN",
-];
+const AMERIQUE_DU_SUD: &[CountryCode] =
+    &["ARG", "BOL", "BRA", "CHL", "COL", "ECU", "FLK", "GUY", "PER", "PRY", "SUR", "URY", "VEN"];
 const ASIE: &[CountryCode] = &[
-    "AFG", "ARE", "ARM", "AZE", "BGD", "BRN", "BTN", "CHN", "CYP", "GEO", "IDN", "IND", "IRN",
-    "IRQ", "ISR", "JOR", "JPN", "KAZ", "KGZ", "KHM", "KOR", "KWT", "LAO", "LBN", "LKA", "MMR",
-    "MNG", "MYS", "NPL", "OMN", "PAK", "PHL", "PRK", "PSX", "QAT", "SAU", "SYR", "THA", "TJK",
-    "TKM", "TLS", "TUR", "TWN", "UZB", "VNM", "YEM",
+    "AFG", "ARE", "ARM", "AZE", "BGD", "BRN", "BTN", "CHN", "CYP", "GEO", "IDN", "IND", "IRN", "IRQ", "ISR", "JOR",
+    "JPN", "KAZ", "KGZ", "KHM", "KOR", "KWT", "LAO", "LBN", "LKA", "MMR", "MNG", "MYS", "NPL", "OMN", "PAK", "PHL",
+    "PRK", "PSX", "QAT", "SAU", "SYR", "THA", "TJK", "TKM", "TLS", "TUR", "TWN", "UZB", "VNM", "YEM",
 ];
 const EUROPE: &[CountryCode] = &[
-    "ALB", "AUT", "BEL", "BGR", "BIH", "BLR", "CHE", "CZE", "DEU", "DNK", "ESP", "EST", "FIN",
-    "FRA", "GBR", "GRC", "HRV", "HUN", "IRL", "ISL", "ITA", "KOS", "LTU", "LUX", "LVA", "MDA",
-    "MKD", "MNE", "NLD", "NOR", "POL", "PRT", "ROU", "RUS", "SRB", "SVK", "SVN", "SWE", "UKR",
+    "ALB", "AUT", "BEL", "BGR", "BIH", "BLR", "CHE", "CZE", "DEU", "DNK", "ESP", "EST", "FIN", "FRA", "GBR", "GRC",
+    "HRV", "HUN", "IRL", "ISL", "ITA", "KOS", "LTU", "LUX", "LVA", "MDA", "MKD", "MNE", "NLD", "NOR", "POL", "PRT",
+    "ROU", "RUS", "SRB", "SVK", "SVN", "SWE", "UKR",
 ];
 const OCEANIE: &[CountryCode] = &["AUS", "FJI", "NCL", "NZL", "PNG", "SLB", "VUT"];
 
 impl Region {
     /// Every region, in the protocol table's order.
-    pub const ALL: [Region; 6] = [
-        Region::Afrique,
-        Region::AmeriqueDuNord,
-        Region::AmeriqueDuSud,
-        Region::Asie,
-        Region::Europe,
-        Region::Oceanie,
-    ];
+    pub const ALL: [Region; 6] =
+        [Region::Afrique, Region::AmeriqueDuNord, Region::AmeriqueDuSud, Region::Asie, Region::Europe, Region::Oceanie];
 
     /// The wire identifier (`"Amérique du Nord"`, …).
     pub const fn as_str(self) -> &'static str {
@@ -86,9 +78,7 @@ impl Region {
 
     /// The region a code belongs to; `None` for codes outside the table (`ATF` among them).
     pub fn of_code(code: &str) -> Option<Region> {
-        Region::ALL
-            .into_iter()
-            .find(|r| r.codes().binary_search(&code).is_ok())
+        Region::ALL.into_iter().find(|r| r.codes().binary_search(&code).is_ok())
     }
 }
 
@@ -133,10 +123,7 @@ mod tests {
     fn codes_are_sorted_distinct_and_in_exactly_one_region() {
         let mut all = HashSet::new();
         for r in Region::ALL {
-            assert!(
-                r.codes().windows(2).all(|w| w[0] < w[1]),
-                "{r} is sorted and distinct"
-            );
+            assert!(r.codes().windows(2).all(|w| w[0] < w[1]), "{r} is sorted and distinct");
             for c in r.codes() {
                 assert!(all.insert(*c), "{c} belongs to two regions");
                 assert_eq!(Region::of_code(c), Some(r));
@@ -164,10 +151,7 @@ mod tests {
         assert_eq!(Region::parse("afrique"), None);
         // "Océanie" with a combining acute accent is not the precomposed identifier.
         assert_eq!(Region::parse("Oce\u{301}anie"), None);
-        assert_eq!(
-            serde_json::to_string(&Region::AmeriqueDuNord).unwrap(),
-            "\"Amérique du Nord\""
-        );
+        assert_eq!(serde_json::to_string(&Region::AmeriqueDuNord).unwrap(), "\"Amérique du Nord\"");
     }
 
     #[test]

@@ -37,7 +37,7 @@ impl Timestamp {
     }
 
     /// This instant moved by `d` (saturating at chrono's range).
-    pub fn add(self, d: chrono::Duration) -> Self {
+    pub fn plus(self, d: chrono::Duration) -> Self {
         self.0.checked_add_signed(d).map(Self).unwrap_or(self)
     }
 }
@@ -69,19 +69,13 @@ mod tests {
     fn iso_form_has_three_fraction_digits_and_z() {
         let t = Timestamp::from_millis(1_754_927_210_000).unwrap();
         assert_eq!(t.to_iso(), "2025-08-11T15:46:50.000Z");
-        assert_eq!(
-            serde_json::to_string(&t).unwrap(),
-            "\"2025-08-11T15:46:50.000Z\""
-        );
+        assert_eq!(serde_json::to_string(&t).unwrap(), "\"2025-08-11T15:46:50.000Z\"");
     }
 
     #[test]
     fn sub_millisecond_precision_is_dropped() {
         let dt = Utc.timestamp_opt(1, 999_999_999).unwrap();
-        assert_eq!(
-            Timestamp::from_datetime(dt).to_iso(),
-            "1970-01-01T00:00:01.999Z"
-        );
+        assert_eq!(Timestamp::from_datetime(dt).to_iso(), "1970-01-01T00:00:01.999Z");
     }
 
     proptest! {

@@ -68,44 +68,23 @@ const SQLITE_UNIQUE_COLUMNS: &[(&str, &str)] = &[
     ("users.email", "users_email_key"),
     ("users.tag", "users_tag_key"),
     ("accounts.id", "accounts_pkey"),
-    (
-        "accounts.provider_id, accounts.account_id",
-        "accounts_provider_account_key",
-    ),
+    ("accounts.provider_id, accounts.account_id", "accounts_provider_account_key"),
     ("sessions.id", "sessions_pkey"),
     ("sessions.token_hash", "sessions_token_hash_key"),
     ("verifications.id", "verifications_pkey"),
     ("verifications.identifier", "verifications_identifier_key"),
     ("two_factors.user_id", "two_factors_pkey"),
     ("friend_requests.id", "friend_requests_pkey"),
-    (
-        "friend_requests.sender_id, friend_requests.receiver_id",
-        "friend_requests_pair_key",
-    ),
-    (
-        "friendships.user_id, friendships.friend_id",
-        "friendships_pkey",
-    ),
+    ("friend_requests.sender_id, friend_requests.receiver_id", "friend_requests_pair_key"),
+    ("friendships.user_id, friendships.friend_id", "friendships_pkey"),
     ("game_scores.id", "game_scores_pkey"),
-    (
-        "score_bests.regions_key, score_bests.period, score_bests.period_start, score_bests.user_id",
-        "score_bests_pkey",
-    ),
+    ("score_bests.regions_key, score_bests.period, score_bests.period_start, score_bests.user_id", "score_bests_pkey"),
     ("lobbies.id", "lobbies_pkey"),
-    (
-        "lobby_players.lobby_id, lobby_players.user_id",
-        "lobby_players_pkey",
-    ),
+    ("lobby_players.lobby_id, lobby_players.user_id", "lobby_players_pkey"),
     ("lobby_invitations.id", "lobby_invitations_pkey"),
-    (
-        "lobby_invitations.lobby_id, lobby_invitations.invitee_id",
-        "lobby_invitations_lobby_invitee_key",
-    ),
+    ("lobby_invitations.lobby_id, lobby_invitations.invitee_id", "lobby_invitations_lobby_invitee_key"),
     ("game_results.id", "game_results_pkey"),
-    (
-        "game_results.lobby_id, game_results.game_started_at, game_results.user_id",
-        "game_results_game_user_key",
-    ),
+    ("game_results.lobby_id, game_results.game_started_at, game_results.user_id", "game_results_game_user_key"),
     ("bug_reports.id", "bug_reports_pkey"),
     ("audit_log.id", "audit_log_pkey"),
     ("job_leases.name", "job_leases_pkey"),
@@ -123,16 +102,10 @@ fn constraint_of(err: &dyn DatabaseError) -> Option<&'static str> {
     }
     // SQLite: "UNIQUE constraint failed: users.email" or "... failed: index 'name'" (expression indexes).
     let detail = err.message().strip_prefix("UNIQUE constraint failed: ")?;
-    if let Some(index) = detail
-        .strip_prefix("index '")
-        .and_then(|d| d.strip_suffix('\''))
-    {
+    if let Some(index) = detail.strip_prefix("index '").and_then(|d| d.strip_suffix('\'')) {
         return known(index);
     }
-    SQLITE_UNIQUE_COLUMNS
-        .iter()
-        .find(|(cols, _)| *cols == detail)
-        .map(|(_, name)| *name)
+    SQLITE_UNIQUE_COLUMNS.iter().find(|(cols, _)| *cols == detail).map(|(_, name)| *name)
 }
 
 /// PostgreSQL SQLSTATE classes and codes that mean "the server is not there or not taking work".
@@ -166,12 +139,8 @@ impl From<sqlx::Error> for StoreError {
                         None => StoreError::Other(err),
                     },
                     ErrorKind::ForeignKeyViolation => StoreError::Conflict("foreign_key"),
-                    ErrorKind::CheckViolation | ErrorKind::NotNullViolation => {
-                        StoreError::Conflict("check")
-                    }
-                    _ if pg_unavailable(&code) || sqlite_unavailable(&code) => {
-                        StoreError::Unavailable(err)
-                    }
+                    ErrorKind::CheckViolation | ErrorKind::NotNullViolation => StoreError::Conflict("check"),
+                    _ if pg_unavailable(&code) || sqlite_unavailable(&code) => StoreError::Unavailable(err),
                     _ => StoreError::Other(err),
                 }
             }

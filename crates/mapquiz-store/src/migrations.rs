@@ -23,12 +23,7 @@ where
 {
     let mut conn = pool.acquire().await?;
     conn.ensure_migrations_table(TABLE).await?;
-    let mut versions: Vec<i64> = conn
-        .list_applied_migrations(TABLE)
-        .await?
-        .into_iter()
-        .map(|m| m.version)
-        .collect();
+    let mut versions: Vec<i64> = conn.list_applied_migrations(TABLE).await?.into_iter().map(|m| m.version).collect();
     versions.sort_unstable();
     Ok(versions)
 }
@@ -54,20 +49,14 @@ where
 }
 
 /// Applies what is pending; returns what was applied now.
-pub(crate) async fn up<DB: Database>(
-    migrator: &Migrator,
-    pool: &Pool<DB>,
-) -> Result<Vec<MigrationState>, StoreError>
+pub(crate) async fn up<DB: Database>(migrator: &Migrator, pool: &Pool<DB>) -> Result<Vec<MigrationState>, StoreError>
 where
     DB::Connection: Migrate,
 {
     let before = status(migrator, pool).await?;
     migrator.run(pool).await?;
     let after = status(migrator, pool).await?;
-    Ok(after
-        .into_iter()
-        .filter(|m| m.applied && !before.iter().any(|b| b.version == m.version && b.applied))
-        .collect())
+    Ok(after.into_iter().filter(|m| m.applied && !before.iter().any(|b| b.version == m.version && b.applied)).collect())
 }
 
 /// Reverts the `steps` newest applied migrations; returns them, newest first.
@@ -81,10 +70,7 @@ where
 {
     let before = status(migrator, pool).await?;
     let applied: Vec<&MigrationState> = before.iter().filter(|m| m.applied).collect();
-    let target = undo_target(
-        &applied.iter().map(|m| m.version).collect::<Vec<_>>(),
-        steps,
-    );
+    let target = undo_target(&applied.iter().map(|m| m.version).collect::<Vec<_>>(), steps);
     migrator.undo(pool, target).await?;
     Ok(applied
         .into_iter()
@@ -100,11 +86,7 @@ where
 
 /// The version to undo down to so that exactly the `steps` newest of `applied` (ascending) are reverted.
 fn undo_target(applied: &[i64], steps: usize) -> i64 {
-    if steps >= applied.len() {
-        0
-    } else {
-        applied[applied.len() - steps - 1]
-    }
+    if steps >= applied.len() { 0 } else { applied[applied.len() - steps - 1] }
 }
 
 #[cfg(test)]

@@ -36,9 +36,7 @@ pub enum DatabaseUrlError {
     UnknownScheme,
     #[error("an in-memory SQLite database would lose every write at exit; give a file path")]
     InMemory,
-    #[error(
-        "SQLite URL options (after '?') are not supported; the server sets WAL and its own options"
-    )]
+    #[error("SQLite URL options (after '?') are not supported; the server sets WAL and its own options")]
     SqliteOptions,
     #[error("the SQLite path is empty")]
     EmptyPath,
@@ -145,42 +143,15 @@ mod tests {
 
     #[test]
     fn parses_every_accepted_form() {
-        assert_eq!(
-            DatabaseUrl::parse("mapquiz.db"),
-            Ok(DatabaseUrl::Sqlite("mapquiz.db".into()))
-        );
-        assert_eq!(
-            DatabaseUrl::parse("sqlite://data/m.db"),
-            Ok(DatabaseUrl::Sqlite("data/m.db".into()))
-        );
-        assert_eq!(
-            DatabaseUrl::parse("sqlite:///abs/m.db"),
-            Ok(DatabaseUrl::Sqlite("/abs/m.db".into()))
-        );
-        assert_eq!(
-            DatabaseUrl::parse("sqlite:m.db"),
-            Ok(DatabaseUrl::Sqlite("m.db".into()))
-        );
-        assert_eq!(
-            DatabaseUrl::parse("postgresql://u@h/db").map(|u| u.backend()),
-            Ok(Backend::Postgres)
-        );
-        assert_eq!(
-            DatabaseUrl::parse("mysql://h/db"),
-            Err(DatabaseUrlError::UnknownScheme)
-        );
-        assert_eq!(
-            DatabaseUrl::parse("sqlite::memory:"),
-            Err(DatabaseUrlError::InMemory)
-        );
-        assert_eq!(
-            DatabaseUrl::parse("sqlite://m.db?mode=rwc"),
-            Err(DatabaseUrlError::SqliteOptions)
-        );
-        assert_eq!(
-            DatabaseUrl::parse("sqlite://"),
-            Err(DatabaseUrlError::EmptyPath)
-        );
+        assert_eq!(DatabaseUrl::parse("mapquiz.db"), Ok(DatabaseUrl::Sqlite("mapquiz.db".into())));
+        assert_eq!(DatabaseUrl::parse("sqlite://data/m.db"), Ok(DatabaseUrl::Sqlite("data/m.db".into())));
+        assert_eq!(DatabaseUrl::parse("sqlite:///abs/m.db"), Ok(DatabaseUrl::Sqlite("/abs/m.db".into())));
+        assert_eq!(DatabaseUrl::parse("sqlite:m.db"), Ok(DatabaseUrl::Sqlite("m.db".into())));
+        assert_eq!(DatabaseUrl::parse("postgresql://u@h/db").map(|u| u.backend()), Ok(Backend::Postgres));
+        assert_eq!(DatabaseUrl::parse("mysql://h/db"), Err(DatabaseUrlError::UnknownScheme));
+        assert_eq!(DatabaseUrl::parse("sqlite::memory:"), Err(DatabaseUrlError::InMemory));
+        assert_eq!(DatabaseUrl::parse("sqlite://m.db?mode=rwc"), Err(DatabaseUrlError::SqliteOptions));
+        assert_eq!(DatabaseUrl::parse("sqlite://"), Err(DatabaseUrlError::EmptyPath));
     }
 
     #[test]

@@ -13,9 +13,7 @@ pub fn postgres_admin_url() -> Option<String> {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(url) if !url.trim().is_empty() => Some(url),
         _ if std::env::var_os("CI").is_some() => {
-            panic!(
-                "CI is set but TEST_DATABASE_URL is not: the PostgreSQL tests are required in CI"
-            )
+            panic!("CI is set but TEST_DATABASE_URL is not: the PostgreSQL tests are required in CI")
         }
         _ => None,
     }
@@ -37,10 +35,7 @@ impl TestDatabase {
     pub fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("temp dir for a test database");
         let url = format!("sqlite://{}", dir.path().join("mapquiz.db").display());
-        Self {
-            url,
-            guard: Guard::Sqlite(dir),
-        }
+        Self { url, guard: Guard::Sqlite(dir) }
     }
 
     /// A new empty PostgreSQL database, or `None` when no test server is configured (see
@@ -48,9 +43,7 @@ impl TestDatabase {
     pub async fn postgres() -> Option<Self> {
         let admin_url = postgres_admin_url()?;
         let name = format!("mapquiz_test_{}", uuid::Uuid::now_v7().simple());
-        let mut admin = PgConnection::connect(&admin_url)
-            .await
-            .expect("connect to TEST_DATABASE_URL");
+        let mut admin = PgConnection::connect(&admin_url).await.expect("connect to TEST_DATABASE_URL");
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
             .execute(&mut admin)
             .await
@@ -58,19 +51,12 @@ impl TestDatabase {
         admin.close().await.ok();
         let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
         url.set_path(&name);
-        Some(Self {
-            url: url.to_string(),
-            guard: Guard::Postgres { admin_url, name },
-        })
+        Some(Self { url: url.to_string(), guard: Guard::Postgres { admin_url, name } })
     }
 
     /// A database of either kind: `postgres` asks for PostgreSQL (and may be `None`, see above).
     pub async fn new(postgres: bool) -> Option<Self> {
-        if postgres {
-            Self::postgres().await
-        } else {
-            Some(Self::sqlite())
-        }
+        if postgres { Self::postgres().await } else { Some(Self::sqlite()) }
     }
 
     /// The URL the server or store should open.
@@ -90,17 +76,11 @@ impl Drop for TestDatabase {
             let (admin_url, name) = (admin_url.clone(), name.clone());
             // Drop may run inside a runtime: use a thread with its own, and wait so databases don't pile up.
             let dropped = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .ok()?;
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
                 rt.block_on(async {
                     let mut admin = PgConnection::connect(&admin_url).await.ok()?;
                     let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                        .execute(&mut admin)
-                        .await
-                        .ok()
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await.ok()
                 })
             })
             .join();

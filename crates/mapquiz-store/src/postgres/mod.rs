@@ -72,10 +72,7 @@ impl Store for PgStore {
     }
 
     fn pool_stats(&self) -> PoolStats {
-        PoolStats {
-            size: self.pool.size(),
-            idle: self.pool.num_idle() as u32,
-        }
+        PoolStats { size: self.pool.size(), idle: self.pool.num_idle() as u32 }
     }
 
     async fn close(&self) {

@@ -23,9 +23,8 @@ pub(crate) struct SqliteStore {
 impl SqliteStore {
     pub(crate) async fn connect(path: &Path, options: &ConnectOptions) -> Result<Self, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                StoreError::Config(format!("cannot create folder {}: {e}", parent.display()))
-            })?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| StoreError::Config(format!("cannot create folder {}: {e}", parent.display())))?;
         }
         let base = SqliteConnectOptions::new()
             .filename(path)
@@ -74,9 +73,7 @@ impl Store for SqliteStore {
     }
 
     async fn schema(&self) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar(SCHEMA_SQL)
-            .fetch_all(&self.reader)
-            .await?)
+        Ok(sqlx::query_scalar(SCHEMA_SQL).fetch_all(&self.reader).await?)
     }
 
     fn pool_stats(&self) -> PoolStats {

@@ -47,26 +47,17 @@ async fn unique_constraints_are_named(pg: bool) {
     .await
     .unwrap();
 
-    let account =
-        "INSERT INTO accounts (id, user_id, provider_id, account_id, created_at, updated_at)
+    let account = "INSERT INTO accounts (id, user_id, provider_id, account_id, created_at, updated_at)
                    VALUES ('{id}', 'u1', 'google', 'sub-1', {now}, {now})";
     raw.exec(&account.replace("{id}", "a1")).await.unwrap();
-    assert_eq!(
-        conflict(raw.exec(&account.replace("{id}", "a2")).await),
-        "accounts_provider_account_key"
-    );
+    assert_eq!(conflict(raw.exec(&account.replace("{id}", "a2")).await), "accounts_provider_account_key");
 
-    let session =
-        "INSERT INTO sessions (id, token_hash, user_id, expires_at, created_at, updated_at)
+    let session = "INSERT INTO sessions (id, token_hash, user_id, expires_at, created_at, updated_at)
                    VALUES ('{id}', 'hash', 'u1', {now}, {now}, {now})";
     raw.exec(&session.replace("{id}", "s1")).await.unwrap();
-    assert_eq!(
-        conflict(raw.exec(&session.replace("{id}", "s2")).await),
-        "sessions_token_hash_key"
-    );
+    assert_eq!(conflict(raw.exec(&session.replace("{id}", "s2")).await), "sessions_token_hash_key");
 
-    let friendship =
-        "INSERT INTO friendships (user_id, friend_id, created_at) VALUES ('u1', 'u2', {now})";
+    let friendship = "INSERT INTO friendships (user_id, friend_id, created_at) VALUES ('u1', 'u2', {now})";
     raw.exec(friendship).await.unwrap();
     assert_eq!(conflict(raw.exec(friendship).await), "friendships_pkey");
 
@@ -80,17 +71,12 @@ async fn unique_constraints_are_named(pg: bool) {
                   VALUES ('l1', 'u2', 'joined', {now}, {now})";
     raw.exec(member).await.unwrap();
     assert_eq!(conflict(raw.exec(member).await), "lobby_players_pkey");
-    let invitation =
-        "INSERT INTO lobby_invitations (id, lobby_id, inviter_id, invitee_id, created_at)
+    let invitation = "INSERT INTO lobby_invitations (id, lobby_id, inviter_id, invitee_id, created_at)
                       VALUES ('{id}', 'l1', 'u1', 'u3', {now})";
     raw.exec(&invitation.replace("{id}", "i1")).await.unwrap();
-    assert_eq!(
-        conflict(raw.exec(&invitation.replace("{id}", "i2")).await),
-        "lobby_invitations_lobby_invitee_key"
-    );
+    assert_eq!(conflict(raw.exec(&invitation.replace("{id}", "i2")).await), "lobby_invitations_lobby_invitee_key");
 
-    let orphan =
-        "INSERT INTO sessions (id, token_hash, user_id, expires_at, created_at, updated_at)
+    let orphan = "INSERT INTO sessions (id, token_hash, user_id, expires_at, created_at, updated_at)
                   VALUES ('s9', 'other', 'nobody', {now}, {now}, {now})";
     assert_eq!(conflict(raw.exec(orphan).await), "foreign_key");
     let bad_status = "INSERT INTO lobby_players (lobby_id, user_id, status, joined_at, updated_at)
@@ -111,25 +97,15 @@ async fn friend_requests_allow_one_pending_per_pair(pg: bool) {
              VALUES ('{id}', '{from}', '{to}', '{status}', {{now}}, {{now}})"
         )
     };
-    raw.exec(&request("r1", "u1", "u2", "pending"))
-        .await
-        .unwrap();
-    assert_eq!(
-        conflict(raw.exec(&request("r2", "u1", "u2", "rejected")).await),
-        "friend_requests_pair_key"
-    );
+    raw.exec(&request("r1", "u1", "u2", "pending")).await.unwrap();
+    assert_eq!(conflict(raw.exec(&request("r2", "u1", "u2", "rejected")).await), "friend_requests_pair_key");
     assert_eq!(
         conflict(raw.exec(&request("r3", "u2", "u1", "pending")).await),
         "friend_requests_pending_pair_key",
         "the reverse pending request cannot coexist"
     );
-    raw.exec(&request("r4", "u2", "u1", "rejected"))
-        .await
-        .unwrap();
-    assert_eq!(
-        conflict(raw.exec(&request("r5", "u1", "u1", "pending")).await),
-        "check"
-    );
+    raw.exec(&request("r4", "u2", "u1", "rejected")).await.unwrap();
+    assert_eq!(conflict(raw.exec(&request("r5", "u1", "u1", "pending")).await), "check");
 }
 
 async fn lobby_deletion_keeps_results(pg: bool) {
@@ -149,14 +125,8 @@ async fn lobby_deletion_keeps_results(pg: bool) {
     )
     .await
     .unwrap();
-    raw.exec("DELETE FROM lobbies WHERE id = 'l1'")
-        .await
-        .unwrap();
+    raw.exec("DELETE FROM lobbies WHERE id = 'l1'").await.unwrap();
     assert_eq!(raw.count("SELECT count(*) FROM lobby_players").await, 0);
     assert_eq!(raw.count("SELECT count(*) FROM lobby_invitations").await, 0);
-    assert_eq!(
-        raw.count("SELECT count(*) FROM game_results").await,
-        1,
-        "results outlive their lobby"
-    );
+    assert_eq!(raw.count("SELECT count(*) FROM game_results").await, 1, "results outlive their lobby");
 }

@@ -29,9 +29,7 @@ pub(crate) use on_both_backends;
 /// A fresh database and a store on it, or `None` when PostgreSQL is asked for and not configured.
 pub async fn fresh(postgres: bool) -> Option<(TestDatabase, DynStore)> {
     let db = TestDatabase::new(postgres).await?;
-    let store = mapquiz_store::connect(&ConnectOptions::new(db.database_url()))
-        .await
-        .unwrap();
+    let store = mapquiz_store::connect(&ConnectOptions::new(db.database_url())).await.unwrap();
     Some((db, store))
 }
 
@@ -54,33 +52,20 @@ impl Raw {
     pub async fn exec(&mut self, sql: &str) -> Result<(), StoreError> {
         let result = match self {
             Raw::Sqlite(c) => {
-                let sql = format!(
-                    "PRAGMA foreign_keys = ON; {}",
-                    sql.replace("{now}", "1764000000000")
-                );
-                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                    .execute(c)
-                    .await
-                    .map(|_| ())
+                let sql = format!("PRAGMA foreign_keys = ON; {}", sql.replace("{now}", "1764000000000"));
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(c).await.map(|_| ())
             }
-            Raw::Postgres(c) => sqlx::raw_sql(sqlx::AssertSqlSafe(sql.replace("{now}", "now()")))
-                .execute(c)
-                .await
-                .map(|_| ()),
+            Raw::Postgres(c) => {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.replace("{now}", "now()"))).execute(c).await.map(|_| ())
+            }
         };
         result.map_err(StoreError::from)
     }
 
     pub async fn count(&mut self, sql: &str) -> i64 {
         match self {
-            Raw::Sqlite(c) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                .fetch_one(c)
-                .await
-                .unwrap(),
-            Raw::Postgres(c) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                .fetch_one(c)
-                .await
-                .unwrap(),
+            Raw::Sqlite(c) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(c).await.unwrap(),
+            Raw::Postgres(c) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(c).await.unwrap(),
         }
     }
 }

@@ -1,11 +1,6 @@
 use crate::{fresh, on_both_backends};
 
-on_both_backends!(
-    up_applies_everything_once,
-    down_to_zero_and_up_round_trips,
-    down_reverts_newest_first,
-    ping_answers
-);
+on_both_backends!(up_applies_everything_once, down_to_zero_and_up_round_trips, down_reverts_newest_first, ping_answers);
 
 async fn up_applies_everything_once(pg: bool) {
     let Some((_db, store)) = fresh(pg).await else {
@@ -16,33 +11,12 @@ async fn up_applies_everything_once(pg: bool) {
 
     let applied = store.migrate_up().await.unwrap();
     assert_eq!(applied.len(), before.len());
-    assert!(
-        applied.windows(2).all(|w| w[0].version < w[1].version),
-        "oldest first"
-    );
-    assert!(
-        store
-            .migration_status()
-            .await
-            .unwrap()
-            .iter()
-            .all(|m| m.applied)
-    );
-    assert!(
-        store.migrate_up().await.unwrap().is_empty(),
-        "a second run applies nothing"
-    );
+    assert!(applied.windows(2).all(|w| w[0].version < w[1].version), "oldest first");
+    assert!(store.migration_status().await.unwrap().iter().all(|m| m.applied));
+    assert!(store.migrate_up().await.unwrap().is_empty(), "a second run applies nothing");
 
     let schema = store.schema().await.unwrap();
-    for table in [
-        "users",
-        "sessions",
-        "friend_requests",
-        "game_scores",
-        "lobby_players",
-        "audit_log",
-        "bug_reports",
-    ] {
+    for table in ["users", "sessions", "friend_requests", "game_scores", "lobby_players", "audit_log", "bug_reports"] {
         assert!(schema.iter().any(|l| l.contains(table)), "{table} exists");
     }
     assert!(!schema.iter().any(|l| l.contains("_sqlx_migrations")));
@@ -56,21 +30,11 @@ async fn down_to_zero_and_up_round_trips(pg: bool) {
     let schema = store.schema().await.unwrap();
 
     let reverted = store.migrate_down(usize::MAX).await.unwrap();
-    assert_eq!(
-        reverted.len(),
-        store.migration_status().await.unwrap().len()
-    );
-    assert!(
-        store.schema().await.unwrap().is_empty(),
-        "down to zero leaves no table"
-    );
+    assert_eq!(reverted.len(), store.migration_status().await.unwrap().len());
+    assert!(store.schema().await.unwrap().is_empty(), "down to zero leaves no table");
 
     store.migrate_up().await.unwrap();
-    assert_eq!(
-        store.schema().await.unwrap(),
-        schema,
-        "schema identical after down and up"
-    );
+    assert_eq!(store.schema().await.unwrap(), schema, "schema identical after down and up");
 }
 
 async fn down_reverts_newest_first(pg: bool) {
@@ -87,14 +51,7 @@ async fn down_reverts_newest_first(pg: bool) {
     assert!(reverted[0].version > reverted[1].version);
     let status = store.migration_status().await.unwrap();
     assert_eq!(status.iter().filter(|m| !m.applied).count(), 2);
-    assert!(
-        !store
-            .schema()
-            .await
-            .unwrap()
-            .iter()
-            .any(|l| l.contains("audit_log"))
-    );
+    assert!(!store.schema().await.unwrap().iter().any(|l| l.contains("audit_log")));
 
     assert_eq!(store.migrate_up().await.unwrap().len(), 2);
 }
@@ -106,8 +63,5 @@ async fn ping_answers(pg: bool) {
     store.ping().await.unwrap();
     assert!(store.pool_stats().size >= 1);
     store.close().await;
-    assert!(
-        store.ping().await.unwrap_err().is_unavailable(),
-        "a closed store reports itself unavailable"
-    );
+    assert!(store.ping().await.unwrap_err().is_unavailable(), "a closed store reports itself unavailable");
 }

@@ -1,0 +1,145 @@
+//! The application's life: build (store, migrations, state, listener), serve, drain and close.
+
+use crate::config::{Config, secret};
+use crate::http::rate_limit::Limiters;
+use crate::state::{AppState, Inner};
+use anyhow::Context;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// How often idle rate-limit entries are dropped and histogram buffers drained.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(30);
+
+/// A built application, bound to its port and ready to serve.
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl App {
+    /// Opens the store, runs migrations (unless turned off), builds the state and binds the listener.
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        let started_at = Instant::now();
+        let auth_secret = secret::resolve(&config.auth.secret).context("cannot read or create the auth secret file")?;
+        let store = mapquiz_store::connect(&config.database.connect_options())
+            .await
+            .with_context(|| format!("cannot open the database {}", config.database.url.redacted()))?;
+        if config.database.run_migrations {
+            let applied = store.migrate_up().await.context("cannot apply database migrations")?;
+            if !applied.is_empty() {
+                tracing::info!(count = applied.len(), "applied database migrations");
+            }
+        }
+        let listener = TcpListener::bind((config.host.as_str(), config.port))
+            .await
+            .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
+        let openapi_json = crate::http::openapi().to_json().context("cannot render the OpenAPI document")?;
+        let state = AppState::new(Inner {
+            limiters: Limiters::new(config.rate_limits.clone()),
+            config,
+            store,
+            auth_secret,
+            metrics: crate::ops::metrics::recorder(),
+            started_at,
+            ready: AtomicBool::new(false),
+            ws_connections: AtomicUsize::new(0),
+            shutdown: CancellationToken::new(),
+            openapi_json,
+        });
+        // Start-up is complete: /readyz may now answer ready (while the database answers).
+        state.ready.store(true, Ordering::Release);
+        Ok(App { listener, state })
+    }
+
+    /// The bound address (the real port when the configuration asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// The application state.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish within the
+    /// configured deadline, and closes the store.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let App { listener, state } = self;
+        let token = state.shutdown.clone();
+        tokio::spawn({
+            let state = state.clone();
+            async move {
+                shutdown.await;
+                tracing::info!("shutting down: no new connections, draining in-flight requests");
+                state.ready.store(false, Ordering::Release);
+                state.shutdown.cancel();
+            }
+        });
+        tokio::spawn(housekeeping(state.clone()));
+
+        let deadline = state.config.http.shutdown_timeout;
+        let router = crate::http::router(state.clone());
+        let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(token.clone().cancelled_owned());
+        tokio::select! {
+            served = server => served.context("the HTTP server failed")?,
+            () = async { token.cancelled().await; tokio::time::sleep(deadline).await } => {
+                tracing::warn!(deadline_ms = deadline.as_millis() as u64, "requests still running at the shutdown deadline were dropped");
+            }
+        }
+        state.store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Periodic upkeep that keeps memory flat: forget idle rate-limit clients, drain histogram buffers.
+async fn housekeeping(state: AppState) {
+    let mut tick = tokio::time::interval(HOUSEKEEPING_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = state.shutdown.cancelled() => return,
+            _ = tick.tick() => {
+                state.limiters.housekeeping();
+                state.metrics.run_upkeep();
+            }
+        }
+    }
+}
+
+/// `mapquiz serve`: build, log the address, serve until SIGINT or SIGTERM.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let (backend, profile) = (config.database.url.backend(), config.profile);
+    let app = App::build(config).await?;
+    tracing::info!(address = %app.local_addr(), %backend, ?profile, "MapQuiz Server listening");
+    app.serve(shutdown_signal()).await
+}
+
+/// Resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,261 @@
+//! Configuration: defaults → `mapquiz.toml` → environment (`MAPQUIZ_*`, plus the original server's names),
+//! parsed once into a validated [`Config`]. Variables starting with `TEST_` are never read.
+
+mod de;
+mod raw;
+pub mod secret;
+mod validate;
+
+pub use raw::{ORIGINAL_ENV, RawConfig};
+pub use validate::ConfigError;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use ipnet::IpNet;
+use mapquiz_store::{ConnectOptions, DatabaseUrl};
+use secrecy::SecretString;
+use serde::{Serialize, Serializer};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use url::Url;
+
+/// Development (the default) or production: production refuses unsafe settings and drops local exemptions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    Development,
+    Production,
+}
+
+/// The validated configuration the whole program reads.
+#[derive(Clone, Debug, Serialize)]
+pub struct Config {
+    pub profile: Profile,
+    pub host: String,
+    pub port: u16,
+    pub database: DatabaseConfig,
+    #[serde(serialize_with = "redacted_url")]
+    pub redis_url: Option<Url>,
+    pub auth: AuthConfig,
+    pub http: HttpConfig,
+    pub rate_limits: RateLimits,
+    pub log: LogConfig,
+    #[serde(serialize_with = "redacted_opt")]
+    pub metrics_token: Option<SecretString>,
+    pub github: GithubConfig,
+}
+
+/// Where the data lives.
+#[derive(Clone, Debug, Serialize)]
+pub struct DatabaseConfig {
+    #[serde(serialize_with = "redacted_db")]
+    pub url: DatabaseUrl,
+    pub max_connections: u32,
+    pub min_connections: u32,
+    #[serde(serialize_with = "millis")]
+    pub acquire_timeout: Duration,
+    #[serde(serialize_with = "millis")]
+    pub sqlite_busy_timeout: Duration,
+    pub run_migrations: bool,
+}
+
+impl DatabaseConfig {
+    /// The store's connection options.
+    pub fn connect_options(&self) -> ConnectOptions {
+        ConnectOptions {
+            url: self.url.clone(),
+            max_connections: self.max_connections,
+            min_connections: self.min_connections,
+            acquire_timeout: self.acquire_timeout,
+            sqlite_busy_timeout: self.sqlite_busy_timeout,
+        }
+    }
+}
+
+/// Where the signing secret comes from.
+#[derive(Clone, Debug)]
+pub enum AuthSecret {
+    /// Set by the operator (`BETTER_AUTH_SECRET` / `MAPQUIZ_AUTH_SECRET`).
+    Configured(SecretString),
+    /// Outside production without a configured secret: generated once into this file and reused.
+    File(PathBuf),
+}
+
+impl Serialize for AuthSecret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            AuthSecret::Configured(_) => s.serialize_str(REDACTED),
+            AuthSecret::File(p) => s.serialize_str(&format!("{REDACTED} (generated, kept in {})", p.display())),
+        }
+    }
+}
+
+/// Cookie `SameSite` policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum SameSite {
+    Lax,
+    Strict,
+    None,
+}
+
+/// Sign-in and session settings.
+#[derive(Clone, Debug, Serialize)]
+pub struct AuthConfig {
+    pub secret: AuthSecret,
+    /// Where the web client lives: every sign-in redirect lands there.
+    pub frontend_url: Url,
+    /// The API's own public origin, used to build the OAuth `redirect_uri`.
+    pub server_url: Url,
+    pub secure_cookies: bool,
+    pub same_site: SameSite,
+    pub cookie_domain: Option<String>,
+    pub google: Option<GoogleConfig>,
+}
+
+/// Google sign-in credentials.
+#[derive(Clone, Debug, Serialize)]
+pub struct GoogleConfig {
+    pub client_id: String,
+    #[serde(serialize_with = "redacted")]
+    pub client_secret: SecretString,
+}
+
+/// HTTP edge settings.
+#[derive(Clone, Debug, Serialize)]
+pub struct HttpConfig {
+    /// Allowed browser origins (serialised `scheme://host[:port]`), the frontend's included.
+    pub cors_origins: Vec<String>,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    pub body_limit_bytes: usize,
+    #[serde(serialize_with = "millis")]
+    pub request_timeout: Duration,
+    #[serde(serialize_with = "millis")]
+    pub shutdown_timeout: Duration,
+    #[serde(serialize_with = "millis")]
+    pub health_timeout: Duration,
+}
+
+/// A number of requests allowed per window, per client IP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Quota {
+    pub max: u32,
+    pub window_secs: u64,
+}
+
+/// Request rate limits.
+#[derive(Clone, Debug, Serialize)]
+pub struct RateLimits {
+    pub enabled: bool,
+    /// Loopback clients skip the global limit (never in production).
+    pub exempt_loopback: bool,
+    pub global: Quota,
+    pub auth: Quota,
+    pub bug_reports: Quota,
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Logging settings.
+#[derive(Clone, Debug, Serialize)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A tracing filter (`info`, `mapquiz_server=debug,info`, …); `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+/// Where bug reports are delivered.
+#[derive(Clone, Debug, Serialize)]
+pub struct GithubConfig {
+    #[serde(serialize_with = "redacted_opt")]
+    pub token: Option<SecretString>,
+    pub repo_owner: Option<String>,
+    pub repo_name: Option<String>,
+    pub api_url: Url,
+}
+
+impl Config {
+    /// Loads from `mapquiz.toml` (or `file`, or `MAPQUIZ_CONFIG`) and the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        Config::from_figment(&figment(file)?)
+    }
+
+    /// Validates whatever `figment` holds: the tests build one by hand.
+    pub fn from_figment(figment: &Figment) -> Result<Config, ConfigError> {
+        let raw: RawConfig = figment.extract().map_err(ConfigError::from_figment)?;
+        validate::validate(raw)
+    }
+
+    /// The configuration as TOML, secrets and database passwords redacted.
+    pub fn to_redacted_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render the configuration: {e}\n"))
+    }
+
+    /// Whether the production profile is on.
+    pub fn is_production(&self) -> bool {
+        self.profile == Profile::Production
+    }
+}
+
+/// The layered sources: defaults (in [`RawConfig`]) ← file ← original env names ← `MAPQUIZ_*`.
+pub fn figment(file: Option<&Path>) -> Result<Figment, ConfigError> {
+    let explicit = file.map(Path::to_path_buf).or_else(|| std::env::var_os("MAPQUIZ_CONFIG").map(PathBuf::from));
+    let path = explicit.clone().unwrap_or_else(|| PathBuf::from("mapquiz.toml"));
+    if explicit.is_some() && !path.is_file() {
+        return Err(ConfigError::single(format!("config file {} does not exist", path.display())));
+    }
+    let original = ORIGINAL_ENV.iter().map(|(var, _)| *var).collect::<Vec<_>>();
+    let mut figment = Figment::new();
+    if path.is_file() {
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    Ok(figment
+        .merge(Env::raw().only(&original).map(|var| {
+            ORIGINAL_ENV
+                .iter()
+                .find(|(name, _)| var.as_str().eq_ignore_ascii_case(name))
+                .map(|(_, key)| (*key).into())
+                .unwrap_or_else(|| var.into())
+        }))
+        .merge(Env::prefixed("MAPQUIZ_").filter(|key| key.as_str() != "config")))
+}
+
+const REDACTED: &str = "[redacted]";
+
+fn redacted<S: Serializer>(_: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(REDACTED)
+}
+
+fn redacted_opt<S: Serializer>(v: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(_) => s.serialize_str(REDACTED),
+        None => s.serialize_none(),
+    }
+}
+
+fn redacted_db<S: Serializer>(v: &DatabaseUrl, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&v.redacted())
+}
+
+fn redacted_url<S: Serializer>(v: &Option<Url>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(u) => {
+            let mut u = u.clone();
+            if u.password().is_some() {
+                let _ = u.set_password(Some(REDACTED));
+            }
+            s.serialize_str(u.as_str())
+        }
+        None => s.serialize_none(),
+    }
+}
+
+fn millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_millis().try_into().unwrap_or(u64::MAX))
+}

@@ -1,0 +1,148 @@
+//! Settings as they are written: every key of `mapquiz.toml` and of the `MAPQUIZ_*` variables.
+
+use super::de;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// The variables operators of the original server already set, and the key each one fills.
+pub const ORIGINAL_ENV: &[(&str, &str)] = &[
+    ("NODE_ENV", "node_env"),
+    ("DATABASE_URL", "database_url"),
+    ("REDIS_URL", "redis_url"),
+    ("PORT", "port"),
+    ("HOST", "host"),
+    ("BETTER_AUTH_SECRET", "auth_secret"),
+    ("BETTER_AUTH_URL", "better_auth_url"),
+    ("SERVER_URL", "server_url"),
+    ("GOOGLE_CLIENT_ID", "google_client_id"),
+    ("GOOGLE_CLIENT_SECRET", "google_client_secret"),
+    ("GITHUB_TOKEN", "github_token"),
+    ("GITHUB_REPO_OWNER", "github_repo_owner"),
+    ("GITHUB_REPO_NAME", "github_repo_name"),
+];
+
+/// Unvalidated settings; [`super::Config::from_raw`] turns them into a [`super::Config`].
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(deserialize_with = "de::opt_string")]
+    pub env: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub node_env: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub host: Option<String>,
+    pub port: u16,
+
+    #[serde(deserialize_with = "de::opt_string")]
+    pub database_url: Option<String>,
+    pub database_max_connections: u32,
+    pub database_min_connections: u32,
+    pub database_acquire_timeout_ms: u64,
+    pub sqlite_busy_timeout_ms: u64,
+    pub run_migrations: bool,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub redis_url: Option<String>,
+
+    #[serde(deserialize_with = "de::opt_secret")]
+    pub auth_secret: Option<SecretString>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub secret_file: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub frontend_url: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub server_url: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub better_auth_url: Option<String>,
+    pub secure_cookies: Option<bool>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub cookie_same_site: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub cookie_domain: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub google_client_id: Option<String>,
+    #[serde(deserialize_with = "de::opt_secret")]
+    pub google_client_secret: Option<SecretString>,
+
+    #[serde(deserialize_with = "de::opt_list")]
+    pub cors_origins: Option<Vec<String>>,
+    #[serde(deserialize_with = "de::opt_list")]
+    pub trusted_proxies: Option<Vec<String>>,
+    pub body_limit_bytes: usize,
+    pub request_timeout_ms: u64,
+    pub shutdown_timeout_ms: u64,
+    pub health_timeout_ms: u64,
+
+    pub rate_limit_enabled: bool,
+    pub rate_limit_exempt_loopback: Option<bool>,
+    pub rate_limit_global_max: Option<u32>,
+    pub rate_limit_global_window_secs: u64,
+    pub rate_limit_auth_max: Option<u32>,
+    pub rate_limit_auth_window_secs: u64,
+    pub rate_limit_bug_reports_max: u32,
+    pub rate_limit_bug_reports_window_secs: u64,
+
+    #[serde(deserialize_with = "de::opt_string")]
+    pub log_format: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub log_level: Option<String>,
+    #[serde(deserialize_with = "de::opt_secret")]
+    pub metrics_token: Option<SecretString>,
+
+    #[serde(deserialize_with = "de::opt_secret")]
+    pub github_token: Option<SecretString>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub github_repo_owner: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub github_repo_name: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub github_api_url: Option<String>,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        Self {
+            env: None,
+            node_env: None,
+            host: None,
+            port: 3000,
+            database_url: None,
+            database_max_connections: 10,
+            database_min_connections: 0,
+            database_acquire_timeout_ms: 5_000,
+            sqlite_busy_timeout_ms: 5_000,
+            run_migrations: true,
+            redis_url: None,
+            auth_secret: None,
+            secret_file: None,
+            frontend_url: None,
+            server_url: None,
+            better_auth_url: None,
+            secure_cookies: None,
+            cookie_same_site: None,
+            cookie_domain: None,
+            google_client_id: None,
+            google_client_secret: None,
+            cors_origins: None,
+            trusted_proxies: None,
+            body_limit_bytes: 1024 * 1024,
+            request_timeout_ms: 30_000,
+            shutdown_timeout_ms: 10_000,
+            health_timeout_ms: 2_000,
+            rate_limit_enabled: true,
+            rate_limit_exempt_loopback: None,
+            rate_limit_global_max: None,
+            rate_limit_global_window_secs: 60,
+            rate_limit_auth_max: None,
+            rate_limit_auth_window_secs: 10,
+            rate_limit_bug_reports_max: 10,
+            rate_limit_bug_reports_window_secs: 3600,
+            log_format: None,
+            log_level: None,
+            metrics_token: None,
+            github_token: None,
+            github_repo_owner: None,
+            github_repo_name: None,
+            github_api_url: None,
+        }
+    }
+}

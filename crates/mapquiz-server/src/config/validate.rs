@@ -1,0 +1,328 @@
+//! From [`RawConfig`] to [`Config`]: every problem found, each naming its key and the expected form.
+
+use super::{
+    AuthConfig, AuthSecret, Config, DatabaseConfig, GithubConfig, GoogleConfig, HttpConfig, LogConfig, LogFormat,
+    Profile, Quota, RateLimits, RawConfig, SameSite,
+};
+use ipnet::IpNet;
+use mapquiz_store::DatabaseUrl;
+use secrecy::ExposeSecret;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use url::Url;
+
+/// Shortest secret accepted in production: the cookie signature's HMAC key.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// The configuration is unusable; one line per problem. The process exits 2.
+#[derive(Debug)]
+pub struct ConfigError(pub Vec<String>);
+
+impl ConfigError {
+    pub(crate) fn single(msg: String) -> Self {
+        ConfigError(vec![msg])
+    }
+
+    pub(crate) fn from_figment(err: figment::Error) -> Self {
+        ConfigError(
+            err.into_iter()
+                .map(|e| {
+                    let key = e.path.last().cloned().unwrap_or_default();
+                    let source = e.metadata.as_ref().map(|m| format!(" (from {})", m.name)).unwrap_or_default();
+                    if key.is_empty() { format!("{}{source}", e.kind) } else { format!("`{key}`{source}: {}", e.kind) }
+                })
+                .collect(),
+        )
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.join("\n"))
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Collects problems instead of stopping at the first.
+#[derive(Default)]
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn add(&mut self, key: &str, msg: impl fmt::Display) {
+        self.0.push(format!("`{key}`: {msg}"));
+    }
+
+    fn url(&mut self, key: &str, value: &str) -> Option<Url> {
+        match Url::parse(value) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
+            _ => {
+                self.add(key, format!("{value:?} is not an http(s) URL (expected e.g. https://mapquiz.example)"));
+                None
+            }
+        }
+    }
+
+    fn origin(&mut self, key: &str, value: &str) -> Option<String> {
+        if value == "*" {
+            self.add(key, "a wildcard is never allowed: list the origins (scheme://host[:port])");
+            return None;
+        }
+        let url = self.url(key, value)?;
+        if !matches!(url.path(), "" | "/") || url.query().is_some() {
+            self.add(key, format!("{value:?} is not an origin (expected scheme://host[:port], no path)"));
+            return None;
+        }
+        Some(url.origin().ascii_serialization())
+    }
+
+    fn positive(&mut self, key: &str, v: u64) -> Duration {
+        if v == 0 {
+            self.add(key, "must be greater than 0");
+        }
+        Duration::from_millis(v)
+    }
+}
+
+pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
+    let mut p = Problems::default();
+
+    let profile = match raw.env.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        Some("production" | "prod") => Profile::Production,
+        Some("development" | "dev") => Profile::Development,
+        Some(other) => {
+            p.add("env", format!("{other:?} is not a profile (expected development or production)"));
+            Profile::Development
+        }
+        // NODE_ENV as the original's operators set it: only "production" matters.
+        None if raw.node_env.as_deref() == Some("production") => Profile::Production,
+        None => Profile::Development,
+    };
+    let prod = profile == Profile::Production;
+
+    let database_url = raw.database_url.unwrap_or_else(|| "sqlite://mapquiz.db".to_owned());
+    let database_url = DatabaseUrl::parse(&database_url).unwrap_or_else(|e| {
+        p.add("database_url", e);
+        DatabaseUrl::Sqlite("mapquiz.db".into())
+    });
+    if raw.database_max_connections == 0 {
+        p.add("database_max_connections", "must be at least 1");
+    }
+    if raw.database_min_connections > raw.database_max_connections {
+        p.add("database_min_connections", "must not exceed database_max_connections");
+    }
+
+    let redis_url = raw.redis_url.and_then(|r| match Url::parse(&r) {
+        Ok(u) if matches!(u.scheme(), "redis" | "rediss") => Some(u),
+        _ => {
+            p.add("redis_url", "expected redis://[user:password@]host[:port][/db] or rediss://…");
+            None
+        }
+    });
+
+    let secret = match raw.auth_secret {
+        Some(s) if prod && s.expose_secret().len() < MIN_SECRET_BYTES => {
+            p.add("auth_secret", format!("production needs at least {MIN_SECRET_BYTES} bytes (BETTER_AUTH_SECRET)"));
+            AuthSecret::Configured(s)
+        }
+        Some(s) => AuthSecret::Configured(s),
+        None if prod => {
+            p.add(
+                "auth_secret",
+                format!("production needs a secret of at least {MIN_SECRET_BYTES} bytes (set BETTER_AUTH_SECRET)"),
+            );
+            AuthSecret::File(PathBuf::new())
+        }
+        None => {
+            AuthSecret::File(raw.secret_file.map(PathBuf::from).unwrap_or_else(|| match database_url.sqlite_path() {
+                Some(db) => db.with_extension("secret"),
+                None => PathBuf::from("mapquiz.secret"),
+            }))
+        }
+    };
+
+    let frontend_url = match raw.frontend_url {
+        Some(u) => p.url("frontend_url", &u),
+        None if prod => {
+            p.add("frontend_url", "production needs the web client's URL (MAPQUIZ_FRONTEND_URL)");
+            None
+        }
+        None => Url::parse("http://localhost:5173").ok(),
+    };
+    let server_url = match (raw.server_url, raw.better_auth_url) {
+        (Some(u), _) => p.url("server_url", &u),
+        (None, Some(u)) => {
+            p.url("better_auth_url", &u).and_then(|u| Url::parse(&u.origin().ascii_serialization()).ok())
+        }
+        (None, None) if prod => {
+            p.add("server_url", "production needs the API's public URL (SERVER_URL), used in OAuth redirects");
+            None
+        }
+        (None, None) => Url::parse("http://localhost:3000").ok(),
+    };
+
+    let secure_cookies = match raw.secure_cookies {
+        Some(false) if prod => {
+            p.add("secure_cookies", "cannot be off in production (cookies would travel without TLS)");
+            false
+        }
+        Some(v) => v,
+        None => prod,
+    };
+    let same_site = match raw.cookie_same_site.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("lax") => SameSite::Lax,
+        Some("strict") => SameSite::Strict,
+        Some("none") if !secure_cookies => {
+            p.add("cookie_same_site", "None requires secure cookies (browsers drop SameSite=None without Secure)");
+            SameSite::None
+        }
+        Some("none") => SameSite::None,
+        Some(other) => {
+            p.add("cookie_same_site", format!("{other:?} is not one of lax, strict, none"));
+            SameSite::Lax
+        }
+    };
+    let google = match (raw.google_client_id, raw.google_client_secret) {
+        (Some(client_id), Some(client_secret)) => Some(GoogleConfig { client_id, client_secret }),
+        (None, None) => None,
+        _ => {
+            p.add("google_client_id", "set both GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET, or neither");
+            None
+        }
+    };
+
+    let default_origins =
+        if prod { vec![] } else { vec!["http://localhost:5173".into(), "http://127.0.0.1:5173".into()] };
+    let mut cors_origins: Vec<String> = Vec::new();
+    for o in raw.cors_origins.unwrap_or(default_origins) {
+        if let Some(o) = p.origin("cors_origins", &o)
+            && !cors_origins.contains(&o)
+        {
+            cors_origins.push(o);
+        }
+    }
+    if let Some(front) = &frontend_url {
+        let o = front.origin().ascii_serialization();
+        if !cors_origins.contains(&o) {
+            cors_origins.push(o);
+        }
+    }
+    if prod && cors_origins.is_empty() {
+        p.add("cors_origins", "production needs at least one allowed origin (MAPQUIZ_CORS_ORIGINS)");
+    }
+
+    let mut trusted_proxies = Vec::new();
+    for entry in raw.trusted_proxies.unwrap_or_default() {
+        match entry.parse::<IpNet>().or_else(|_| entry.parse::<IpAddr>().map(IpNet::from)) {
+            Ok(net) => trusted_proxies.push(net),
+            Err(_) => p.add("trusted_proxies", format!("{entry:?} is not an IP address or CIDR (e.g. 10.0.0.0/8)")),
+        }
+    }
+    if raw.body_limit_bytes < 1024 {
+        p.add("body_limit_bytes", "must be at least 1024");
+    }
+    let http = HttpConfig {
+        cors_origins,
+        trusted_proxies,
+        body_limit_bytes: raw.body_limit_bytes,
+        request_timeout: p.positive("request_timeout_ms", raw.request_timeout_ms),
+        shutdown_timeout: p.positive("shutdown_timeout_ms", raw.shutdown_timeout_ms),
+        health_timeout: p.positive("health_timeout_ms", raw.health_timeout_ms),
+    };
+
+    let mut quota = |key: &str, max: u32, window_secs: u64| {
+        if max == 0 {
+            p.add(key, "must be at least 1 (disable limits with rate_limit_enabled = false)");
+        }
+        if window_secs == 0 {
+            p.add(key, "the window must be at least 1 second");
+        }
+        Quota { max, window_secs }
+    };
+    let rate_limits = RateLimits {
+        enabled: raw.rate_limit_enabled,
+        // In production nobody is exempt, whatever the setting says.
+        exempt_loopback: !prod && raw.rate_limit_exempt_loopback.unwrap_or(true),
+        global: quota(
+            "rate_limit_global_max",
+            raw.rate_limit_global_max.unwrap_or(if prod { 100 } else { 1000 }),
+            raw.rate_limit_global_window_secs,
+        ),
+        auth: quota(
+            "rate_limit_auth_max",
+            raw.rate_limit_auth_max.unwrap_or(if prod { 3 } else { 30 }),
+            raw.rate_limit_auth_window_secs,
+        ),
+        bug_reports: quota(
+            "rate_limit_bug_reports_max",
+            raw.rate_limit_bug_reports_max,
+            raw.rate_limit_bug_reports_window_secs,
+        ),
+    };
+
+    let format = match raw.log_format.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("auto") => {
+            if prod {
+                LogFormat::Json
+            } else {
+                LogFormat::Text
+            }
+        }
+        Some("text") => LogFormat::Text,
+        Some("json") => LogFormat::Json,
+        Some(other) => {
+            p.add("log_format", format!("{other:?} is not one of auto, text, json"));
+            LogFormat::Text
+        }
+    };
+    let level = raw.log_level.unwrap_or_else(|| "info".to_owned());
+    if let Err(e) = tracing_subscriber::EnvFilter::try_new(&level) {
+        p.add("log_level", format!("{level:?} is not a tracing filter ({e}); e.g. info or mapquiz_server=debug,info"));
+    }
+
+    let github_api_url = match raw.github_api_url {
+        Some(u) => p.url("github_api_url", &u),
+        None => Url::parse("https://api.github.com").ok(),
+    };
+
+    let host = raw.host.unwrap_or_else(|| if prod { "0.0.0.0" } else { "127.0.0.1" }.to_owned());
+
+    match (frontend_url, server_url, github_api_url) {
+        (Some(frontend_url), Some(server_url), Some(api_url)) if p.0.is_empty() => Ok(Config {
+            profile,
+            host,
+            port: raw.port,
+            database: DatabaseConfig {
+                url: database_url,
+                max_connections: raw.database_max_connections,
+                min_connections: raw.database_min_connections,
+                acquire_timeout: Duration::from_millis(raw.database_acquire_timeout_ms),
+                sqlite_busy_timeout: Duration::from_millis(raw.sqlite_busy_timeout_ms),
+                run_migrations: raw.run_migrations,
+            },
+            redis_url,
+            auth: AuthConfig {
+                secret,
+                frontend_url,
+                server_url,
+                secure_cookies,
+                same_site,
+                cookie_domain: raw.cookie_domain,
+                google,
+            },
+            http,
+            rate_limits,
+            log: LogConfig { format, level },
+            metrics_token: raw.metrics_token,
+            github: GithubConfig {
+                token: raw.github_token,
+                repo_owner: raw.github_repo_owner,
+                repo_name: raw.github_repo_name,
+                api_url,
+            },
+        }),
+        _ => Err(ConfigError(p.0)),
+    }
+}

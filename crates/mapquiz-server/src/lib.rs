@@ -1,0 +1,12 @@
+//! MapQuiz Server: the backend of the MapQuiz web client, as a library so that the tests can start it.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod health;
+pub mod http;
+pub mod openapi;
+pub mod ops;
+pub mod state;
+pub mod telemetry;

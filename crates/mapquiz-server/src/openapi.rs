@@ -1,0 +1,39 @@
+//! The OpenAPI 3.1 document: the base here, every route adds itself where it is declared.
+
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "MapQuiz Server",
+        description = "HTTP API of the MapQuiz geography quiz: accounts, friends, scores and the real-time \
+                       WebSocket gateway at /ws. Application errors are {\"error\", \"code\"}; errors under \
+                       /api/auth are Better Auth's {\"code\", \"message\"}."
+    ),
+    tags(
+        (name = "service", description = "What the server is and whether it is healthy"),
+        (name = "operations", description = "Metrics and API documentation"),
+    )
+)]
+struct Base;
+
+/// The document's base: title, description, tags.
+pub fn base() -> utoipa::openapi::OpenApi {
+    Base::openapi()
+}
+
+/// This document, as JSON.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "operations",
+    responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
+pub(crate) async fn document(State(state): State<AppState>) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(crate::error::JSON_UTF8))],
+        state.openapi_json.clone(),
+    )
+        .into_response()
+}

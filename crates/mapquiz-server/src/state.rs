@@ -1,0 +1,54 @@
+//! Everything a handler may need, passed by axum's `State`: no globals.
+
+use crate::config::Config;
+use crate::http::rate_limit::Limiters;
+use mapquiz_store::DynStore;
+use metrics_exporter_prometheus::PrometheusHandle;
+use secrecy::SecretString;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Shared application state; cloning is cheap.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// The fields behind [`AppState`].
+pub struct Inner {
+    pub config: Config,
+    pub store: DynStore,
+    /// The resolved signing secret (configured, or generated beside the database outside production).
+    pub auth_secret: SecretString,
+    pub metrics: PrometheusHandle,
+    pub limiters: Limiters,
+    pub started_at: Instant,
+    /// Start-up finished and shutdown not begun.
+    pub ready: AtomicBool,
+    /// Open WebSocket connections on this node.
+    pub ws_connections: AtomicUsize,
+    /// Cancelled when shutdown begins: long-lived tasks and sockets watch it.
+    pub shutdown: CancellationToken,
+    /// The OpenAPI document, rendered once.
+    pub openapi_json: String,
+}
+
+impl AppState {
+    /// Wraps the fields.
+    pub fn new(inner: Inner) -> Self {
+        AppState(Arc::new(inner))
+    }
+
+    /// Whether `/readyz` may answer ready (the database is checked separately).
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire) && !self.shutdown.is_cancelled()
+    }
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
