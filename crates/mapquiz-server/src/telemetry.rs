@@ -1,4 +1,5 @@
-//! Logs: human-readable in development, JSON in production; `RUST_LOG` overrides the configured filter.
+//! Logs, on standard error (standard output is the commands' own output): human-readable in development,
+//! JSON in production; `RUST_LOG` overrides the configured filter.
 
 use crate::config::{LogConfig, LogFormat};
 use tracing_subscriber::EnvFilter;
@@ -11,9 +12,17 @@ pub fn init(log: &LogConfig) -> anyhow::Result<()> {
     let registry = tracing_subscriber::registry().with(filter);
     match log.format {
         LogFormat::Json => registry
-            .with(tracing_subscriber::fmt::layer().json().with_current_span(true).with_span_list(false))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_current_span(true)
+                    .with_span_list(false)
+                    .with_writer(std::io::stderr),
+            )
             .try_init()?,
-        LogFormat::Text => registry.with(tracing_subscriber::fmt::layer().with_target(false)).try_init()?,
+        LogFormat::Text => registry
+            .with(tracing_subscriber::fmt::layer().with_target(false).with_writer(std::io::stderr))
+            .try_init()?,
     }
     Ok(())
 }

@@ -34,8 +34,7 @@ pub struct Config {
     pub host: String,
     pub port: u16,
     pub database: DatabaseConfig,
-    #[serde(serialize_with = "redacted_url")]
-    pub redis_url: Option<Url>,
+    pub redis_url: Option<RedisUrl>,
     pub auth: AuthConfig,
     pub http: HttpConfig,
     pub rate_limits: RateLimits,
@@ -243,16 +242,35 @@ fn redacted_db<S: Serializer>(v: &DatabaseUrl, s: S) -> Result<S::Ok, S::Error> 
     s.serialize_str(&v.redacted())
 }
 
-fn redacted_url<S: Serializer>(v: &Option<Url>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(u) => {
-            let mut u = u.clone();
-            if u.password().is_some() {
-                let _ = u.set_password(Some(REDACTED));
-            }
-            s.serialize_str(u.as_str())
+/// A Redis URL; its password never reaches `Debug`, logs or `mapquiz config`.
+#[derive(Clone)]
+pub struct RedisUrl(Url);
+
+impl RedisUrl {
+    /// The full URL, password included: only for connecting.
+    pub fn expose(&self) -> &Url {
+        &self.0
+    }
+
+    /// The URL with its password replaced.
+    pub fn redacted(&self) -> String {
+        let mut u = self.0.clone();
+        if u.password().is_some() {
+            let _ = u.set_password(Some(REDACTED));
         }
-        None => s.serialize_none(),
+        u.to_string()
+    }
+}
+
+impl std::fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl Serialize for RedisUrl {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.redacted())
     }
 }
 

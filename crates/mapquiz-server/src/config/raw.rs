@@ -39,6 +39,7 @@ pub struct RawConfig {
     pub database_min_connections: u32,
     pub database_acquire_timeout_ms: u64,
     pub sqlite_busy_timeout_ms: u64,
+    #[serde(deserialize_with = "de::bool_default_true")]
     pub run_migrations: bool,
     #[serde(deserialize_with = "de::opt_string")]
     pub redis_url: Option<String>,
@@ -53,6 +54,7 @@ pub struct RawConfig {
     pub server_url: Option<String>,
     #[serde(deserialize_with = "de::opt_string")]
     pub better_auth_url: Option<String>,
+    #[serde(deserialize_with = "de::opt_bool")]
     pub secure_cookies: Option<bool>,
     #[serde(deserialize_with = "de::opt_string")]
     pub cookie_same_site: Option<String>,
@@ -72,7 +74,9 @@ pub struct RawConfig {
     pub shutdown_timeout_ms: u64,
     pub health_timeout_ms: u64,
 
+    #[serde(deserialize_with = "de::bool_default_true")]
     pub rate_limit_enabled: bool,
+    #[serde(deserialize_with = "de::opt_bool")]
     pub rate_limit_exempt_loopback: Option<bool>,
     pub rate_limit_global_max: Option<u32>,
     pub rate_limit_global_window_secs: u64,

@@ -2,7 +2,7 @@
 
 use super::{
     AuthConfig, AuthSecret, Config, DatabaseConfig, GithubConfig, GoogleConfig, HttpConfig, LogConfig, LogFormat,
-    Profile, Quota, RateLimits, RawConfig, SameSite,
+    Profile, Quota, RateLimits, RawConfig, RedisUrl, SameSite,
 };
 use ipnet::IpNet;
 use mapquiz_store::DatabaseUrl;
@@ -30,12 +30,26 @@ impl ConfigError {
             err.into_iter()
                 .map(|e| {
                     let key = e.path.last().cloned().unwrap_or_default();
-                    let source = e.metadata.as_ref().map(|m| format!(" (from {})", m.name)).unwrap_or_default();
+                    let source = match &e.metadata {
+                        Some(m) if m.name.contains("environment") => format!(" (from {})", env_names(&key)),
+                        Some(m) => format!(" (from {})", m.name),
+                        None => String::new(),
+                    };
                     if key.is_empty() { format!("{}{source}", e.kind) } else { format!("`{key}`{source}: {}", e.kind) }
                 })
                 .collect(),
         )
     }
+}
+
+/// The environment variables that set `key` and are present now, e.g. `PORT` or `MAPQUIZ_PORT`.
+fn env_names(key: &str) -> String {
+    let mut names: Vec<String> =
+        super::ORIGINAL_ENV.iter().filter(|(_, k)| *k == key).map(|(var, _)| (*var).to_owned()).collect();
+    names.push(format!("MAPQUIZ_{}", key.to_ascii_uppercase()));
+    let present: Vec<&String> = names.iter().filter(|n| std::env::var_os(n).is_some()).collect();
+    let shown = if present.is_empty() { names.iter().collect() } else { present };
+    shown.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(" or ")
 }
 
 impl fmt::Display for ConfigError {
@@ -115,7 +129,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     }
 
     let redis_url = raw.redis_url.and_then(|r| match Url::parse(&r) {
-        Ok(u) if matches!(u.scheme(), "redis" | "rediss") => Some(u),
+        Ok(u) if matches!(u.scheme(), "redis" | "rediss") => Some(RedisUrl(u)),
         _ => {
             p.add("redis_url", "expected redis://[user:password@]host[:port][/db] or rediss://…");
             None

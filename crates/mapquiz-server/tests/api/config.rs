@@ -1,0 +1,123 @@
+//! Configuration validation, through the same figment path as the binary.
+
+use figment::Figment;
+use mapquiz_server::config::{AuthSecret, Config, LogFormat, Profile, SameSite};
+
+fn load(pairs: &[(&str, &str)]) -> Result<Config, Vec<String>> {
+    let mut f = Figment::new();
+    for (k, v) in pairs {
+        f = f.merge((*k, *v));
+    }
+    Config::from_figment(&f).map_err(|e| e.0)
+}
+
+fn errors(pairs: &[(&str, &str)]) -> String {
+    load(pairs).err().expect("configuration refused").join("\n")
+}
+
+const PROD: &[(&str, &str)] = &[
+    ("env", "production"),
+    ("auth_secret", "0123456789abcdef0123456789abcdef"),
+    ("frontend_url", "https://mapquiz.example"),
+    ("server_url", "https://api.mapquiz.example"),
+];
+
+#[test]
+fn defaults_serve_a_local_sqlite_file() {
+    let c = load(&[]).unwrap();
+    assert_eq!(c.profile, Profile::Development);
+    assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", 3000));
+    assert_eq!(c.database.url.sqlite_path().unwrap().to_str(), Some("mapquiz.db"));
+    assert!(matches!(&c.auth.secret, AuthSecret::File(p) if p.to_str() == Some("mapquiz.secret")));
+    assert_eq!(c.http.cors_origins, ["http://localhost:5173", "http://127.0.0.1:5173"]);
+    assert_eq!(c.auth.frontend_url.as_str(), "http://localhost:5173/");
+    assert_eq!(c.auth.server_url.as_str(), "http://localhost:3000/");
+    assert!(!c.auth.secure_cookies);
+    assert_eq!(c.auth.same_site, SameSite::Lax);
+    assert_eq!((c.rate_limits.global.max, c.rate_limits.auth.max), (1000, 30));
+    assert!(c.rate_limits.exempt_loopback);
+    assert_eq!(c.http.body_limit_bytes, 1024 * 1024);
+    assert_eq!(c.log.format, LogFormat::Text);
+}
+
+#[test]
+fn production_tightens_the_defaults() {
+    let c = load(PROD).unwrap();
+    assert_eq!(c.profile, Profile::Production);
+    assert_eq!(c.host, "0.0.0.0");
+    assert!(c.auth.secure_cookies);
+    assert_eq!((c.rate_limits.global.max, c.rate_limits.auth.max), (100, 3));
+    assert!(!c.rate_limits.exempt_loopback);
+    assert_eq!(c.http.cors_origins, ["https://mapquiz.example"], "no localhost origins in production");
+    assert_eq!(c.log.format, LogFormat::Json);
+    let c = load(&[PROD, &[("rate_limit_exempt_loopback", "true")]].concat()).unwrap();
+    assert!(!c.rate_limits.exempt_loopback, "nobody is exempt in production");
+}
+
+#[test]
+fn node_env_production_selects_the_production_profile() {
+    let pairs: Vec<_> = PROD.iter().filter(|(k, _)| *k != "env").copied().chain([("node_env", "production")]).collect();
+    assert_eq!(load(&pairs).unwrap().profile, Profile::Production);
+    assert_eq!(load(&[("node_env", "test")]).unwrap().profile, Profile::Development);
+}
+
+#[test]
+fn production_refuses_unsafe_settings_one_line_each() {
+    let e = errors(&[("env", "production")]);
+    assert!(e.contains("`auth_secret`") && e.contains("32 bytes"), "{e}");
+    assert!(e.contains("`frontend_url`"), "{e}");
+    assert!(e.contains("`server_url`"), "{e}");
+    let short: Vec<_> = PROD.iter().map(|&(k, v)| if k == "auth_secret" { (k, "short") } else { (k, v) }).collect();
+    assert!(errors(&short).contains("at least 32 bytes"));
+    assert!(errors(&[PROD, &[("secure_cookies", "false")]].concat()).contains("`secure_cookies`"));
+    let e = errors(&[PROD, &[("frontend_url", "")]].concat());
+    assert!(e.contains("`frontend_url`") && e.contains("`cors_origins`"), "no allowed origin at all: {e}");
+}
+
+#[test]
+fn malformed_values_name_the_key_and_the_expected_form() {
+    assert!(errors(&[("port", "abc")]).contains("`port`"));
+    assert!(errors(&[("database_url", "mysql://db/x")]).contains("`database_url`"));
+    assert!(errors(&[("database_url", "sqlite::memory:")]).contains("in-memory"));
+    assert!(errors(&[("cors_origins", "*")]).contains("wildcard"));
+    assert!(errors(&[("cors_origins", "https://a.example/path")]).contains("not an origin"));
+    assert!(errors(&[("trusted_proxies", "10.0.0.0/33")]).contains("`trusted_proxies`"));
+    assert!(errors(&[("redis_url", "http://cache")]).contains("`redis_url`"));
+    assert!(errors(&[("cookie_same_site", "none")]).contains("requires secure cookies"));
+    assert!(errors(&[("cookie_same_site", "sometimes")]).contains("`cookie_same_site`"));
+    assert!(errors(&[("log_format", "xml")]).contains("`log_format`"));
+    assert!(errors(&[("google_client_id", "only-the-id")]).contains("GOOGLE_CLIENT_SECRET"));
+    assert!(errors(&[("env", "staging")]).contains("`env`"));
+    assert!(errors(&[("request_timeout_ms", "0")]).contains("`request_timeout_ms`"));
+    assert!(errors(&[("no_such_setting", "1")]).contains("no_such_setting"));
+}
+
+#[test]
+fn the_server_url_falls_back_to_better_auth_urls_origin() {
+    let c = load(&[("better_auth_url", "https://api.example:8443/api/auth")]).unwrap();
+    assert_eq!(c.auth.server_url.as_str(), "https://api.example:8443/");
+    let c = load(&[("better_auth_url", "https://a.example/x"), ("server_url", "https://b.example")]).unwrap();
+    assert_eq!(c.auth.server_url.as_str(), "https://b.example/");
+}
+
+#[test]
+fn redacted_output_hides_every_secret() {
+    let c = load(&[
+        ("auth_secret", "super-secret-value-0123456789abcdef"),
+        ("database_url", "postgres://app:db-password@db.example/mapquiz"),
+        ("redis_url", "redis://:redis-password@cache:6379"),
+        ("metrics_token", "metrics-token-value"),
+        ("github_token", "ghp_token_value"),
+        ("google_client_id", "client-id"),
+        ("google_client_secret", "google-secret-value"),
+    ])
+    .unwrap();
+    let out = c.to_redacted_toml();
+    for secret in
+        ["super-secret-value", "db-password", "redis-password", "metrics-token-value", "ghp_token", "google-secret"]
+    {
+        assert!(!out.contains(secret), "{secret} leaked:\n{out}");
+        assert!(!format!("{c:?}").contains(secret), "{secret} leaked through Debug");
+    }
+    assert!(out.contains("client-id") && out.contains("db.example"), "{out}");
+}

@@ -1,0 +1,95 @@
+//! The database going away under a running server: `/health` says so within its time bound, and the server
+//! recovers by itself when the database is back. The machine's PostgreSQL is never stopped: the test puts a
+//! TCP proxy of its own in front of it and cuts that.
+
+use crate::helpers::{TestApp, base_figment, json};
+use mapquiz_server::config::Config;
+use mapquiz_store::testing::TestDatabase;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+/// A TCP proxy that can be cut (every connection closed, new ones refused) and restored.
+struct Proxy {
+    address: SocketAddr,
+    up: Arc<AtomicBool>,
+    generation: watch::Sender<u64>,
+}
+
+impl Proxy {
+    async fn start(upstream: SocketAddr) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let up = Arc::new(AtomicBool::new(true));
+        let (generation, _) = watch::channel(0u64);
+        let (flag, gen_tx) = (up.clone(), generation.clone());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !flag.load(Ordering::SeqCst) {
+                    continue; // dropping the socket refuses the connection
+                }
+                let mut cut = gen_tx.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut server) = TcpStream::connect(upstream).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+        Proxy { address, up, generation }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn postgres_outage_is_reported_within_the_bound_and_recovered_from() {
+    let Some(db) = TestDatabase::postgres().await else { return };
+    let mut url = url::Url::parse(db.url()).unwrap();
+    let upstream = (url.host_str().unwrap().to_owned(), url.port().unwrap_or(5432));
+    let upstream = tokio::net::lookup_host(upstream).await.unwrap().next().unwrap();
+    let proxy = Proxy::start(upstream).await;
+    url.set_host(Some("127.0.0.1")).unwrap();
+    url.set_port(Some(proxy.address.port())).unwrap();
+
+    let figment = base_figment(&db)
+        .merge(("database_url", url.as_str()))
+        .merge(("health_timeout_ms", 1000))
+        .merge(("database_acquire_timeout_ms", 1000));
+    let app = TestApp::start(db, Config::from_figment(&figment).unwrap()).await;
+    assert_eq!(json(app.get("/health").await).await.0, 200);
+
+    proxy.cut();
+    let started = Instant::now();
+    let (status, body) = json(app.get("/health").await).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["status"], "error");
+    assert_eq!(body["database"], "disconnected");
+    assert!(started.elapsed() < Duration::from_secs(3), "answered within the bound: {:?}", started.elapsed());
+    assert_eq!(json(app.get("/readyz").await).await.0, 503);
+    assert_eq!(json(app.get("/health/detailed").await).await.1["checks"]["database"]["status"], "disconnected");
+    assert_eq!(app.get("/livez").await.status(), 200, "alive all the same");
+
+    proxy.restore();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if app.get("/health").await.status() == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the server did not recover without a restart");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(json(app.get("/readyz").await).await.0, 200);
+}

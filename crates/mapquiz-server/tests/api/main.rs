@@ -1,0 +1,13 @@
+//! Black-box tests: the real application on port 0 with its own database, driven by real HTTP clients.
+//! Tests marked for both backends run on SQLite, and on PostgreSQL when `TEST_DATABASE_URL` is set
+//! (required under `CI`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod binary;
+mod config;
+mod cors;
+mod faults;
+mod health;
+mod helpers;
+mod rate_limit;
+mod routing;
