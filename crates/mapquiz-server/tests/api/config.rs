@@ -12,7 +12,7 @@ fn load(pairs: &[(&str, &str)]) -> Result<Config, Vec<String>> {
 }
 
 fn errors(pairs: &[(&str, &str)]) -> String {
-    load(pairs).err().expect("configuration refused").join("\n")
+    load(pairs).expect_err("configuration refused").join("\n")
 }
 
 const PROD: &[(&str, &str)] = &[
