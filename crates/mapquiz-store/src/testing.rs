@@ -90,3 +90,21 @@ impl Drop for TestDatabase {
         }
     }
 }
+
+/// Declares `mod name { sqlite, postgres }` with one `#[tokio::test]` each, calling `name(postgres: bool)`:
+/// the way a test says "this behaviour holds on both backends".
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name(false).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                super::$name(true).await
+            }
+        }
+    )*};
+}

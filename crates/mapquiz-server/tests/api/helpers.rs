@@ -10,22 +10,7 @@ use std::net::SocketAddr;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// Declares `mod name { sqlite, postgres }` tests calling `name(postgres: bool)`.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test]
-            async fn sqlite() {
-                super::$name(false).await
-            }
-            #[tokio::test]
-            async fn postgres() {
-                super::$name(true).await
-            }
-        }
-    )*};
-}
-pub(crate) use on_both_backends;
+pub(crate) use mapquiz_store::on_both_backends;
 
 /// A 32-byte-plus secret, so no secret file is written.
 pub const TEST_SECRET: &str = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz";

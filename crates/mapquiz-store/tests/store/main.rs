@@ -9,22 +9,7 @@ use mapquiz_store::testing::TestDatabase;
 use mapquiz_store::{ConnectOptions, DynStore, StoreError};
 use sqlx::Connection;
 
-/// Declares `mod name { sqlite, postgres }` tests calling `name(postgres: bool)`.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test]
-            async fn sqlite() {
-                super::$name(false).await
-            }
-            #[tokio::test]
-            async fn postgres() {
-                super::$name(true).await
-            }
-        }
-    )*};
-}
-pub(crate) use on_both_backends;
+pub(crate) use mapquiz_store::on_both_backends;
 
 /// A fresh database and a store on it, or `None` when PostgreSQL is asked for and not configured.
 pub async fn fresh(postgres: bool) -> Option<(TestDatabase, DynStore)> {
