@@ -17,6 +17,7 @@ const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(30);
 /// A built application, bound to its port and ready to serve.
 pub struct App {
     listener: TcpListener,
+    routes: axum::Router<AppState>,
     state: AppState,
 }
 
@@ -37,7 +38,9 @@ impl App {
         let listener = TcpListener::bind((config.host.as_str(), config.port))
             .await
             .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
-        let openapi_json = crate::http::openapi().to_json().context("cannot render the OpenAPI document")?;
+        // One pass over the route table gives both the router and the document that describes it.
+        let (routes, openapi) = crate::http::routes().split_for_parts();
+        let openapi_json = openapi.to_json().context("cannot render the OpenAPI document")?;
         let state = AppState::new(Inner {
             limiters: Limiters::new(config.rate_limits.clone()),
             config,
@@ -52,7 +55,7 @@ impl App {
         });
         // Start-up is complete: /readyz may now answer ready (while the database answers).
         state.ready.store(true, Ordering::Release);
-        Ok(App { listener, state })
+        Ok(App { listener, routes, state })
     }
 
     /// The bound address (the real port when the configuration asked for port 0).
@@ -68,7 +71,7 @@ impl App {
     /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish within the
     /// configured deadline, and closes the store.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let App { listener, state } = self;
+        let App { listener, routes, state } = self;
         let token = state.shutdown.clone();
         tokio::spawn({
             let state = state.clone();
@@ -82,7 +85,7 @@ impl App {
         tokio::spawn(housekeeping(state.clone()));
 
         let deadline = state.config.http.shutdown_timeout;
-        let router = crate::http::router(state.clone());
+        let router = crate::http::router(routes, state.clone());
         let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(token.clone().cancelled_owned());
         tokio::select! {

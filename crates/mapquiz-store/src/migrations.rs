@@ -53,10 +53,10 @@ pub(crate) async fn up<DB: Database>(migrator: &Migrator, pool: &Pool<DB>) -> Re
 where
     DB::Connection: Migrate,
 {
-    let before = status(migrator, pool).await?;
+    let pending: Vec<MigrationState> = status(migrator, pool).await?.into_iter().filter(|m| !m.applied).collect();
     migrator.run(pool).await?;
-    let after = status(migrator, pool).await?;
-    Ok(after.into_iter().filter(|m| m.applied && !before.iter().any(|b| b.version == m.version && b.applied)).collect())
+    // `run` applies every pending migration or fails: what was pending is what was applied.
+    Ok(pending.into_iter().map(|m| MigrationState { applied: true, ..m }).collect())
 }
 
 /// Reverts the `steps` newest applied migrations; returns them, newest first.

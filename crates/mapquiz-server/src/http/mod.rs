@@ -20,7 +20,6 @@ use axum::response::Response;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
-use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 /// Every route of the server, registered with its OpenAPI description.
@@ -28,14 +27,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(crate::openapi::base()).merge(crate::health::routes()).merge(crate::ops::routes())
 }
 
-/// The OpenAPI document of [`routes`].
-pub fn openapi() -> OpenApi {
-    routes().into_openapi()
-}
-
-/// The complete application: routes, fallback and middleware.
-pub fn router(state: AppState) -> Router {
-    let (routes, _) = routes().split_for_parts();
+/// The complete application: `routes` (from [`routes`]) with the fallback and the middleware.
+pub fn router(routes: Router<AppState>, state: AppState) -> Router {
     let timeout = state.config.http.request_timeout;
     routes
         .fallback(fallback)
