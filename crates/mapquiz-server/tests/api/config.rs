@@ -15,6 +15,11 @@ fn errors(pairs: &[(&str, &str)]) -> String {
     load(pairs).expect_err("configuration refused").join("\n")
 }
 
+/// The errors for one numeric setting, given as a number so that validation (not parsing) refuses it.
+fn number_errors(key: &str, value: u64) -> String {
+    Config::from_figment(&Figment::new().merge((key, value))).expect_err("configuration refused").0.join("\n")
+}
+
 const PROD: &[(&str, &str)] = &[
     ("env", "production"),
     ("auth_secret", "0123456789abcdef0123456789abcdef"),
@@ -88,7 +93,11 @@ fn malformed_values_name_the_key_and_the_expected_form() {
     assert!(errors(&[("log_format", "xml")]).contains("`log_format`"));
     assert!(errors(&[("google_client_id", "only-the-id")]).contains("GOOGLE_CLIENT_SECRET"));
     assert!(errors(&[("env", "staging")]).contains("`env`"));
-    assert!(errors(&[("request_timeout_ms", "0")]).contains("`request_timeout_ms`"));
+    assert!(errors(&[("request_timeout_ms", "soon")]).contains("`request_timeout_ms`"));
+    assert!(number_errors("request_timeout_ms", 0).contains("`request_timeout_ms`: must be greater than 0"));
+    assert!(number_errors("body_limit_bytes", 100).contains("`body_limit_bytes`: must be at least 1024"));
+    assert!(number_errors("database_max_connections", 0).contains("`database_max_connections`: must be at least 1"));
+    assert!(number_errors("rate_limit_global_max", 0).contains("`rate_limit_global_max`: must be at least 1"));
     assert!(errors(&[("no_such_setting", "1")]).contains("no_such_setting"));
 }
 

@@ -7,15 +7,20 @@ use mapquiz_server::config::Config;
 use mapquiz_store::testing::TestDatabase;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-/// A TCP proxy that can be cut (every connection closed, new ones refused) and restored.
+const FORWARD: u8 = 0;
+const REFUSE: u8 = 1;
+const STALL: u8 = 2;
+
+/// A TCP proxy that can be cut (every connection closed, new ones refused), stalled (connections closed,
+/// new ones accepted and never answered) and restored.
 struct Proxy {
     address: SocketAddr,
-    up: Arc<AtomicBool>,
+    mode: Arc<AtomicU8>,
     generation: watch::Sender<u64>,
 }
 
@@ -23,15 +28,24 @@ impl Proxy {
     async fn start(upstream: SocketAddr) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        let up = Arc::new(AtomicBool::new(true));
+        let mode = Arc::new(AtomicU8::new(FORWARD));
         let (generation, _) = watch::channel(0u64);
-        let (flag, gen_tx) = (up.clone(), generation.clone());
+        let (flag, gen_tx) = (mode.clone(), generation.clone());
         tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
-                if !flag.load(Ordering::SeqCst) {
-                    continue; // dropping the socket refuses the connection
-                }
                 let mut cut = gen_tx.subscribe();
+                match flag.load(Ordering::SeqCst) {
+                    REFUSE => continue, // dropping the socket refuses the connection
+                    STALL => {
+                        // Hold the socket open, say nothing, until the next mode change.
+                        tokio::spawn(async move {
+                            let _ = cut.changed().await;
+                            drop(client);
+                        });
+                        continue;
+                    }
+                    _ => {}
+                }
                 tokio::spawn(async move {
                     let Ok(mut server) = TcpStream::connect(upstream).await else { return };
                     tokio::select! {
@@ -41,33 +55,44 @@ impl Proxy {
                 });
             }
         });
-        Proxy { address, up, generation }
+        Proxy { address, mode, generation }
     }
 
-    fn cut(&self) {
-        self.up.store(false, Ordering::SeqCst);
+    fn set(&self, mode: u8) {
+        self.mode.store(mode, Ordering::SeqCst);
         self.generation.send_modify(|g| *g += 1);
     }
 
+    fn cut(&self) {
+        self.set(REFUSE);
+    }
+
+    fn stall(&self) {
+        self.set(STALL);
+    }
+
     fn restore(&self) {
-        self.up.store(true, Ordering::SeqCst);
+        self.set(FORWARD);
     }
 }
 
-#[tokio::test]
-async fn postgres_outage_is_reported_within_the_bound_and_recovered_from() {
-    let Some(db) = TestDatabase::postgres().await else { return };
+/// A fresh PostgreSQL database reached through a new proxy, and the figment pointing at it.
+async fn behind_proxy() -> Option<(TestDatabase, Proxy, figment::Figment)> {
+    let db = TestDatabase::postgres().await?;
     let mut url = url::Url::parse(db.url()).unwrap();
     let upstream = (url.host_str().unwrap().to_owned(), url.port().unwrap_or(5432));
     let upstream = tokio::net::lookup_host(upstream).await.unwrap().next().unwrap();
     let proxy = Proxy::start(upstream).await;
     url.set_host(Some("127.0.0.1")).unwrap();
     url.set_port(Some(proxy.address.port())).unwrap();
+    let figment = base_figment(&db).merge(("database_url", url.as_str()));
+    Some((db, proxy, figment))
+}
 
-    let figment = base_figment(&db)
-        .merge(("database_url", url.as_str()))
-        .merge(("health_timeout_ms", 1000))
-        .merge(("database_acquire_timeout_ms", 1000));
+#[tokio::test]
+async fn postgres_outage_is_reported_within_the_bound_and_recovered_from() {
+    let Some((db, proxy, figment)) = behind_proxy().await else { return };
+    let figment = figment.merge(("health_timeout_ms", 1000)).merge(("database_acquire_timeout_ms", 1000));
     let app = TestApp::start(db, Config::from_figment(&figment).unwrap()).await;
     assert_eq!(json(app.get("/health").await).await.0, 200);
 
@@ -92,4 +117,26 @@ async fn postgres_outage_is_reported_within_the_bound_and_recovered_from() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(json(app.get("/readyz").await).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_request_stuck_on_the_database_is_cut_by_the_request_timeout() {
+    let Some((db, proxy, figment)) = behind_proxy().await else { return };
+    // The health check would wait 10 s; the request timeout (500 ms) must answer first, in JSON.
+    let figment = figment
+        .merge(("request_timeout_ms", 500))
+        .merge(("health_timeout_ms", 10_000))
+        .merge(("database_acquire_timeout_ms", 10_000));
+    let app = TestApp::start(db, Config::from_figment(&figment).unwrap()).await;
+    assert_eq!(json(app.get("/health").await).await.0, 200);
+
+    proxy.stall();
+    let started = Instant::now();
+    let (status, body) = json(app.get("/health").await).await;
+    assert_eq!(
+        (status, body),
+        (503, serde_json::json!({"error": "Service indisponible", "code": "service_unavailable"}))
+    );
+    assert!(started.elapsed() < Duration::from_secs(3), "cut at the request timeout: {:?}", started.elapsed());
+    proxy.restore();
 }

@@ -64,7 +64,7 @@ async fn head_is_answered_for_get_routes() {
 }
 
 #[tokio::test]
-async fn the_sqlite_file_and_secret_live_where_configured() {
+async fn the_sqlite_file_is_created_where_configured() {
     let app = TestApp::spawn().await;
     let path = app.db.database_url().sqlite_path().unwrap().to_owned();
     assert!(path.exists(), "the database file is created");
