@@ -3,10 +3,12 @@
 //! Nothing here performs I/O, reads a clock or draws randomness: callers pass those in, so every rule is
 //! testable on its own.
 
+pub mod account;
 pub mod id;
 pub mod region;
 pub mod time;
 
+pub use account::{DisplayName, Email, ImageUrl, Password, PasswordError, Tag};
 pub use id::new_id;
 pub use region::{CountryCode, Region};
 pub use time::Timestamp;

@@ -1,7 +1,7 @@
 //! Timestamps with the wire's precision: UTC, milliseconds.
 
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A UTC instant truncated to whole milliseconds, serialised as `2025-08-11T15:46:50.000Z` (protocol §0.2).
 ///
@@ -60,6 +60,15 @@ impl Serialize for Timestamp {
     }
 }
 
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&s)
+            .map(|dt| Self::from_datetime(dt.with_timezone(&Utc)))
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,6 +79,14 @@ mod tests {
         let t = Timestamp::from_millis(1_754_927_210_000).unwrap();
         assert_eq!(t.to_iso(), "2025-08-11T15:46:50.000Z");
         assert_eq!(serde_json::to_string(&t).unwrap(), "\"2025-08-11T15:46:50.000Z\"");
+    }
+
+    #[test]
+    fn the_wire_form_reads_back() {
+        let t = Timestamp::from_millis(1_754_927_210_123).unwrap();
+        let back: Timestamp = serde_json::from_str(&serde_json::to_string(&t).unwrap()).unwrap();
+        assert_eq!(back, t);
+        assert!(serde_json::from_str::<Timestamp>("\"yesterday\"").is_err());
     }
 
     #[test]

@@ -1,11 +1,14 @@
 //! The application's life: build (store, migrations, state, listener), serve, drain and close.
 
+use crate::auth::Auth;
+use crate::clock::{DynClock, SystemClock};
 use crate::config::{Config, secret};
 use crate::http::rate_limit::Limiters;
 use crate::state::{AppState, Inner};
 use anyhow::Context;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
@@ -13,6 +16,9 @@ use tokio_util::sync::CancellationToken;
 
 /// How often idle rate-limit entries are dropped and histogram buffers drained.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(30);
+/// Every this many housekeeping ticks (10 minutes), failed sign-ins older than the lockout window are
+/// deleted: they can no longer lock anyone out.
+const PRUNE_FAILURES_EVERY_TICKS: u64 = 20;
 
 /// A built application, bound to its port and ready to serve.
 pub struct App {
@@ -24,6 +30,11 @@ pub struct App {
 impl App {
     /// Opens the store, runs migrations (unless turned off), builds the state and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<App> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// [`App::build`] with another clock (tests move time with [`crate::clock::ManualClock`]).
+    pub async fn build_with_clock(config: Config, clock: DynClock) -> anyhow::Result<App> {
         let started_at = Instant::now();
         let auth_secret = secret::resolve(&config.auth.secret).context("cannot read or create the auth secret file")?;
         let store = mapquiz_store::connect(&config.database.connect_options())
@@ -35,6 +46,7 @@ impl App {
                 tracing::info!(count = applied.len(), "applied database migrations");
             }
         }
+        let auth = Auth::new(&config, &auth_secret, store.clone(), clock.clone()).await?;
         let listener = TcpListener::bind((config.host.as_str(), config.port))
             .await
             .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
@@ -45,6 +57,8 @@ impl App {
             limiters: Limiters::new(config.rate_limits.clone()),
             config,
             store,
+            clock,
+            auth,
             auth_secret,
             metrics: crate::ops::metrics::recorder(),
             started_at,
@@ -94,6 +108,7 @@ impl App {
                 tracing::warn!(deadline_ms = deadline.as_millis() as u64, "requests still running at the shutdown deadline were dropped");
             }
         }
+        state.auth.sessions.close().await;
         state.store.close().await;
         tracing::info!("stopped");
         Ok(())
@@ -104,14 +119,28 @@ impl App {
 async fn housekeeping(state: AppState) {
     let mut tick = tokio::time::interval(HOUSEKEEPING_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticks = 0u64;
     loop {
         tokio::select! {
             () = state.shutdown.cancelled() => return,
             _ = tick.tick() => {
                 state.limiters.housekeeping();
                 state.metrics.run_upkeep();
+                ticks += 1;
+                if ticks.is_multiple_of(PRUNE_FAILURES_EVERY_TICKS) {
+                    prune_auth_failures(&state).await;
+                }
             }
         }
+    }
+}
+
+async fn prune_auth_failures(state: &AppState) {
+    let window = chrono::Duration::from_std(state.config.auth.lockout.window).unwrap_or(chrono::Duration::hours(1));
+    match state.store.prune_auth_failures(state.clock.now().plus(-window)).await {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(deleted = n, "pruned expired sign-in failures"),
+        Err(e) => tracing::warn!(error = format!("{e:#}"), "cannot prune sign-in failures"),
     }
 }
 

@@ -19,6 +19,8 @@ pub enum ApiError {
     OriginNotAllowed,
     #[error("route not found")]
     NotFound,
+    #[error("user not found")]
+    UserNotFound,
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("payload too large")]
@@ -55,6 +57,7 @@ impl ApiError {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Non autorisé"),
             ApiError::OriginNotAllowed => (StatusCode::FORBIDDEN, "origin_not_allowed", "Origine non autorisée"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", "Route non trouvée"),
+            ApiError::UserNotFound => (StatusCode::NOT_FOUND, "user_not_found", "Utilisateur non trouvé"),
             ApiError::MethodNotAllowed => {
                 (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Méthode non autorisée")
             }
@@ -121,6 +124,72 @@ impl AuthError {
     /// Method not allowed on a known path.
     pub const METHOD_NOT_ALLOWED: AuthError =
         AuthError::new(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "Method not allowed");
+    /// No valid session where one is needed.
+    pub const UNAUTHORIZED: AuthError = AuthError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Unauthorized");
+    /// Sign-out without a session.
+    pub const FAILED_TO_GET_SESSION: AuthError =
+        AuthError::new(StatusCode::BAD_REQUEST, "FAILED_TO_GET_SESSION", "Failed to get session");
+    /// Malformed email address.
+    pub const INVALID_EMAIL: AuthError = AuthError::new(StatusCode::BAD_REQUEST, "INVALID_EMAIL", "Invalid email");
+    /// Missing or wrong password where the caller is already known.
+    pub const INVALID_PASSWORD: AuthError =
+        AuthError::new(StatusCode::BAD_REQUEST, "INVALID_PASSWORD", "Invalid password");
+    /// Password under 8 characters.
+    pub const PASSWORD_TOO_SHORT: AuthError =
+        AuthError::new(StatusCode::BAD_REQUEST, "PASSWORD_TOO_SHORT", "Password too short");
+    /// Password over 128 characters.
+    pub const PASSWORD_TOO_LONG: AuthError =
+        AuthError::new(StatusCode::BAD_REQUEST, "PASSWORD_TOO_LONG", "Password too long");
+    /// Name empty, too long or with control characters.
+    pub const INVALID_NAME: AuthError = AuthError::new(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", "Invalid name");
+    /// Image value unusable.
+    pub const INVALID_IMAGE: AuthError = AuthError::new(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", "Invalid image");
+    /// A body that does not have the route's shape.
+    pub const INVALID_BODY: AuthError =
+        AuthError::new(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", "Invalid request body");
+    /// Sign-up with an email already in use.
+    pub const USER_ALREADY_EXISTS: AuthError =
+        AuthError::new(StatusCode::UNPROCESSABLE_ENTITY, "USER_ALREADY_EXISTS", "User already exists");
+    /// Every failed password sign-in, whatever the reason.
+    pub const INVALID_EMAIL_OR_PASSWORD: AuthError =
+        AuthError::new(StatusCode::UNAUTHORIZED, "INVALID_EMAIL_OR_PASSWORD", "Invalid email or password");
+    /// Wrong, replayed or consumed second-factor code.
+    pub const INVALID_CODE: AuthError = AuthError::new(StatusCode::UNAUTHORIZED, "INVALID_CODE", "Invalid code");
+    /// Two-factor routes for an account without two-factor settings.
+    pub const TWO_FACTOR_NOT_ENABLED: AuthError =
+        AuthError::new(StatusCode::BAD_REQUEST, "TWO_FACTOR_NOT_ENABLED", "Two factor isn't enabled");
+    /// Unknown or unconfigured social provider.
+    pub const PROVIDER_NOT_FOUND: AuthError =
+        AuthError::new(StatusCode::NOT_FOUND, "PROVIDER_NOT_FOUND", "Provider not found");
+    /// Social sign-in without a provider.
+    pub const PROVIDER_REQUIRED: AuthError =
+        AuthError::new(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", "Invalid body parameters: provider is required");
+    /// `callbackURL` outside the allowlist.
+    pub const INVALID_CALLBACKURL: AuthError =
+        AuthError::new(StatusCode::FORBIDDEN, "INVALID_CALLBACKURL", "Invalid callbackURL");
+    /// `errorCallbackURL` outside the allowlist.
+    pub const INVALID_ERRORCALLBACKURL: AuthError =
+        AuthError::new(StatusCode::FORBIDDEN, "INVALID_ERRORCALLBACKURL", "Invalid errorCallbackURL");
+    /// `newUserCallbackURL` outside the allowlist.
+    pub const INVALID_NEWUSERCALLBACKURL: AuthError =
+        AuthError::new(StatusCode::FORBIDDEN, "INVALID_NEWUSERCALLBACKURL", "Invalid newUserCallbackURL");
+    /// Revoking a session that is not the caller's.
+    pub const SESSION_NOT_FOUND: AuthError =
+        AuthError::new(StatusCode::NOT_FOUND, "SESSION_NOT_FOUND", "Session not found");
+    /// Body over the size limit.
+    pub const PAYLOAD_TOO_LARGE: AuthError =
+        AuthError::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "Payload too large");
+    /// Non-JSON body.
+    pub const UNSUPPORTED_MEDIA_TYPE: AuthError =
+        AuthError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE", "Unsupported media type");
+    /// Unparsable JSON body.
+    pub const INVALID_JSON: AuthError = AuthError::new(StatusCode::BAD_REQUEST, "INVALID_JSON", "Invalid JSON body");
+    /// The database is unreachable.
+    pub const UNAVAILABLE: AuthError =
+        AuthError::new(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", "Service unavailable");
+    /// Anything unexpected (details in the log).
+    pub const INTERNAL: AuthError =
+        AuthError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_SERVER_ERROR", "Internal server error");
 
     /// An error with no retry hint.
     pub const fn new(status: StatusCode, code: &'static str, message: &'static str) -> Self {
@@ -134,6 +203,30 @@ impl AuthError {
             code: "TOO_MANY_REQUESTS",
             message: "Too many requests. Please try again later.",
             retry_after_secs: Some(retry_after_secs),
+        }
+    }
+}
+
+impl From<StoreError> for AuthError {
+    fn from(e: StoreError) -> Self {
+        if e.is_unavailable() {
+            tracing::warn!(error = format!("{e:#}"), "database unavailable");
+            AuthError::UNAVAILABLE
+        } else {
+            tracing::error!(error = format!("{e:#}"), "internal error");
+            AuthError::INTERNAL
+        }
+    }
+}
+
+impl From<anyhow::Error> for AuthError {
+    fn from(e: anyhow::Error) -> Self {
+        match e.downcast::<StoreError>() {
+            Ok(store) => store.into(),
+            Err(e) => {
+                tracing::error!(error = format!("{e:#}"), "internal error");
+                AuthError::INTERNAL
+            }
         }
     }
 }

@@ -17,6 +17,8 @@ use utoipa::OpenApi;
     tags(
         (name = "service", description = "What the server is and whether it is healthy"),
         (name = "operations", description = "Metrics and API documentation"),
+        (name = "auth", description = "Better Auth compatible accounts, sessions and two-factor"),
+        (name = "users", description = "Players: search, lookups by id and tag"),
     )
 )]
 struct Base;

@@ -1,5 +1,7 @@
 //! Everything a handler may need, passed by axum's `State`: no globals.
 
+use crate::auth::Auth;
+use crate::clock::DynClock;
 use crate::config::Config;
 use crate::http::rate_limit::Limiters;
 use mapquiz_store::DynStore;
@@ -19,6 +21,10 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub config: Config,
     pub store: DynStore,
+    /// "Now" for every rule that depends on time (injectable for tests).
+    pub clock: DynClock,
+    /// Sessions, password hashing, lockouts, Google.
+    pub auth: Auth,
     /// The resolved signing secret (configured, or generated beside the database outside production).
     pub auth_secret: SecretString,
     pub metrics: PrometheusHandle,

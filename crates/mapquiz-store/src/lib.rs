@@ -5,6 +5,7 @@
 
 mod error;
 mod migrations;
+mod model;
 mod options;
 mod postgres;
 mod sqlite;
@@ -13,9 +14,14 @@ pub mod testing;
 
 pub use error::{CONSTRAINTS, StoreError};
 pub use migrations::MigrationState;
+pub use model::{
+    Account, AuditEntry, FailureScope, NewUser, Session, SessionSelector, SessionWithUser, TwoFactor, User, UserSearch,
+    name_key,
+};
 pub use options::{Backend, ConnectOptions, DatabaseUrl, DatabaseUrlError};
 
 use async_trait::async_trait;
+use mapquiz_domain::Timestamp;
 use std::sync::Arc;
 
 /// Connection counts of the store's pools, for health and metrics.
@@ -48,6 +54,149 @@ pub trait Store: Send + Sync + 'static {
     /// The schema (tables, columns, indexes, constraints) as sorted canonical lines, migrations table
     /// excluded: two databases with the same lines have the same schema.
     async fn schema(&self) -> Result<Vec<String>, StoreError>;
+
+    // ---- users and accounts ----
+
+    /// Creates a user and its first account in one transaction.
+    ///
+    /// `Conflict("users_email_key")` when the email is taken, `Conflict("users_tag_key")` when the tag is
+    /// (draw another and retry), `Conflict("accounts_provider_account_key")` when the account exists.
+    async fn create_user(&self, user: &NewUser, account: &Account) -> Result<User, StoreError>;
+
+    /// The user with this id.
+    async fn user_by_id(&self, id: &str) -> Result<Option<User>, StoreError>;
+
+    /// The user with this normalised email.
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError>;
+
+    /// The user with this (upper-case) tag.
+    async fn user_by_tag(&self, tag: &str) -> Result<Option<User>, StoreError>;
+
+    /// Gives a tag to a user that has none; `Ok(false)` when the user already has one (or does not
+    /// exist), `Conflict("users_tag_key")` when another user holds it.
+    async fn assign_tag(&self, user_id: &str, tag: &str, now: Timestamp) -> Result<bool, StoreError>;
+
+    /// Changes the name and/or the image (`Some(None)` clears it); `NotFound` for an unknown user.
+    async fn update_profile(
+        &self,
+        user_id: &str,
+        name: Option<&str>,
+        image: Option<Option<&str>>,
+        now: Timestamp,
+    ) -> Result<User, StoreError>;
+
+    /// A page of users in (lower-cased name, id) order, see [`UserSearch`].
+    async fn search_users(&self, search: &UserSearch) -> Result<Vec<User>, StoreError>;
+
+    /// The account `(provider_id, account_id)`.
+    async fn account(&self, provider_id: &str, account_id: &str) -> Result<Option<Account>, StoreError>;
+
+    /// The user's account with this provider (`credential` holds the password).
+    async fn account_of_user(&self, user_id: &str, provider_id: &str) -> Result<Option<Account>, StoreError>;
+
+    /// Adds an account to an existing user (Google linked by verified email).
+    async fn link_account(&self, account: &Account) -> Result<(), StoreError>;
+
+    /// Replaces the password hash of the user's `credential` account; `NotFound` when it has none.
+    async fn set_password_hash(&self, user_id: &str, hash: &str, now: Timestamp) -> Result<(), StoreError>;
+
+    // ---- sessions ----
+
+    /// Stores a new session.
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError>;
+
+    /// The session with this token hash and its user, expired or not (the caller decides).
+    async fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionWithUser>, StoreError>;
+
+    /// Moves a session's expiry (sliding refresh); `NotFound` when it is gone.
+    async fn extend_session(&self, id: &str, expires_at: Timestamp, now: Timestamp) -> Result<(), StoreError>;
+
+    /// The user's sessions, newest first.
+    async fn sessions_of_user(&self, user_id: &str) -> Result<Vec<Session>, StoreError>;
+
+    /// Deletes the selected sessions; returns their token hashes (to evict them from caches).
+    async fn delete_sessions(&self, selector: &SessionSelector) -> Result<Vec<String>, StoreError>;
+
+    /// Token hashes of every session of the user (to evict cached copies after a profile change).
+    async fn session_token_hashes(&self, user_id: &str) -> Result<Vec<String>, StoreError>;
+
+    // ---- short-lived values (OAuth state, pending second factor) ----
+
+    /// Stores `value` under `identifier` until `expires_at`, replacing any earlier value.
+    async fn put_verification(
+        &self,
+        identifier: &str,
+        value: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes the value and returns it if it had not expired at `now`: single use, race-free.
+    async fn take_verification(&self, identifier: &str, now: Timestamp) -> Result<Option<String>, StoreError>;
+
+    /// Reads the value without consuming it, if it has not expired at `now`.
+    async fn peek_verification(&self, identifier: &str, now: Timestamp) -> Result<Option<String>, StoreError>;
+
+    // ---- lockout counters ----
+
+    /// Records one failure.
+    async fn record_auth_failure(&self, scope: FailureScope, subject: &str, at: Timestamp) -> Result<(), StoreError>;
+
+    /// The times of the newest `limit` failures at or after `since`, newest first.
+    async fn recent_auth_failures(
+        &self,
+        scope: FailureScope,
+        subject: &str,
+        since: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Timestamp>, StoreError>;
+
+    /// Forgets the subject's failures (a successful sign-in).
+    async fn clear_auth_failures(&self, scope: FailureScope, subject: &str) -> Result<(), StoreError>;
+
+    /// Deletes failures older than `before` (housekeeping); returns how many.
+    async fn prune_auth_failures(&self, before: Timestamp) -> Result<u64, StoreError>;
+
+    // ---- two-factor ----
+
+    /// The user's two-factor settings.
+    async fn two_factor(&self, user_id: &str) -> Result<Option<TwoFactor>, StoreError>;
+
+    /// Creates or replaces the user's settings with a new secret and codes: not enabled, no step used.
+    async fn reset_two_factor(
+        &self,
+        user_id: &str,
+        secret: &str,
+        backup_codes: &[String],
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// Turns two-factor on; `NotFound` when the user has no settings.
+    async fn enable_two_factor(&self, user_id: &str, now: Timestamp) -> Result<(), StoreError>;
+
+    /// Removes the user's settings; `Ok(false)` when there were none.
+    async fn delete_two_factor(&self, user_id: &str) -> Result<bool, StoreError>;
+
+    /// Records `step` as used if it is newer than the last used one: `Ok(false)` is a replay.
+    async fn use_totp_step(&self, user_id: &str, step: i64, now: Timestamp) -> Result<bool, StoreError>;
+
+    /// Replaces the backup codes if they are still `expected` (compare-and-set): `Ok(false)` when another
+    /// request changed them first.
+    async fn swap_backup_codes(
+        &self,
+        user_id: &str,
+        expected: &[String],
+        new: &[String],
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    // ---- audit ----
+
+    /// Appends one line to the audit trail.
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+
+    /// The newest `limit` audit lines, optionally only those naming `user_id`, newest first.
+    async fn audit_trail(&self, user_id: Option<&str>, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
 
     /// Connection counts, summed over the store's pools.
     fn pool_stats(&self) -> PoolStats;

@@ -109,14 +109,45 @@ pub struct AuthConfig {
     pub same_site: SameSite,
     pub cookie_domain: Option<String>,
     pub google: Option<GoogleConfig>,
+    /// How long a validated session is served from the cache before the store is asked again.
+    #[serde(serialize_with = "secs")]
+    pub session_cache_ttl: Duration,
+    /// Sessions kept in the in-process cache, at most.
+    pub session_cache_capacity: u64,
+    pub lockout: Lockout,
+    pub argon2: Argon2Params,
 }
 
-/// Google sign-in credentials.
+/// Failed sign-ins allowed per window before further attempts are refused.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Lockout {
+    /// Per normalised email (whether or not the account exists); also wrong second-factor codes per user.
+    pub email_max: u32,
+    /// Per client IP.
+    pub ip_max: u32,
+    #[serde(serialize_with = "secs")]
+    pub window: Duration,
+}
+
+/// Argon2id cost: memory in KiB, passes, lanes.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Argon2Params {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+/// Google sign-in credentials and where the provider lives.
 #[derive(Clone, Debug, Serialize)]
 pub struct GoogleConfig {
     pub client_id: String,
     #[serde(serialize_with = "redacted")]
     pub client_secret: SecretString,
+    /// The OpenID Connect issuer; its discovery document gives the endpoints not set below.
+    pub issuer: Url,
+    pub authorization_url: Option<Url>,
+    pub token_url: Option<Url>,
+    pub jwks_url: Option<Url>,
 }
 
 /// HTTP edge settings.
@@ -272,6 +303,10 @@ impl Serialize for RedisUrl {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.redacted())
     }
+}
+
+fn secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_secs())
 }
 
 fn millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {

@@ -64,6 +64,23 @@ pub struct RawConfig {
     pub google_client_id: Option<String>,
     #[serde(deserialize_with = "de::opt_secret")]
     pub google_client_secret: Option<SecretString>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub google_issuer: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub google_authorization_url: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub google_token_url: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub google_jwks_url: Option<String>,
+
+    pub session_cache_ttl_secs: u64,
+    pub session_cache_capacity: u64,
+    pub lockout_email_max: u32,
+    pub lockout_ip_max: u32,
+    pub lockout_window_secs: u64,
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
 
     #[serde(deserialize_with = "de::opt_list")]
     pub cors_origins: Option<Vec<String>>,
@@ -126,6 +143,19 @@ impl Default for RawConfig {
             cookie_domain: None,
             google_client_id: None,
             google_client_secret: None,
+            google_issuer: None,
+            google_authorization_url: None,
+            google_token_url: None,
+            google_jwks_url: None,
+            session_cache_ttl_secs: 60,
+            session_cache_capacity: 100_000,
+            lockout_email_max: 5,
+            lockout_ip_max: 20,
+            lockout_window_secs: 900,
+            // OWASP's first argon2id recommendation: 19 MiB, 2 passes, 1 lane.
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
             cors_origins: None,
             trusted_proxies: None,
             body_limit_bytes: 1024 * 1024,

@@ -1,8 +1,8 @@
 //! From [`RawConfig`] to [`Config`]: every problem found, each naming its key and the expected form.
 
 use super::{
-    AuthConfig, AuthSecret, Config, DatabaseConfig, GithubConfig, GoogleConfig, HttpConfig, LogConfig, LogFormat,
-    Profile, Quota, RateLimits, RawConfig, RedisUrl, SameSite,
+    Argon2Params, AuthConfig, AuthSecret, Config, DatabaseConfig, GithubConfig, GoogleConfig, HttpConfig, Lockout,
+    LogConfig, LogFormat, Profile, Quota, RateLimits, RawConfig, RedisUrl, SameSite,
 };
 use ipnet::IpNet;
 use mapquiz_store::DatabaseUrl;
@@ -198,14 +198,45 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             SameSite::Lax
         }
     };
-    let google = match (raw.google_client_id, raw.google_client_secret) {
-        (Some(client_id), Some(client_secret)) => Some(GoogleConfig { client_id, client_secret }),
-        (None, None) => None,
+    let issuer = p.url("google_issuer", raw.google_issuer.as_deref().unwrap_or("https://accounts.google.com"));
+    let authorization_url = raw.google_authorization_url.and_then(|u| p.url("google_authorization_url", &u));
+    let token_url = raw.google_token_url.and_then(|u| p.url("google_token_url", &u));
+    let jwks_url = raw.google_jwks_url.and_then(|u| p.url("google_jwks_url", &u));
+    let google = match (raw.google_client_id, raw.google_client_secret, issuer) {
+        (Some(client_id), Some(client_secret), Some(issuer)) => {
+            Some(GoogleConfig { client_id, client_secret, issuer, authorization_url, token_url, jwks_url })
+        }
+        (None, None, _) | (Some(_), Some(_), None) => None,
         _ => {
             p.add("google_client_id", "set both GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET, or neither");
             None
         }
     };
+
+    if raw.session_cache_capacity == 0 {
+        p.add("session_cache_capacity", "must be at least 1");
+    }
+    for (key, v) in [("lockout_email_max", raw.lockout_email_max), ("lockout_ip_max", raw.lockout_ip_max)] {
+        if v == 0 {
+            p.add(key, "must be at least 1");
+        }
+    }
+    let lockout = Lockout {
+        email_max: raw.lockout_email_max,
+        ip_max: raw.lockout_ip_max,
+        window: p.positive("lockout_window_secs", raw.lockout_window_secs.saturating_mul(1000)),
+    };
+    let argon2 = Argon2Params {
+        memory_kib: raw.argon2_memory_kib,
+        iterations: raw.argon2_iterations,
+        parallelism: raw.argon2_parallelism,
+    };
+    if let Err(e) = argon2::Params::new(argon2.memory_kib, argon2.iterations, argon2.parallelism, None) {
+        p.add("argon2_memory_kib", format!("argon2 refuses these costs: {e} (memory ≥ 8 × parallelism KiB)"));
+    }
+    if prod && (argon2.memory_kib < 19_456 || argon2.iterations < 2) {
+        p.add("argon2_memory_kib", "production needs at least 19456 KiB and 2 iterations");
+    }
 
     let default_origins =
         if prod { vec![] } else { vec!["http://localhost:5173".into(), "http://127.0.0.1:5173".into()] };
@@ -325,6 +356,10 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
                 same_site,
                 cookie_domain: raw.cookie_domain,
                 google,
+                session_cache_ttl: Duration::from_secs(raw.session_cache_ttl_secs),
+                session_cache_capacity: raw.session_cache_capacity,
+                lockout,
+                argon2,
             },
             http,
             rate_limits,

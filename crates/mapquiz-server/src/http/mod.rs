@@ -6,6 +6,7 @@
 pub mod client_ip;
 pub mod cors;
 pub mod json;
+pub mod meta;
 pub mod metrics;
 pub mod normalize;
 pub mod rate_limit;
@@ -24,7 +25,11 @@ use utoipa_axum::router::OpenApiRouter;
 
 /// Every route of the server, registered with its OpenAPI description.
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(crate::openapi::base()).merge(crate::health::routes()).merge(crate::ops::routes())
+    OpenApiRouter::with_openapi(crate::openapi::base())
+        .merge(crate::health::routes())
+        .merge(crate::ops::routes())
+        .merge(crate::auth::routes())
+        .merge(crate::users::routes())
 }
 
 /// The complete application: `routes` (from [`routes`]) with the fallback and the middleware.

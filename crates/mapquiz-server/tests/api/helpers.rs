@@ -2,11 +2,13 @@
 
 use figment::Figment;
 use mapquiz_server::app::App;
+use mapquiz_server::clock::ManualClock;
 use mapquiz_server::config::Config;
 use mapquiz_server::state::AppState;
 use mapquiz_store::testing::TestDatabase;
-use serde_json::Value;
+use serde_json::{Value, json as j};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -21,6 +23,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub state: AppState,
     pub db: TestDatabase,
+    /// The app's clock: `clock.advance(d)` moves the server's "now" forward.
+    pub clock: Arc<ManualClock>,
     stop: CancellationToken,
     handle: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -32,6 +36,9 @@ pub fn base_figment(db: &TestDatabase) -> Figment {
         .merge(("host", "127.0.0.1"))
         .merge(("port", 0))
         .merge(("auth_secret", TEST_SECRET))
+        // Cheap hashing keeps the suite fast; the production cost is measured by the benchmark.
+        .merge(("argon2_memory_kib", 1024))
+        .merge(("argon2_iterations", 1))
 }
 
 impl TestApp {
@@ -54,14 +61,15 @@ impl TestApp {
 
     /// Starts the app on `db` with a ready-made configuration.
     pub async fn start(db: TestDatabase, config: Config) -> TestApp {
-        let app = App::build(config).await.expect("the app builds");
+        let clock = ManualClock::new();
+        let app = App::build_with_clock(config, clock.clone()).await.expect("the app builds");
         let address = app.local_addr();
         let state = app.state().clone();
         let stop = CancellationToken::new();
         let handle = tokio::spawn(app.serve(stop.clone().cancelled_owned()));
         let client =
             reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("an HTTP client");
-        TestApp { address, client, state, db, stop, handle: Some(handle) }
+        TestApp { address, client, state, db, clock, stop, handle: Some(handle) }
     }
 
     /// `http://127.0.0.1:<port><path>`.
@@ -71,6 +79,40 @@ impl TestApp {
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.expect("request sent")
+    }
+
+    /// POSTs `body` as JSON.
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client.post(self.url(path)).json(body).send().await.expect("request sent")
+    }
+
+    /// Signs up a new user named `name` with a unique email and [`PASSWORD`]; panics unless it succeeds.
+    pub async fn sign_up(&self, name: &str) -> TestUser {
+        let email = format!("{}-{}@example.com", name.to_lowercase().replace(' ', "-"), uuid::Uuid::now_v7().simple());
+        let res = self
+            .post_json("/api/auth/sign-up/email", &j!({"name": name, "email": email, "password": PASSWORD}))
+            .await;
+        let cookie = session_cookie(&res).expect("sign-up sets the session cookie");
+        let (status, body) = json(res).await;
+        assert_eq!(status, 200, "sign-up failed: {body}");
+        TestUser {
+            id: body["user"]["id"].as_str().unwrap().to_owned(),
+            name: name.to_owned(),
+            email,
+            tag: body["user"]["tag"].as_str().unwrap().to_owned(),
+            token: body["token"].as_str().unwrap().to_owned(),
+            cookie,
+        }
+    }
+
+    /// GET with the user's session cookie.
+    pub async fn get_as(&self, user: &TestUser, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).header("cookie", &user.cookie).send().await.expect("request sent")
+    }
+
+    /// POST JSON with the user's session cookie.
+    pub async fn post_as(&self, user: &TestUser, path: &str, body: &Value) -> reqwest::Response {
+        self.client.post(self.url(path)).header("cookie", &user.cookie).json(body).send().await.expect("request sent")
     }
 
     /// Signals shutdown and waits for `serve` to return.
@@ -87,6 +129,43 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.stop.cancel();
     }
+}
+
+/// The password [`TestApp::sign_up`] uses.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A signed-up user and the credentials the server gave it.
+#[derive(Clone, Debug)]
+pub struct TestUser {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub tag: String,
+    /// The raw session token (from the response body).
+    pub token: String,
+    /// `better-auth.session_token=<signed value>`, ready for a `Cookie` header.
+    pub cookie: String,
+}
+
+impl TestUser {
+    /// `Bearer <raw token>`, for an `Authorization` header.
+    pub fn bearer(&self) -> String {
+        format!("Bearer {}", self.token)
+    }
+}
+
+/// The `name=value` pair of the session cookie the response sets (non-empty value), if any.
+pub fn session_cookie(res: &reqwest::Response) -> Option<String> {
+    set_cookies(res).into_iter().find_map(|c| {
+        let pair = c.split(';').next()?.trim().to_owned();
+        let (name, value) = pair.split_once('=')?;
+        (name.ends_with("better-auth.session_token") && !value.is_empty()).then_some(pair)
+    })
+}
+
+/// Every `Set-Cookie` header of the response.
+pub fn set_cookies(res: &reqwest::Response) -> Vec<String> {
+    res.headers().get_all("set-cookie").iter().map(|v| v.to_str().expect("ASCII cookie").to_owned()).collect()
 }
 
 /// Status and JSON body of a response.

@@ -3,11 +3,20 @@
 //! (required under `CI`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod auth_email;
+mod auth_support;
 mod binary;
 mod config;
 mod cors;
 mod faults;
+mod google;
 mod health;
 mod helpers;
+mod oidc_provider;
 mod rate_limit;
 mod routing;
+mod secrets_in_logs;
+mod session_cache;
+mod sessions;
+mod two_factor;
+mod users;

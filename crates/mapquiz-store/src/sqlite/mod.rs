@@ -1,10 +1,20 @@
 //! The SQLite backend: one file, WAL, a single writer connection and a pool of read-only readers.
 
-use crate::{Backend, ConnectOptions, MigrationState, PoolStats, Store, StoreError, migrations};
+mod audit;
+mod lockout;
+mod sessions;
+mod two_factor;
+mod users;
+
+use crate::{
+    Account, AuditEntry, Backend, ConnectOptions, FailureScope, MigrationState, NewUser, PoolStats, Session,
+    SessionSelector, SessionWithUser, Store, StoreError, TwoFactor, User, UserSearch, migrations,
+};
 use async_trait::async_trait;
-use sqlx::SqlitePool;
+use mapquiz_domain::Timestamp;
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
 use std::path::Path;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -49,6 +59,26 @@ impl SqliteStore {
     }
 }
 
+/// A stored millisecond count as a timestamp; out of chrono's range is a decode error, not a panic.
+fn millis(ms: i64, column: &str) -> Result<Timestamp, sqlx::Error> {
+    Timestamp::from_millis(ms).ok_or_else(|| sqlx::Error::ColumnDecode {
+        index: column.to_owned(),
+        source: format!("{ms} ms is out of range").into(),
+    })
+}
+
+/// The timestamp in column `index` (INTEGER milliseconds).
+fn time(row: &SqliteRow, index: usize) -> Result<Timestamp, sqlx::Error> {
+    millis(row.try_get(index)?, &index.to_string())
+}
+
+/// The nullable timestamp in column `index`.
+fn time_opt(row: &SqliteRow, index: usize) -> Result<Option<Timestamp>, sqlx::Error> {
+    row.try_get::<Option<i64>, _>(index)?.map(|ms| millis(ms, &index.to_string())).transpose()
+}
+
+// Reads go to `reader`, writes (and reads that are part of a write) to `writer`: the reader pool is
+// query_only and would refuse them.
 #[async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> Backend {
@@ -74,6 +104,164 @@ impl Store for SqliteStore {
 
     async fn schema(&self) -> Result<Vec<String>, StoreError> {
         Ok(sqlx::query_scalar(SCHEMA_SQL).fetch_all(&self.reader).await?)
+    }
+
+    async fn create_user(&self, user: &NewUser, account: &Account) -> Result<User, StoreError> {
+        users::create_user(&self.writer, user, account).await
+    }
+
+    async fn user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
+        users::user_by_id(&self.reader, id).await
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        users::user_by_email(&self.reader, email).await
+    }
+
+    async fn user_by_tag(&self, tag: &str) -> Result<Option<User>, StoreError> {
+        users::user_by_tag(&self.reader, tag).await
+    }
+
+    async fn assign_tag(&self, user_id: &str, tag: &str, now: Timestamp) -> Result<bool, StoreError> {
+        users::assign_tag(&self.writer, user_id, tag, now).await
+    }
+
+    async fn update_profile(
+        &self,
+        user_id: &str,
+        name: Option<&str>,
+        image: Option<Option<&str>>,
+        now: Timestamp,
+    ) -> Result<User, StoreError> {
+        users::update_profile(&self.writer, user_id, name, image, now).await
+    }
+
+    async fn search_users(&self, search: &UserSearch) -> Result<Vec<User>, StoreError> {
+        users::search_users(&self.reader, search).await
+    }
+
+    async fn account(&self, provider_id: &str, account_id: &str) -> Result<Option<Account>, StoreError> {
+        users::account(&self.reader, provider_id, account_id).await
+    }
+
+    async fn account_of_user(&self, user_id: &str, provider_id: &str) -> Result<Option<Account>, StoreError> {
+        users::account_of_user(&self.reader, user_id, provider_id).await
+    }
+
+    async fn link_account(&self, account: &Account) -> Result<(), StoreError> {
+        users::link_account(&self.writer, account).await
+    }
+
+    async fn set_password_hash(&self, user_id: &str, hash: &str, now: Timestamp) -> Result<(), StoreError> {
+        users::set_password_hash(&self.writer, user_id, hash, now).await
+    }
+
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+        sessions::create_session(&self.writer, session).await
+    }
+
+    async fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionWithUser>, StoreError> {
+        sessions::session_by_token_hash(&self.reader, token_hash).await
+    }
+
+    async fn extend_session(&self, id: &str, expires_at: Timestamp, now: Timestamp) -> Result<(), StoreError> {
+        sessions::extend_session(&self.writer, id, expires_at, now).await
+    }
+
+    async fn sessions_of_user(&self, user_id: &str) -> Result<Vec<Session>, StoreError> {
+        sessions::sessions_of_user(&self.reader, user_id).await
+    }
+
+    async fn delete_sessions(&self, selector: &SessionSelector) -> Result<Vec<String>, StoreError> {
+        sessions::delete_sessions(&self.writer, selector).await
+    }
+
+    async fn session_token_hashes(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
+        sessions::session_token_hashes(&self.reader, user_id).await
+    }
+
+    async fn put_verification(
+        &self,
+        identifier: &str,
+        value: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        sessions::put_verification(&self.writer, identifier, value, expires_at, now).await
+    }
+
+    async fn take_verification(&self, identifier: &str, now: Timestamp) -> Result<Option<String>, StoreError> {
+        sessions::take_verification(&self.writer, identifier, now).await
+    }
+
+    async fn peek_verification(&self, identifier: &str, now: Timestamp) -> Result<Option<String>, StoreError> {
+        sessions::peek_verification(&self.reader, identifier, now).await
+    }
+
+    async fn record_auth_failure(&self, scope: FailureScope, subject: &str, at: Timestamp) -> Result<(), StoreError> {
+        lockout::record_auth_failure(&self.writer, scope, subject, at).await
+    }
+
+    async fn recent_auth_failures(
+        &self,
+        scope: FailureScope,
+        subject: &str,
+        since: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Timestamp>, StoreError> {
+        lockout::recent_auth_failures(&self.reader, scope, subject, since, limit).await
+    }
+
+    async fn clear_auth_failures(&self, scope: FailureScope, subject: &str) -> Result<(), StoreError> {
+        lockout::clear_auth_failures(&self.writer, scope, subject).await
+    }
+
+    async fn prune_auth_failures(&self, before: Timestamp) -> Result<u64, StoreError> {
+        lockout::prune_auth_failures(&self.writer, before).await
+    }
+
+    async fn two_factor(&self, user_id: &str) -> Result<Option<TwoFactor>, StoreError> {
+        two_factor::two_factor(&self.reader, user_id).await
+    }
+
+    async fn reset_two_factor(
+        &self,
+        user_id: &str,
+        secret: &str,
+        backup_codes: &[String],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        two_factor::reset_two_factor(&self.writer, user_id, secret, backup_codes, now).await
+    }
+
+    async fn enable_two_factor(&self, user_id: &str, now: Timestamp) -> Result<(), StoreError> {
+        two_factor::enable_two_factor(&self.writer, user_id, now).await
+    }
+
+    async fn delete_two_factor(&self, user_id: &str) -> Result<bool, StoreError> {
+        two_factor::delete_two_factor(&self.writer, user_id).await
+    }
+
+    async fn use_totp_step(&self, user_id: &str, step: i64, now: Timestamp) -> Result<bool, StoreError> {
+        two_factor::use_totp_step(&self.writer, user_id, step, now).await
+    }
+
+    async fn swap_backup_codes(
+        &self,
+        user_id: &str,
+        expected: &[String],
+        new: &[String],
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        two_factor::swap_backup_codes(&self.writer, user_id, expected, new, now).await
+    }
+
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        audit::append_audit(&self.writer, entry).await
+    }
+
+    async fn audit_trail(&self, user_id: Option<&str>, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        audit::audit_trail(&self.reader, user_id, limit).await
     }
 
     fn pool_stats(&self) -> PoolStats {

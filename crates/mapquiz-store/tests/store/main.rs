@@ -2,6 +2,7 @@
 //! is set (required under `CI`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod auth;
 mod constraints;
 mod migrations;
 

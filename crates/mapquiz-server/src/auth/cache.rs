@@ -1,0 +1,110 @@
+//! The validated-session cache: in-process (moka) on a single node, Redis when several nodes share the
+//! database, so that evicting a session on sign-out or revocation evicts it for every node at once.
+//!
+//! The cache only ever saves a database read: a miss or a Redis failure falls back to the store, and every
+//! write that revokes or changes a session evicts its entry.
+
+use crate::config::RedisUrl;
+use anyhow::Context;
+use fred::prelude::{Builder, Client, ClientLike, Config as RedisConfig, Expiration, KeysInterface, ReconnectPolicy};
+use mapquiz_store::SessionWithUser;
+use std::time::Duration;
+
+/// Bound on one Redis command: a slow cache must not slow sign-in down more than this.
+const REDIS_COMMAND_TIMEOUT: Duration = Duration::from_millis(500);
+/// Prefix of the cache keys in Redis.
+const REDIS_PREFIX: &str = "mapquiz:session:";
+
+/// Where validated sessions are kept, by token hash.
+pub enum SessionCache {
+    /// Caching turned off (`session_cache_ttl_secs = 0`).
+    Off,
+    /// This process only.
+    Local(moka::future::Cache<String, SessionWithUser>),
+    /// Shared by every node.
+    Redis { client: Client, ttl: Duration },
+}
+
+impl SessionCache {
+    /// In-process, or in Redis when `redis` is given.
+    pub async fn new(ttl: Duration, capacity: u64, redis: Option<&RedisUrl>) -> anyhow::Result<Self> {
+        if ttl.is_zero() {
+            return Ok(SessionCache::Off);
+        }
+        let Some(url) = redis else {
+            return Ok(SessionCache::Local(
+                moka::future::Cache::builder().max_capacity(capacity).time_to_live(ttl).build(),
+            ));
+        };
+        let config = RedisConfig::from_url(url.expose().as_str()).context("unusable Redis URL")?;
+        let client = Builder::from_config(config)
+            .with_performance_config(|p| p.default_command_timeout = REDIS_COMMAND_TIMEOUT)
+            .with_connection_config(|c| c.connection_timeout = Duration::from_secs(5))
+            .set_policy(ReconnectPolicy::new_exponential(0, 100, 5_000, 2))
+            .build()
+            .context("cannot build the Redis client")?;
+        client.init().await.with_context(|| format!("cannot connect to Redis at {}", url.redacted()))?;
+        Ok(SessionCache::Redis { client, ttl })
+    }
+
+    /// The cached session for this token hash.
+    pub async fn get(&self, token_hash: &str) -> Option<SessionWithUser> {
+        match self {
+            SessionCache::Off => None,
+            SessionCache::Local(cache) => cache.get(token_hash).await,
+            SessionCache::Redis { client, .. } => {
+                match client.get::<Option<String>, _>(format!("{REDIS_PREFIX}{token_hash}")).await {
+                    Ok(Some(json)) => serde_json::from_str(&json).ok(),
+                    Ok(None) => None,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "session cache read failed; asking the database");
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    /// Caches a validated session.
+    pub async fn put(&self, value: &SessionWithUser) {
+        match self {
+            SessionCache::Off => {}
+            SessionCache::Local(cache) => cache.insert(value.session.token_hash.clone(), value.clone()).await,
+            SessionCache::Redis { client, ttl } => {
+                let Ok(json) = serde_json::to_string(value) else { return };
+                let key = format!("{REDIS_PREFIX}{}", value.session.token_hash);
+                let expire = Expiration::EX(i64::try_from(ttl.as_secs().max(1)).unwrap_or(60));
+                if let Err(e) = client.set::<(), _, _>(key, json, Some(expire), None, false).await {
+                    tracing::warn!(error = %e, "session cache write failed");
+                }
+            }
+        }
+    }
+
+    /// Forgets these sessions, on every node.
+    pub async fn evict(&self, token_hashes: &[String]) {
+        match self {
+            SessionCache::Off => {}
+            SessionCache::Local(cache) => {
+                for hash in token_hashes {
+                    cache.invalidate(hash).await;
+                }
+            }
+            SessionCache::Redis { client, .. } if !token_hashes.is_empty() => {
+                let keys: Vec<String> = token_hashes.iter().map(|h| format!("{REDIS_PREFIX}{h}")).collect();
+                if let Err(e) = client.del::<i64, _>(keys).await {
+                    // Entries expire within the TTL anyway; say loudly that until then they may be served.
+                    tracing::error!(error = %e, "session cache eviction failed: revoked sessions may be served until the cache TTL");
+                }
+            }
+            SessionCache::Redis { .. } => {}
+        }
+    }
+
+    /// Closes the Redis connection, if any.
+    pub async fn close(&self) {
+        if let SessionCache::Redis { client, .. } = self {
+            let _ = client.quit().await;
+        }
+    }
+}

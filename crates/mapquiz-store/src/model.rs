@@ -1,0 +1,166 @@
+//! The rows the store reads and writes, as the application sees them (backend-neutral).
+
+use mapquiz_domain::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// A player's account record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    /// Normalised (trimmed, lower-cased).
+    pub email: String,
+    pub email_verified: bool,
+    pub image: Option<String>,
+    /// `None` only for users imported from before tags existed.
+    pub tag: Option<String>,
+    pub is_online: bool,
+    pub last_seen: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// The key users are ordered and searched by: the name, lower-cased. Computed in Rust on both backends so
+/// that SQLite and PostgreSQL agree on every script.
+pub fn name_key(name: &str) -> String {
+    name.to_lowercase()
+}
+
+/// A LIKE pattern matching strings that start with `prefix` literally: `%`, `_` and `\` are escaped with
+/// `\`, so the query must say `ESCAPE '\'`.
+pub(crate) fn like_prefix(prefix: &str) -> String {
+    let mut pattern = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// A user to create; `name_key` (the lower-cased name) is derived by the store.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub image: Option<String>,
+    pub tag: String,
+    pub created_at: Timestamp,
+}
+
+/// How a user signs in: `credential` (email and password) or an identity provider such as `google`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    pub id: String,
+    pub user_id: String,
+    pub provider_id: String,
+    /// The provider's subject; the user id for `credential`.
+    pub account_id: String,
+    /// Argon2id PHC string, `credential` accounts only.
+    pub password_hash: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A sign-in session. The token itself is never stored, only its SHA-256.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: String,
+    /// Lower-case hex SHA-256 of the token.
+    pub token_hash: String,
+    pub user_id: String,
+    pub expires_at: Timestamp,
+    /// `false` for `rememberMe:false` sessions, which are never extended.
+    pub remember: bool,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A session with its user, as one lookup returns them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionWithUser {
+    pub session: Session,
+    pub user: User,
+}
+
+/// Which of a user's sessions to delete.
+#[derive(Clone, Debug)]
+pub enum SessionSelector {
+    /// The session with this id, if it belongs to the user.
+    Id { user_id: String, id: String },
+    /// The session with this token hash, if it belongs to the user.
+    TokenHash { user_id: String, token_hash: String },
+    /// Every session of the user except `except` (a session id), when given.
+    AllOfUser { user_id: String, except: Option<String> },
+    /// Whatever session has this token hash (sign-out, expiry).
+    Token { token_hash: String },
+}
+
+/// The counters behind sign-in lockouts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureScope {
+    /// Failed password sign-ins for a normalised email.
+    Email,
+    /// Failed password sign-ins from a client IP.
+    Ip,
+    /// Wrong second-factor codes for a user id.
+    TwoFactor,
+}
+
+impl FailureScope {
+    /// The value stored in `auth_failures.scope`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureScope::Email => "email",
+            FailureScope::Ip => "ip",
+            FailureScope::TwoFactor => "two_factor",
+        }
+    }
+}
+
+/// A user's authenticator-app settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TwoFactor {
+    pub user_id: String,
+    /// The TOTP secret, encrypted by the application (the store never sees it in clear).
+    pub secret: String,
+    /// Keyed hashes of the unused backup codes.
+    pub backup_codes: Vec<String>,
+    /// Active (sign-in asks for a code) once the first code has been verified.
+    pub enabled: bool,
+    /// The last accepted TOTP time step: a step is accepted at most once.
+    pub last_used_step: Option<i64>,
+}
+
+/// One line of the audit trail. `details` never holds secrets.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: String,
+    pub occurred_at: Timestamp,
+    /// What happened, e.g. `sign_in`, `sign_in_failed`, `password_changed`.
+    pub action: String,
+    pub user_id: Option<String>,
+    pub target_id: Option<String>,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub details: Option<serde_json::Value>,
+}
+
+/// A page request over users, in (lower-cased name, id) order.
+#[derive(Clone, Debug)]
+pub struct UserSearch {
+    /// The caller, never listed.
+    pub exclude_id: String,
+    /// Lower-cased prefix of the name, or upper-cased prefix of the tag: either matches. `None`: everyone.
+    pub prefix: Option<String>,
+    /// Start strictly after this (name_key, id) position.
+    pub after: Option<(String, String)>,
+    /// Rows to return, at most.
+    pub limit: u32,
+}

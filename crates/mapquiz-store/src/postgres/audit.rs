@@ -1,0 +1,64 @@
+//! The audit trail. `details` is JSONB.
+
+use super::time;
+use crate::{AuditEntry, StoreError};
+use sqlx::postgres::PgRow;
+use sqlx::types::Json;
+use sqlx::{PgPool, Row};
+
+/// The columns [`entry_at`] reads, in its order.
+macro_rules! audit_columns {
+    () => {
+        "id, occurred_at, action, user_id, target_id, ip_address, user_agent, details"
+    };
+}
+
+fn entry_at(row: &PgRow) -> Result<AuditEntry, sqlx::Error> {
+    let details: Option<Json<serde_json::Value>> = row.try_get(7)?;
+    Ok(AuditEntry {
+        id: row.try_get(0)?,
+        occurred_at: time(row, 1)?,
+        action: row.try_get(2)?,
+        user_id: row.try_get(3)?,
+        target_id: row.try_get(4)?,
+        ip_address: row.try_get(5)?,
+        user_agent: row.try_get(6)?,
+        details: details.map(|Json(value)| value),
+    })
+}
+
+pub(super) async fn append_audit(pool: &PgPool, entry: &AuditEntry) -> Result<(), StoreError> {
+    sqlx::query(concat!("INSERT INTO audit_log (", audit_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+        .bind(&entry.id)
+        .bind(entry.occurred_at.datetime())
+        .bind(&entry.action)
+        .bind(&entry.user_id)
+        .bind(&entry.target_id)
+        .bind(&entry.ip_address)
+        .bind(&entry.user_agent)
+        .bind(entry.details.as_ref().map(Json))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn audit_trail(
+    pool: &PgPool,
+    user_id: Option<&str>,
+    limit: u32,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    let query = match user_id {
+        Some(user_id) => sqlx::query(concat!(
+            "SELECT ",
+            audit_columns!(),
+            " FROM audit_log WHERE user_id = $1 ORDER BY occurred_at DESC, id DESC LIMIT $2"
+        ))
+        .bind(user_id),
+        None => sqlx::query(concat!(
+            "SELECT ",
+            audit_columns!(),
+            " FROM audit_log ORDER BY occurred_at DESC, id DESC LIMIT $1"
+        )),
+    };
+    Ok(query.bind(i64::from(limit)).try_map(|row: PgRow| entry_at(&row)).fetch_all(pool).await?)
+}

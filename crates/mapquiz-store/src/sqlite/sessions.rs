@@ -1,0 +1,177 @@
+//! Sign-in sessions and the short-lived verification values.
+
+use super::time;
+use super::users::user_at;
+use crate::{Session, SessionSelector, SessionWithUser, StoreError};
+use mapquiz_domain::Timestamp;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqlitePool};
+
+/// The columns [`session_at`] reads, in its order.
+macro_rules! session_columns {
+    () => {
+        "id, token_hash, user_id, expires_at, remember, ip_address, user_agent, created_at, updated_at"
+    };
+}
+
+fn session_at(row: &SqliteRow) -> Result<Session, sqlx::Error> {
+    Ok(Session {
+        id: row.try_get(0)?,
+        token_hash: row.try_get(1)?,
+        user_id: row.try_get(2)?,
+        expires_at: time(row, 3)?,
+        remember: row.try_get(4)?,
+        ip_address: row.try_get(5)?,
+        user_agent: row.try_get(6)?,
+        created_at: time(row, 7)?,
+        updated_at: time(row, 8)?,
+    })
+}
+
+pub(super) async fn create_session(writer: &SqlitePool, session: &Session) -> Result<(), StoreError> {
+    sqlx::query(concat!("INSERT INTO sessions (", session_columns!(), ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+        .bind(&session.id)
+        .bind(&session.token_hash)
+        .bind(&session.user_id)
+        .bind(session.expires_at.millis())
+        .bind(session.remember)
+        .bind(&session.ip_address)
+        .bind(&session.user_agent)
+        .bind(session.created_at.millis())
+        .bind(session.updated_at.millis())
+        .execute(writer)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn session_by_token_hash(
+    reader: &SqlitePool,
+    token_hash: &str,
+) -> Result<Option<SessionWithUser>, StoreError> {
+    // Session columns first (0..9), then the user's in `user_at` order (9..19).
+    Ok(sqlx::query(
+        "SELECT s.id, s.token_hash, s.user_id, s.expires_at, s.remember, s.ip_address, s.user_agent, \
+                s.created_at, s.updated_at, \
+                u.id, u.name, u.email, u.email_verified, u.image, u.tag, u.is_online, u.last_seen, \
+                u.created_at, u.updated_at \
+           FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?",
+    )
+    .bind(token_hash)
+    .try_map(|row: SqliteRow| Ok(SessionWithUser { session: session_at(&row)?, user: user_at(&row, 9)? }))
+    .fetch_optional(reader)
+    .await?)
+}
+
+pub(super) async fn extend_session(
+    writer: &SqlitePool,
+    id: &str,
+    expires_at: Timestamp,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let done = sqlx::query("UPDATE sessions SET expires_at = ?, updated_at = ? WHERE id = ?")
+        .bind(expires_at.millis())
+        .bind(now.millis())
+        .bind(id)
+        .execute(writer)
+        .await?;
+    if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
+pub(super) async fn sessions_of_user(reader: &SqlitePool, user_id: &str) -> Result<Vec<Session>, StoreError> {
+    Ok(sqlx::query(concat!(
+        "SELECT ",
+        session_columns!(),
+        " FROM sessions WHERE user_id = ? ORDER BY created_at DESC, id DESC"
+    ))
+    .bind(user_id)
+    .try_map(|row: SqliteRow| session_at(&row))
+    .fetch_all(reader)
+    .await?)
+}
+
+pub(super) async fn delete_sessions(
+    writer: &SqlitePool,
+    selector: &SessionSelector,
+) -> Result<Vec<String>, StoreError> {
+    let query = match selector {
+        SessionSelector::Id { user_id, id } => {
+            sqlx::query_scalar("DELETE FROM sessions WHERE user_id = ? AND id = ? RETURNING token_hash")
+                .bind(user_id)
+                .bind(id)
+        }
+        SessionSelector::TokenHash { user_id, token_hash } => {
+            sqlx::query_scalar("DELETE FROM sessions WHERE user_id = ? AND token_hash = ? RETURNING token_hash")
+                .bind(user_id)
+                .bind(token_hash)
+        }
+        SessionSelector::AllOfUser { user_id, except: None } => {
+            sqlx::query_scalar("DELETE FROM sessions WHERE user_id = ? RETURNING token_hash").bind(user_id)
+        }
+        SessionSelector::AllOfUser { user_id, except: Some(except) } => {
+            sqlx::query_scalar("DELETE FROM sessions WHERE user_id = ? AND id <> ? RETURNING token_hash")
+                .bind(user_id)
+                .bind(except)
+        }
+        SessionSelector::Token { token_hash } => {
+            sqlx::query_scalar("DELETE FROM sessions WHERE token_hash = ? RETURNING token_hash").bind(token_hash)
+        }
+    };
+    Ok(query.fetch_all(writer).await?)
+}
+
+pub(super) async fn session_token_hashes(reader: &SqlitePool, user_id: &str) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT token_hash FROM sessions WHERE user_id = ? ORDER BY created_at DESC, id DESC")
+        .bind(user_id)
+        .fetch_all(reader)
+        .await?)
+}
+
+pub(super) async fn put_verification(
+    writer: &SqlitePool,
+    identifier: &str,
+    value: &str,
+    expires_at: Timestamp,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO verifications (id, identifier, value, expires_at, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (identifier) DO UPDATE \
+            SET value = excluded.value, expires_at = excluded.expires_at, updated_at = excluded.updated_at",
+    )
+    .bind(mapquiz_domain::new_id())
+    .bind(identifier)
+    .bind(value)
+    .bind(expires_at.millis())
+    .bind(now.millis())
+    .bind(now.millis())
+    .execute(writer)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn take_verification(
+    writer: &SqlitePool,
+    identifier: &str,
+    now: Timestamp,
+) -> Result<Option<String>, StoreError> {
+    // Deleting first makes the value single-use even under concurrent takes; an expired one goes too.
+    let taken: Option<(String, i64)> =
+        sqlx::query_as("DELETE FROM verifications WHERE identifier = ? RETURNING value, expires_at")
+            .bind(identifier)
+            .fetch_optional(writer)
+            .await?;
+    Ok(taken.filter(|(_, expires_at)| *expires_at > now.millis()).map(|(value, _)| value))
+}
+
+pub(super) async fn peek_verification(
+    reader: &SqlitePool,
+    identifier: &str,
+    now: Timestamp,
+) -> Result<Option<String>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT value FROM verifications WHERE identifier = ? AND expires_at > ?")
+        .bind(identifier)
+        .bind(now.millis())
+        .fetch_optional(reader)
+        .await?)
+}

@@ -1,0 +1,108 @@
+//! Authenticator-app settings. Backup codes are a JSON array in TEXT, always written by [`codes_json`], so
+//! the compare-and-set can compare the text exactly.
+
+use crate::{StoreError, TwoFactor};
+use mapquiz_domain::Timestamp;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqlitePool};
+
+/// The one serialisation of a code list: the compare-and-set in [`swap_backup_codes`] relies on it.
+fn codes_json(codes: &[String]) -> Result<String, StoreError> {
+    serde_json::to_string(codes).map_err(|e| StoreError::Other(sqlx::Error::Encode(e.into())))
+}
+
+fn two_factor_at(row: &SqliteRow) -> Result<TwoFactor, sqlx::Error> {
+    let codes: String = row.try_get(2)?;
+    Ok(TwoFactor {
+        user_id: row.try_get(0)?,
+        secret: row.try_get(1)?,
+        backup_codes: serde_json::from_str(&codes)
+            .map_err(|e| sqlx::Error::ColumnDecode { index: "backup_codes".into(), source: e.into() })?,
+        enabled: row.try_get(3)?,
+        last_used_step: row.try_get(4)?,
+    })
+}
+
+pub(super) async fn two_factor(reader: &SqlitePool, user_id: &str) -> Result<Option<TwoFactor>, StoreError> {
+    Ok(sqlx::query("SELECT user_id, secret, backup_codes, enabled, last_used_step FROM two_factors WHERE user_id = ?")
+        .bind(user_id)
+        .try_map(|row: SqliteRow| two_factor_at(&row))
+        .fetch_optional(reader)
+        .await?)
+}
+
+pub(super) async fn reset_two_factor(
+    writer: &SqlitePool,
+    user_id: &str,
+    secret: &str,
+    backup_codes: &[String],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO two_factors (user_id, secret, backup_codes, enabled, last_used_step, created_at, updated_at) \
+         VALUES (?, ?, ?, 0, NULL, ?, ?) \
+         ON CONFLICT (user_id) DO UPDATE \
+            SET secret = excluded.secret, backup_codes = excluded.backup_codes, enabled = 0, \
+                last_used_step = NULL, updated_at = excluded.updated_at",
+    )
+    .bind(user_id)
+    .bind(secret)
+    .bind(codes_json(backup_codes)?)
+    .bind(now.millis())
+    .bind(now.millis())
+    .execute(writer)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn enable_two_factor(writer: &SqlitePool, user_id: &str, now: Timestamp) -> Result<(), StoreError> {
+    let done = sqlx::query("UPDATE two_factors SET enabled = 1, updated_at = ? WHERE user_id = ?")
+        .bind(now.millis())
+        .bind(user_id)
+        .execute(writer)
+        .await?;
+    if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
+pub(super) async fn delete_two_factor(writer: &SqlitePool, user_id: &str) -> Result<bool, StoreError> {
+    let done = sqlx::query("DELETE FROM two_factors WHERE user_id = ?").bind(user_id).execute(writer).await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub(super) async fn use_totp_step(
+    writer: &SqlitePool,
+    user_id: &str,
+    step: i64,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    // One conditional UPDATE: two requests with the same code cannot both see the step as unused.
+    let done = sqlx::query(
+        "UPDATE two_factors SET last_used_step = ?, updated_at = ? \
+          WHERE user_id = ? AND (last_used_step IS NULL OR last_used_step < ?)",
+    )
+    .bind(step)
+    .bind(now.millis())
+    .bind(user_id)
+    .bind(step)
+    .execute(writer)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(super) async fn swap_backup_codes(
+    writer: &SqlitePool,
+    user_id: &str,
+    expected: &[String],
+    new: &[String],
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let done =
+        sqlx::query("UPDATE two_factors SET backup_codes = ?, updated_at = ? WHERE user_id = ? AND backup_codes = ?")
+            .bind(codes_json(new)?)
+            .bind(now.millis())
+            .bind(user_id)
+            .bind(codes_json(expected)?)
+            .execute(writer)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}

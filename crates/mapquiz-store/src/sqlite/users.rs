@@ -1,0 +1,234 @@
+//! Users and the accounts they sign in with.
+
+use super::{time, time_opt};
+use crate::model::like_prefix;
+use crate::{Account, NewUser, StoreError, User, UserSearch, name_key};
+use mapquiz_domain::Timestamp;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+
+/// The columns [`user_at`] reads, in its order.
+macro_rules! user_columns {
+    () => {
+        "id, name, email, email_verified, image, tag, is_online, last_seen, created_at, updated_at"
+    };
+}
+
+/// The columns [`account_at`] reads, in its order.
+macro_rules! account_columns {
+    () => {
+        "id, user_id, provider_id, account_id, password_hash, created_at, updated_at"
+    };
+}
+
+/// Reads a user from the ten columns of [`user_columns`] starting at `at` (joins put them after others).
+pub(super) fn user_at(row: &SqliteRow, at: usize) -> Result<User, sqlx::Error> {
+    Ok(User {
+        id: row.try_get(at)?,
+        name: row.try_get(at + 1)?,
+        email: row.try_get(at + 2)?,
+        email_verified: row.try_get(at + 3)?,
+        image: row.try_get(at + 4)?,
+        tag: row.try_get(at + 5)?,
+        is_online: row.try_get(at + 6)?,
+        last_seen: time_opt(row, at + 7)?,
+        created_at: time(row, at + 8)?,
+        updated_at: time(row, at + 9)?,
+    })
+}
+
+fn account_at(row: &SqliteRow) -> Result<Account, sqlx::Error> {
+    Ok(Account {
+        id: row.try_get(0)?,
+        user_id: row.try_get(1)?,
+        provider_id: row.try_get(2)?,
+        account_id: row.try_get(3)?,
+        password_hash: row.try_get(4)?,
+        created_at: time(row, 5)?,
+        updated_at: time(row, 6)?,
+    })
+}
+
+async fn insert_account(conn: &mut SqliteConnection, account: &Account, user_id: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO accounts (id, user_id, provider_id, account_id, password_hash, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&account.id)
+    .bind(user_id)
+    .bind(&account.provider_id)
+    .bind(&account.account_id)
+    .bind(&account.password_hash)
+    .bind(account.created_at.millis())
+    .bind(account.updated_at.millis())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn create_user(writer: &SqlitePool, user: &NewUser, account: &Account) -> Result<User, StoreError> {
+    let mut tx = writer.begin().await?;
+    let created = sqlx::query(concat!(
+        "INSERT INTO users (id, name, name_key, email, email_verified, image, tag, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ",
+        user_columns!()
+    ))
+    .bind(&user.id)
+    .bind(&user.name)
+    .bind(name_key(&user.name))
+    .bind(&user.email)
+    .bind(user.email_verified)
+    .bind(&user.image)
+    .bind(&user.tag)
+    .bind(user.created_at.millis())
+    .bind(user.created_at.millis())
+    .try_map(|row: SqliteRow| user_at(&row, 0))
+    .fetch_one(&mut *tx)
+    .await?;
+    // The first account belongs to the user being created, whatever `account.user_id` says.
+    insert_account(&mut tx, account, &user.id).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+pub(super) async fn user_by_id(reader: &SqlitePool, id: &str) -> Result<Option<User>, StoreError> {
+    Ok(sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE id = ?"))
+        .bind(id)
+        .try_map(|row: SqliteRow| user_at(&row, 0))
+        .fetch_optional(reader)
+        .await?)
+}
+
+pub(super) async fn user_by_email(reader: &SqlitePool, email: &str) -> Result<Option<User>, StoreError> {
+    Ok(sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE email = ?"))
+        .bind(email)
+        .try_map(|row: SqliteRow| user_at(&row, 0))
+        .fetch_optional(reader)
+        .await?)
+}
+
+pub(super) async fn user_by_tag(reader: &SqlitePool, tag: &str) -> Result<Option<User>, StoreError> {
+    Ok(sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE tag = ?"))
+        .bind(tag)
+        .try_map(|row: SqliteRow| user_at(&row, 0))
+        .fetch_optional(reader)
+        .await?)
+}
+
+pub(super) async fn assign_tag(
+    writer: &SqlitePool,
+    user_id: &str,
+    tag: &str,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query("UPDATE users SET tag = ?, updated_at = ? WHERE id = ? AND tag IS NULL")
+        .bind(tag)
+        .bind(now.millis())
+        .bind(user_id)
+        .execute(writer)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(super) async fn update_profile(
+    writer: &SqlitePool,
+    user_id: &str,
+    name: Option<&str>,
+    image: Option<Option<&str>>,
+    now: Timestamp,
+) -> Result<User, StoreError> {
+    // One statement whatever changes: NULL keeps the name, the flag says whether the image is replaced.
+    sqlx::query(concat!(
+        "UPDATE users SET name = coalesce(?, name), name_key = coalesce(?, name_key), \
+         image = CASE WHEN ? THEN ? ELSE image END, updated_at = ? WHERE id = ? RETURNING ",
+        user_columns!()
+    ))
+    .bind(name)
+    .bind(name.map(name_key))
+    .bind(image.is_some())
+    .bind(image.flatten())
+    .bind(now.millis())
+    .bind(user_id)
+    .try_map(|row: SqliteRow| user_at(&row, 0))
+    .fetch_optional(writer)
+    .await?
+    .ok_or(StoreError::NotFound)
+}
+
+pub(super) async fn search_users(reader: &SqlitePool, search: &UserSearch) -> Result<Vec<User>, StoreError> {
+    let mut sql = QueryBuilder::<Sqlite>::new(concat!("SELECT ", user_columns!(), " FROM users WHERE id <> "));
+    sql.push_bind(&search.exclude_id);
+    if let Some(prefix) = &search.prefix {
+        // SQLite's LIKE ignores ASCII case; harmless, as keys are lower-case and tags upper-case.
+        sql.push(" AND (name_key LIKE ")
+            .push_bind(like_prefix(prefix))
+            .push(" ESCAPE '\\' OR tag LIKE ")
+            .push_bind(like_prefix(&prefix.to_uppercase()))
+            .push(" ESCAPE '\\')");
+    }
+    // TEXT compares byte-wise (BINARY) here: the PostgreSQL backend asks for "C" to give the same order.
+    if let Some((key, id)) = &search.after {
+        sql.push(" AND (name_key > ")
+            .push_bind(key)
+            .push(" OR (name_key = ")
+            .push_bind(key)
+            .push(" AND id > ")
+            .push_bind(id)
+            .push("))");
+    }
+    sql.push(" ORDER BY name_key, id LIMIT ").push_bind(i64::from(search.limit));
+    Ok(sql.build().try_map(|row: SqliteRow| user_at(&row, 0)).fetch_all(reader).await?)
+}
+
+pub(super) async fn account(
+    reader: &SqlitePool,
+    provider_id: &str,
+    account_id: &str,
+) -> Result<Option<Account>, StoreError> {
+    Ok(sqlx::query(concat!("SELECT ", account_columns!(), " FROM accounts WHERE provider_id = ? AND account_id = ?"))
+        .bind(provider_id)
+        .bind(account_id)
+        .try_map(|row: SqliteRow| account_at(&row))
+        .fetch_optional(reader)
+        .await?)
+}
+
+pub(super) async fn account_of_user(
+    reader: &SqlitePool,
+    user_id: &str,
+    provider_id: &str,
+) -> Result<Option<Account>, StoreError> {
+    // Nothing stops two accounts of one provider (two Google identities): the oldest answers, always the same.
+    Ok(sqlx::query(concat!(
+        "SELECT ",
+        account_columns!(),
+        " FROM accounts WHERE user_id = ? AND provider_id = ? ORDER BY created_at, id LIMIT 1"
+    ))
+    .bind(user_id)
+    .bind(provider_id)
+    .try_map(|row: SqliteRow| account_at(&row))
+    .fetch_optional(reader)
+    .await?)
+}
+
+pub(super) async fn link_account(writer: &SqlitePool, account: &Account) -> Result<(), StoreError> {
+    let mut conn = writer.acquire().await?;
+    insert_account(&mut conn, account, &account.user_id).await
+}
+
+pub(super) async fn set_password_hash(
+    writer: &SqlitePool,
+    user_id: &str,
+    hash: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let done = sqlx::query(
+        "UPDATE accounts SET password_hash = ?, updated_at = ? WHERE user_id = ? AND provider_id = 'credential'",
+    )
+    .bind(hash)
+    .bind(now.millis())
+    .bind(user_id)
+    .execute(writer)
+    .await?;
+    if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
