@@ -2,6 +2,7 @@
 //! JSON in production; `RUST_LOG` overrides the configured filter.
 
 use crate::config::{LogConfig, LogFormat};
+use std::io::IsTerminal as _;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -21,7 +22,13 @@ pub fn init(log: &LogConfig) -> anyhow::Result<()> {
             )
             .try_init()?,
         LogFormat::Text => registry
-            .with(tracing_subscriber::fmt::layer().with_target(false).with_writer(std::io::stderr))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_target(false)
+                    // Colour codes only for a terminal: a log file or collector gets plain text.
+                    .with_ansi(std::io::stderr().is_terminal())
+                    .with_writer(std::io::stderr),
+            )
             .try_init()?,
     }
     Ok(())

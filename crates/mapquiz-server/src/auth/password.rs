@@ -1,48 +1,80 @@
-//! Password hashing with argon2id, off the async threads and bounded: each hash holds `memory_kib` of RAM,
-//! so at most one hash per core runs at a time and the rest wait their turn instead of exhausting memory.
+//! Password hashing with argon2id on a few dedicated threads, one per core, each reusing one memory area.
+//!
+//! Each hash needs `memory_kib` of RAM (19 MiB by default). Allocating and freeing that per hash, over many
+//! threads, leaves it in the allocator's per-thread arenas (measured: 446 MB resident after ten seconds of
+//! sign-ins). Fixed workers that keep their own block buffer bound hashing to `cores × memory_kib`, and
+//! queue the rest.
 
 use crate::config::Argon2Params;
 use anyhow::Context;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
-use std::sync::Arc;
-use tokio::sync::Semaphore;
+use argon2::password_hash::{Output, ParamsString, SaltString};
+use argon2::{ARGON2ID_IDENT, Algorithm, Argon2, Block, Params, PasswordHash, Version};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
+
+/// Hashes waiting for a worker, at most; further callers wait to enqueue.
+const QUEUE: usize = 1024;
+/// Largest memory cost a stored hash may ask for (KiB): a corrupt row must not make a worker take 4 GiB.
+const MAX_MEMORY_KIB: u32 = 256 * 1024;
+
+/// One worker's tools: the configured hasher and its reusable memory.
+struct Worker {
+    argon: Argon2<'static>,
+    memory: Vec<Block>,
+}
+
+type Job = Box<dyn FnOnce(&mut Worker) + Send>;
 
 /// Hashes and verifies passwords.
 pub struct Hasher {
-    argon: Argon2<'static>,
-    permits: Arc<Semaphore>,
+    jobs: mpsc::Sender<Job>,
     /// A hash of a random password with the same cost: verified when the account has no password, so that
     /// unknown emails take as long as wrong passwords.
     dummy: String,
 }
 
 impl Hasher {
-    /// A hasher with these costs; computes its dummy hash (one hash at start-up).
+    /// Starts the workers and computes the dummy hash (one hash at start-up).
     pub async fn new(params: Argon2Params) -> anyhow::Result<Self> {
         let p = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
             .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        let mut hasher = Hasher {
-            argon: Argon2::new(Algorithm::Argon2id, Version::V0x13, p),
-            permits: Arc::new(Semaphore::new(cores)),
-            dummy: String::new(),
-        };
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, p);
+        let (jobs, queue) = mpsc::channel::<Job>(QUEUE);
+        let queue = Arc::new(Mutex::new(queue));
+        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        for i in 0..workers {
+            let (queue, argon) = (queue.clone(), argon.clone());
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    let mut worker = Worker { argon, memory: Vec::new() };
+                    // Ends when every sender is gone (the server stopped).
+                    while let Some(job) = next_job(&queue) {
+                        job(&mut worker);
+                    }
+                })
+                .context("cannot start a password-hashing thread")?;
+        }
+        let mut hasher = Hasher { jobs, dummy: String::new() };
         hasher.dummy = hasher.hash(&crate::auth::crypto::random_alphanumeric(24)).await?;
         Ok(hasher)
     }
 
     /// The PHC string (`$argon2id$v=19$m=…`) of `password` with a fresh salt.
     pub async fn hash(&self, password: &str) -> anyhow::Result<String> {
-        let argon = self.argon.clone();
         let password = password.to_owned();
-        self.blocking(move || {
+        self.run(move |w| {
             let salt = SaltString::encode_b64(&crate::auth::crypto::random_bytes::<16>())
                 .map_err(|e| anyhow::anyhow!("salt: {e}"))?;
-            argon
-                .hash_password(password.as_bytes(), &salt)
-                .map(|h| h.to_string())
-                .map_err(|e| anyhow::anyhow!("argon2 hash: {e}"))
+            let output = compute(&w.argon, &mut w.memory, &password, &salt, Params::DEFAULT_OUTPUT_LEN)?;
+            let phc = PasswordHash {
+                algorithm: ARGON2ID_IDENT,
+                version: Some(Version::V0x13.into()),
+                params: ParamsString::try_from(w.argon.params()).map_err(|e| anyhow::anyhow!("params: {e}"))?,
+                salt: Some(salt.as_salt()),
+                hash: Some(output),
+            };
+            Ok(phc.to_string())
         })
         .await
     }
@@ -50,25 +82,69 @@ impl Hasher {
     /// Whether `password` matches `phc`; with `None` (no such account, or no password on it) a dummy hash
     /// is verified and the answer is `false`, in about the same time.
     pub async fn verify(&self, password: &str, phc: Option<&str>) -> anyhow::Result<bool> {
-        let argon = self.argon.clone();
         let password = password.to_owned();
         let known = phc.is_some();
         let phc = phc.unwrap_or(&self.dummy).to_owned();
-        self.blocking(move || {
+        self.run(move |w| {
             let parsed = PasswordHash::new(&phc).map_err(|e| anyhow::anyhow!("stored hash unreadable: {e}"))?;
+            anyhow::ensure!(parsed.algorithm == ARGON2ID_IDENT, "stored hash is not argon2id");
             // The stored hash carries its own parameters, so older costs keep verifying after a change.
-            Ok(argon.verify_password(password.as_bytes(), &parsed).is_ok() && known)
+            let params = Params::try_from(&parsed).map_err(|e| anyhow::anyhow!("stored hash parameters: {e}"))?;
+            anyhow::ensure!(params.m_cost() <= MAX_MEMORY_KIB, "stored hash asks for too much memory");
+            let version = Version::try_from(parsed.version.unwrap_or(0x13))
+                .map_err(|e| anyhow::anyhow!("stored hash version: {e}"))?;
+            let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+                anyhow::bail!("stored hash without salt or output");
+            };
+            let argon = Argon2::new(Algorithm::Argon2id, version, params);
+            let salt = SaltString::from_b64(salt.as_str()).map_err(|e| anyhow::anyhow!("stored salt: {e}"))?;
+            let actual = compute(&argon, &mut w.memory, &password, &salt, expected.len())?;
+            // `Output` compares in constant time.
+            Ok(actual == expected && known)
         })
         .await
     }
 
-    async fn blocking<T: Send + 'static>(
+    async fn run<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+        work: impl FnOnce(&mut Worker) -> anyhow::Result<T> + Send + 'static,
     ) -> anyhow::Result<T> {
-        let _permit = self.permits.clone().acquire_owned().await.context("hasher closed")?;
-        tokio::task::spawn_blocking(work).await.context("hashing task failed")?
+        let (done, result) = oneshot::channel();
+        let job: Job = Box::new(move |worker| {
+            let _ = done.send(work(worker));
+        });
+        self.jobs.send(job).await.map_err(|_| anyhow::anyhow!("password hashing stopped"))?;
+        result.await.context("a password-hashing thread died")?
     }
+}
+
+/// The raw argon2 output of `password` and `salt`, `len` bytes, in the worker's reusable memory.
+fn compute(
+    argon: &Argon2<'_>,
+    memory: &mut Vec<Block>,
+    password: &str,
+    salt: &SaltString,
+    len: usize,
+) -> anyhow::Result<Output> {
+    let blocks = argon.params().block_count();
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    let mut salt_buf = [0u8; 64];
+    let salt = salt.as_salt().decode_b64(&mut salt_buf).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    Output::init_with(len, |out| {
+        argon
+            .hash_password_into_with_memory(password.as_bytes(), salt, out, &mut memory[..blocks])
+            .map_err(|_| argon2::password_hash::Error::Crypto)
+    })
+    .map_err(|e| anyhow::anyhow!("argon2: {e}"))
+}
+
+/// The next job, or `None` once the queue is closed. One idle worker waits on the queue while the others
+/// wait for the lock, so each job goes to exactly one worker.
+fn next_job(queue: &Mutex<mpsc::Receiver<Job>>) -> Option<Job> {
+    let mut guard = queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    guard.blocking_recv()
 }
 
 #[cfg(test)]
@@ -84,5 +160,40 @@ mod tests {
         assert!(!h.verify("wrong horse", Some(&phc)).await.unwrap());
         assert!(!h.verify("correct horse", None).await.unwrap());
         assert_ne!(phc, h.hash("correct horse").await.unwrap(), "salted");
+    }
+
+    #[tokio::test]
+    async fn hashes_are_standard_phc_strings_both_ways() {
+        use argon2::PasswordHasher as _;
+        use argon2::password_hash::PasswordVerifier as _;
+        let h = Hasher::new(Argon2Params { memory_kib: 256, iterations: 2, parallelism: 1 }).await.unwrap();
+        // Ours verifies with the reference implementation…
+        let ours = h.hash("pässword").await.unwrap();
+        let argon = Argon2::default();
+        assert!(argon.verify_password("pässword".as_bytes(), &PasswordHash::new(&ours).unwrap()).is_ok());
+        // …and a hash made elsewhere, with other costs, verifies here.
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        let params = Params::new(512, 3, 1, None).unwrap();
+        let theirs = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password("pässword".as_bytes(), &salt)
+            .unwrap()
+            .to_string();
+        assert!(h.verify("pässword", Some(&theirs)).await.unwrap());
+        assert!(!h.verify("password", Some(&theirs)).await.unwrap());
+        assert!(h.verify("x", Some("$argon2i$v=19$m=512,t=3,p=1$c2FsdHNhbHQ$aGFzaA")).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn many_concurrent_hashes_all_complete() {
+        let h = Arc::new(Hasher::new(Argon2Params { memory_kib: 64, iterations: 1, parallelism: 1 }).await.unwrap());
+        let tasks: Vec<_> = (0..50)
+            .map(|i| {
+                let h = h.clone();
+                tokio::spawn(async move { h.hash(&format!("password {i}")).await })
+            })
+            .collect();
+        for t in tasks {
+            assert!(t.await.unwrap().unwrap().starts_with("$argon2id$"));
+        }
     }
 }

@@ -89,9 +89,8 @@ impl TestApp {
     /// Signs up a new user named `name` with a unique email and [`PASSWORD`]; panics unless it succeeds.
     pub async fn sign_up(&self, name: &str) -> TestUser {
         let email = format!("{}-{}@example.com", name.to_lowercase().replace(' ', "-"), uuid::Uuid::now_v7().simple());
-        let res = self
-            .post_json("/api/auth/sign-up/email", &j!({"name": name, "email": email, "password": PASSWORD}))
-            .await;
+        let res =
+            self.post_json("/api/auth/sign-up/email", &j!({"name": name, "email": email, "password": PASSWORD})).await;
         let cookie = session_cookie(&res).expect("sign-up sets the session cookie");
         let (status, body) = json(res).await;
         assert_eq!(status, 200, "sign-up failed: {body}");

@@ -397,11 +397,8 @@ async fn protected_routes_without_credentials_get_401() {
 async fn a_401_never_echoes_the_presented_credential() {
     let app = roomy().await;
     let xss = "Bearer <script>alert('xss')</script>";
-    let routes: Vec<(reqwest::Method, &str, Value)> = USER_ROUTES
-        .iter()
-        .map(|p| (reqwest::Method::GET, *p, Value::Null))
-        .chain(auth_routes())
-        .collect();
+    let routes: Vec<(reqwest::Method, &str, Value)> =
+        USER_ROUTES.iter().map(|p| (reqwest::Method::GET, *p, Value::Null)).chain(auth_routes()).collect();
     for (method, path, body) in routes {
         let (status, text) = send(&app, method.clone(), path, &body, Some(("authorization", xss))).await;
         assert_eq!(status, 401, "{method} {path}: {text}");
