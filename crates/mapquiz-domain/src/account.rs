@@ -138,7 +138,7 @@ impl DisplayName {
     }
 }
 
-/// A profile image reference: at most 2048 characters, no control characters.
+/// A profile image URL: http(s), at most 2048 characters, no control characters (never `javascript:`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImageUrl(String);
 
@@ -148,10 +148,13 @@ pub struct ImageUrl(String);
 pub struct InvalidImage;
 
 impl ImageUrl {
-    /// Checks length and characters; the value is otherwise opaque (clients render it as an image URL).
+    /// Checks scheme, length and characters; the value is otherwise opaque (clients render it as an image).
     pub fn parse(raw: &str) -> Result<Self, InvalidImage> {
         let image = raw.trim();
-        if image.is_empty() || image.len() > IMAGE_MAX_LEN || image.chars().any(char::is_control) {
+        let scheme_ok = ["https://", "http://"]
+            .iter()
+            .any(|p| image.get(..p.len()).is_some_and(|head| head.eq_ignore_ascii_case(p)) && image.len() > p.len());
+        if !scheme_ok || image.len() > IMAGE_MAX_LEN || image.chars().any(|c| c.is_control() || c.is_whitespace()) {
             return Err(InvalidImage);
         }
         Ok(ImageUrl(image.to_owned()))
@@ -243,6 +246,15 @@ mod tests {
         assert_eq!(DisplayName::parse(&"é".repeat(51)), Err(InvalidName));
         assert_eq!(DisplayName::from_claim(&"x".repeat(80)).unwrap().as_str().len(), 50);
         assert_eq!(DisplayName::from_claim(" \u{0000} "), None);
+    }
+
+    #[test]
+    fn images_are_web_urls() {
+        assert!(ImageUrl::parse("https://lh3.example/a.png").is_ok());
+        assert!(ImageUrl::parse("HTTP://x.example/a").is_ok());
+        for bad in ["javascript:alert(1)", "data:image/png;base64,AA", "https://", "/relative.png", "https://a b"] {
+            assert_eq!(ImageUrl::parse(bad), Err(InvalidImage), "{bad}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod account;
 pub mod id;
 pub mod region;
+pub mod scores;
 pub mod time;
 
 pub use account::{DisplayName, Email, ImageUrl, Password, PasswordError, Tag};

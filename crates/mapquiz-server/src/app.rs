@@ -16,9 +16,10 @@ use tokio_util::sync::CancellationToken;
 
 /// How often idle rate-limit entries are dropped and histogram buffers drained.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(30);
-/// Every this many housekeeping ticks (10 minutes), failed sign-ins older than the lockout window are
-/// deleted: they can no longer lock anyone out.
-const PRUNE_FAILURES_EVERY_TICKS: u64 = 20;
+/// Every this many housekeeping ticks (10 minutes), rows that can no longer matter are deleted: expired
+/// sessions, OAuth states and locks, and failed sign-ins older than the lockout window. Each delete is
+/// idempotent, so nodes sharing a database may all run it.
+const PRUNE_EVERY_TICKS: u64 = 20;
 
 /// A built application, bound to its port and ready to serve.
 pub struct App {
@@ -127,20 +128,24 @@ async fn housekeeping(state: AppState) {
                 state.limiters.housekeeping();
                 state.metrics.run_upkeep();
                 ticks += 1;
-                if ticks.is_multiple_of(PRUNE_FAILURES_EVERY_TICKS) {
-                    prune_auth_failures(&state).await;
+                if ticks.is_multiple_of(PRUNE_EVERY_TICKS) {
+                    prune_expired(&state).await;
                 }
             }
         }
     }
 }
 
-async fn prune_auth_failures(state: &AppState) {
+async fn prune_expired(state: &AppState) {
+    let now = state.clock.now();
     let window = chrono::Duration::from_std(state.config.auth.lockout.window).unwrap_or(chrono::Duration::hours(1));
-    match state.store.prune_auth_failures(state.clock.now().plus(-window)).await {
-        Ok(0) => {}
-        Ok(n) => tracing::debug!(deleted = n, "pruned expired sign-in failures"),
+    match state.store.prune_auth_failures(now.plus(-window)).await {
+        Ok(n) => tracing::debug!(deleted = n, "pruned old sign-in failures"),
         Err(e) => tracing::warn!(error = format!("{e:#}"), "cannot prune sign-in failures"),
+    }
+    match state.store.prune_expired(now).await {
+        Ok((sessions, values)) => tracing::debug!(sessions, values, "pruned expired sessions and values"),
+        Err(e) => tracing::warn!(error = format!("{e:#}"), "cannot prune expired sessions"),
     }
 }
 

@@ -1,4 +1,4 @@
-//! The command line: `serve` (the default), `migrate`, `config`.
+//! The command line: `serve` (the default), `migrate`, `config`, `seed-demo`.
 
 use crate::config::{Config, ConfigError};
 use anyhow::Context;
@@ -30,6 +30,21 @@ pub enum Command {
     },
     /// Print the effective configuration, secrets redacted
     Config,
+    /// Fill the database with demo players, friendships and solo games (for demos and load measurements)
+    SeedDemo {
+        /// Players to create
+        #[arg(long, default_value_t = 1_000)]
+        players: usize,
+        /// Solo games to create, spread over the players
+        #[arg(long, default_value_t = 10_000)]
+        scores: usize,
+        /// Games are dated over this many days before now
+        #[arg(long, default_value_t = 60)]
+        days: u32,
+        /// Random seed (same seed, same data)
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 /// Migration commands.

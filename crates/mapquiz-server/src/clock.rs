@@ -25,8 +25,8 @@ impl Clock for SystemClock {
     }
 }
 
-/// The system clock shifted by an offset that only ever moves forward: time keeps flowing, and a test can
-/// jump ahead by days.
+/// The system clock shifted by an offset: time keeps flowing, and a test can jump ahead by days or start at
+/// a chosen instant (a time-zone boundary).
 #[derive(Debug, Default)]
 pub struct ManualClock {
     offset_ms: AtomicI64,
@@ -42,6 +42,13 @@ impl ManualClock {
     pub fn advance(&self, by: Duration) {
         let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
         self.offset_ms.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
+impl ManualClock {
+    /// Makes "now" this instant (time flows on from there).
+    pub fn set(&self, now: Timestamp) {
+        self.offset_ms.store(now.millis() - SystemClock.now().millis(), Ordering::SeqCst);
     }
 }
 

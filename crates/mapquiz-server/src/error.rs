@@ -173,9 +173,9 @@ impl AuthError {
     /// `newUserCallbackURL` outside the allowlist.
     pub const INVALID_NEWUSERCALLBACKURL: AuthError =
         AuthError::new(StatusCode::FORBIDDEN, "INVALID_NEWUSERCALLBACKURL", "Invalid newUserCallbackURL");
-    /// Revoking a session that is not the caller's.
-    pub const SESSION_NOT_FOUND: AuthError =
-        AuthError::new(StatusCode::NOT_FOUND, "SESSION_NOT_FOUND", "Session not found");
+    /// `two-factor/enable` while two-factor is on (turning it off first needs the password too).
+    pub const TWO_FACTOR_ALREADY_ENABLED: AuthError =
+        AuthError::new(StatusCode::BAD_REQUEST, "TWO_FACTOR_ALREADY_ENABLED", "Two factor is already enabled");
     /// Body over the size limit.
     pub const PAYLOAD_TOO_LARGE: AuthError =
         AuthError::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "Payload too large");
@@ -203,6 +203,15 @@ impl AuthError {
             code: "TOO_MANY_REQUESTS",
             message: "Too many requests. Please try again later.",
             retry_after_secs: Some(retry_after_secs),
+        }
+    }
+}
+
+impl From<mapquiz_domain::PasswordError> for AuthError {
+    fn from(e: mapquiz_domain::PasswordError) -> Self {
+        match e {
+            mapquiz_domain::PasswordError::TooShort => AuthError::PASSWORD_TOO_SHORT,
+            mapquiz_domain::PasswordError::TooLong => AuthError::PASSWORD_TOO_LONG,
         }
     }
 }

@@ -30,6 +30,13 @@ fn main() -> ExitCode {
         match command {
             Command::Serve | Command::Config => mapquiz_server::app::run(config).await,
             Command::Migrate { action } => cli::migrate(config, action).await,
+            Command::SeedDemo { players, scores, days, seed } => {
+                mapquiz_server::ops::seed::run(
+                    config,
+                    mapquiz_server::ops::seed::SeedPlan { players, scores, days, seed },
+                )
+                .await
+            }
         }
     });
     match result {

@@ -19,6 +19,8 @@ use utoipa::OpenApi;
         (name = "operations", description = "Metrics and API documentation"),
         (name = "auth", description = "Better Auth compatible accounts, sessions and two-factor"),
         (name = "users", description = "Players: search, lookups by id and tag"),
+        (name = "scores", description = "Solo games: saving, history, totals"),
+        (name = "leaderboards", description = "Best solo quiz per player, by set of regions and period"),
     )
 )]
 struct Base;

@@ -3,6 +3,7 @@
 //! Each backend keeps its SQL next to its migrations (`migrations/sqlite`, `migrations/postgres`); the
 //! behavioural test suite in `tests/store` runs against both.
 
+mod board;
 mod error;
 mod migrations;
 mod model;
@@ -15,8 +16,8 @@ pub mod testing;
 pub use error::{CONSTRAINTS, StoreError};
 pub use migrations::MigrationState;
 pub use model::{
-    Account, AuditEntry, FailureScope, NewUser, Session, SessionSelector, SessionWithUser, TwoFactor, User, UserSearch,
-    name_key,
+    Account, AuditEntry, BoardEntry, BoardKey, BoardPeriod, BoardScope, FailureScope, NewScore, NewUser, Score,
+    ScoreStats, Session, SessionSelector, SessionWithUser, TwoFactor, User, UserSearch, name_key,
 };
 pub use options::{Backend, ConnectOptions, DatabaseUrl, DatabaseUrlError};
 
@@ -154,6 +155,15 @@ pub trait Store: Send + Sync + 'static {
     /// Forgets the subject's failures (a successful sign-in).
     async fn clear_auth_failures(&self, scope: FailureScope, subject: &str) -> Result<(), StoreError>;
 
+    /// Deletes expired sessions and expired short-lived values; returns how many of each.
+    async fn prune_expired(&self, now: Timestamp) -> Result<(u64, u64), StoreError>;
+
+    /// Before an identity provider that vouches for the email takes over an account whose email was never
+    /// verified: in one transaction, removes its password, deletes its sessions (returning their token
+    /// hashes) and marks the email verified. Whoever registered the address first keeps no way in.
+    async fn verify_email_and_drop_credentials(&self, user_id: &str, now: Timestamp)
+    -> Result<Vec<String>, StoreError>;
+
     /// Deletes failures older than `before` (housekeeping); returns how many.
     async fn prune_auth_failures(&self, before: Timestamp) -> Result<u64, StoreError>;
 
@@ -197,6 +207,46 @@ pub trait Store: Send + Sync + 'static {
 
     /// The newest `limit` audit lines, optionally only those naming `user_id`, newest first.
     async fn audit_trail(&self, user_id: Option<&str>, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+
+    // ---- scores and leaderboards ----
+
+    /// Stores a solo game and, in the same transaction, makes it the player's best on each of
+    /// `score.boards` where it beats the current best (see [`BoardEntry`] for the order).
+    async fn insert_score(&self, score: &NewScore) -> Result<Score, StoreError>;
+
+    /// Stores many games at once (demo data, imports), bests maintained as by [`Store::insert_score`]; one
+    /// transaction for the whole slice.
+    async fn insert_scores(&self, scores: &[NewScore]) -> Result<(), StoreError>;
+
+    /// Creates many users at once (demo data), without accounts; one transaction for the whole slice.
+    async fn insert_users(&self, users: &[NewUser]) -> Result<(), StoreError>;
+
+    /// Adds a friendship in both directions (idempotent).
+    async fn add_friendship(&self, user_id: &str, friend_id: &str, now: Timestamp) -> Result<(), StoreError>;
+
+    /// The user's newest `limit` games, newest first (by created_at, then insertion order).
+    async fn recent_scores(&self, user_id: &str, limit: u32) -> Result<Vec<Score>, StoreError>;
+
+    /// Aggregates over all the user's games.
+    async fn score_stats(&self, user_id: &str) -> Result<ScoreStats, StoreError>;
+
+    /// The first `limit` entries of a board.
+    async fn leaderboard_top(
+        &self,
+        board: &BoardKey,
+        scope: &BoardScope,
+        limit: u32,
+    ) -> Result<Vec<BoardEntry>, StoreError>;
+
+    /// The user's entry with up to `neighbours` entries on each side, in board order; empty when the user
+    /// has no entry on the board.
+    async fn leaderboard_around(
+        &self,
+        board: &BoardKey,
+        scope: &BoardScope,
+        user_id: &str,
+        neighbours: u32,
+    ) -> Result<Vec<BoardEntry>, StoreError>;
 
     /// Connection counts, summed over the store's pools.
     fn pool_stats(&self) -> PoolStats;

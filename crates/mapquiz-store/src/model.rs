@@ -164,3 +164,81 @@ pub struct UserSearch {
     /// Rows to return, at most.
     pub limit: u32,
 }
+
+/// A solo game to store.
+#[derive(Clone, Debug)]
+pub struct NewScore {
+    pub id: String,
+    pub user_id: String,
+    pub score: i32,
+    pub total_questions: i32,
+    /// As the client sent them (wire names, in order).
+    pub selected_regions: Vec<String>,
+    /// The leaderboard key: the distinct regions, sorted, joined by `|`.
+    pub regions_key: String,
+    /// `quiz` or `training`.
+    pub game_mode: String,
+    pub duration: Option<i32>,
+    pub created_at: Timestamp,
+    /// The leaderboard periods this game counts in (empty for training games): each board's best-per-player
+    /// row is updated in the same transaction as the insert when this game beats it.
+    pub boards: Vec<BoardPeriod>,
+}
+
+/// A stored solo game.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Score {
+    pub id: String,
+    pub user_id: String,
+    pub score: i32,
+    pub total_questions: i32,
+    pub selected_regions: Vec<String>,
+    pub game_mode: String,
+    pub duration: Option<i32>,
+    pub created_at: Timestamp,
+}
+
+/// Aggregates over a user's solo games.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScoreStats {
+    pub total_games: i64,
+    pub best_score: i64,
+    pub total_score: i64,
+}
+
+/// One period of one board: `period` is `day`, `week`, `month` or `all`; `period_start` the period's first
+/// local day as `YYYY-MM-DD` (`""` for `all`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BoardPeriod {
+    pub period: String,
+    pub period_start: String,
+}
+
+/// A leaderboard: a set of regions in one period.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BoardKey {
+    pub regions_key: String,
+    pub period: BoardPeriod,
+}
+
+/// Whose bests a board ranks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BoardScope {
+    /// Every player.
+    Global,
+    /// This user and their friends.
+    Friends { user_id: String },
+}
+
+/// A player's best game on a board, with its rank. Ranking: higher share of correct answers first, then
+/// shorter duration (no duration ranks after every duration), then earlier; entries with the same share and
+/// duration share a rank (1, 1, 3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BoardEntry {
+    pub rank: i64,
+    pub user: User,
+    pub score: i32,
+    pub total_questions: i32,
+    pub duration: Option<i32>,
+    pub achieved_at: Timestamp,
+}

@@ -3,7 +3,7 @@
 
 use super::body::AuthBody;
 use super::crypto::sha256_hex;
-use super::email::{CREDENTIAL, answer, user_body};
+use super::email::{answer, recheck_password, user_body};
 use super::wire::{SessionBody, Status, TokenAndUser};
 use crate::audit::{self, Action};
 use crate::error::AuthError;
@@ -12,7 +12,7 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use mapquiz_domain::{DisplayName, ImageUrl, Password, PasswordError};
+use mapquiz_domain::{DisplayName, ImageUrl, Password};
 use mapquiz_store::SessionSelector;
 use serde_json::json as j;
 
@@ -58,8 +58,8 @@ pub(super) async fn revoke_session(
     headers: HeaderMap,
     body: AuthBody,
 ) -> Result<Response, AuthError> {
-    let (token, id) = (body.str("token")?, body.str("id")?);
     let auth = state.auth.require(&headers).await?;
+    let (token, id) = (body.str("token")?, body.str("id")?);
     let user_id = auth.user.id.clone();
     let selector = match (token, id) {
         (Some(token), _) => SessionSelector::TokenHash { user_id: user_id.clone(), token_hash: sha256_hex(token) },
@@ -107,12 +107,12 @@ pub(super) async fn update_user(
     headers: HeaderMap,
     body: AuthBody,
 ) -> Result<Response, AuthError> {
+    let auth = state.auth.require(&headers).await?;
     let name = body.str("name")?.map(|n| DisplayName::parse(n).map_err(|_| AuthError::INVALID_NAME)).transpose()?;
     let image = match body.has("image") {
         false => None,
         true => Some(body.str("image")?.map(|i| ImageUrl::parse(i).map_err(|_| AuthError::INVALID_IMAGE)).transpose()?),
     };
-    let auth = state.auth.require(&headers).await?;
     if name.is_none() && image.is_none() {
         return Err(AuthError::INVALID_BODY);
     }
@@ -134,20 +134,11 @@ pub(super) async fn change_password(
     headers: HeaderMap,
     body: AuthBody,
 ) -> Result<Response, AuthError> {
-    let current = body.str("currentPassword")?;
-    let new = body.str("newPassword")?;
-    let revoke_others = body.bool("revokeOtherSessions", false)?;
     let auth = state.auth.require(&headers).await?;
-    let current = current.ok_or(AuthError::INVALID_PASSWORD)?;
-    let new = Password::parse(new.ok_or(AuthError::INVALID_PASSWORD)?).map_err(|e| match e {
-        PasswordError::TooShort => AuthError::PASSWORD_TOO_SHORT,
-        PasswordError::TooLong => AuthError::PASSWORD_TOO_LONG,
-    })?;
-    let account = state.store.account_of_user(&auth.user.id, CREDENTIAL).await?;
-    let stored = account.as_ref().and_then(|a| a.password_hash.as_deref());
-    if !state.auth.hasher.verify(current, stored).await? {
-        return Err(AuthError::INVALID_PASSWORD);
-    }
+    let current = body.str("currentPassword")?;
+    let new = Password::parse(body.str("newPassword")?.ok_or(AuthError::INVALID_PASSWORD)?)?;
+    let revoke_others = body.bool("revokeOtherSessions", false)?;
+    recheck_password(&state, &auth.user, current, &meta).await?;
     let hash = state.auth.hasher.hash(new.expose()).await?;
     state.store.set_password_hash(&auth.user.id, &hash, state.clock.now()).await?;
     let mut out = HeaderMap::new();

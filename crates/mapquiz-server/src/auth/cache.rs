@@ -2,7 +2,8 @@
 //! database, so that evicting a session on sign-out or revocation evicts it for every node at once.
 //!
 //! The cache only ever saves a database read: a miss or a Redis failure falls back to the store, and every
-//! write that revokes or changes a session evicts its entry.
+//! write that revokes or changes a session evicts its entry. Eviction also leaves a tombstone for one TTL:
+//! a lookup that read the row just before the revocation must not put it back into the cache afterwards.
 
 use crate::config::RedisUrl;
 use anyhow::Context;
@@ -14,13 +15,15 @@ use std::time::Duration;
 const REDIS_COMMAND_TIMEOUT: Duration = Duration::from_millis(500);
 /// Prefix of the cache keys in Redis.
 const REDIS_PREFIX: &str = "mapquiz:session:";
+/// Prefix of the tombstones of evicted sessions in Redis.
+const REDIS_TOMBSTONE: &str = "mapquiz:session-evicted:";
 
 /// Where validated sessions are kept, by token hash.
 pub enum SessionCache {
     /// Caching turned off (`session_cache_ttl_secs = 0`).
     Off,
     /// This process only.
-    Local(moka::future::Cache<String, SessionWithUser>),
+    Local { sessions: moka::future::Cache<String, SessionWithUser>, evicted: moka::future::Cache<String, ()> },
     /// Shared by every node.
     Redis { client: Client, ttl: Duration },
 }
@@ -32,9 +35,10 @@ impl SessionCache {
             return Ok(SessionCache::Off);
         }
         let Some(url) = redis else {
-            return Ok(SessionCache::Local(
-                moka::future::Cache::builder().max_capacity(capacity).time_to_live(ttl).build(),
-            ));
+            return Ok(SessionCache::Local {
+                sessions: moka::future::Cache::builder().max_capacity(capacity).time_to_live(ttl).build(),
+                evicted: moka::future::Cache::builder().max_capacity(capacity).time_to_live(ttl).build(),
+            });
         };
         let config = RedisConfig::from_url(url.expose().as_str()).context("unusable Redis URL")?;
         let client = Builder::from_config(config)
@@ -51,7 +55,7 @@ impl SessionCache {
     pub async fn get(&self, token_hash: &str) -> Option<SessionWithUser> {
         match self {
             SessionCache::Off => None,
-            SessionCache::Local(cache) => cache.get(token_hash).await,
+            SessionCache::Local { sessions, .. } => sessions.get(token_hash).await,
             SessionCache::Redis { client, .. } => {
                 match client.get::<Option<String>, _>(format!("{REDIS_PREFIX}{token_hash}")).await {
                     Ok(Some(json)) => serde_json::from_str(&json).ok(),
@@ -69,12 +73,34 @@ impl SessionCache {
     pub async fn put(&self, value: &SessionWithUser) {
         match self {
             SessionCache::Off => {}
-            SessionCache::Local(cache) => cache.insert(value.session.token_hash.clone(), value.clone()).await,
+            SessionCache::Local { sessions, evicted } => {
+                let hash = &value.session.token_hash;
+                if evicted.contains_key(hash) {
+                    return;
+                }
+                sessions.insert(hash.clone(), value.clone()).await;
+                // Evicted between the check and the insert: undo.
+                if evicted.contains_key(hash) {
+                    sessions.invalidate(hash).await;
+                }
+            }
             SessionCache::Redis { client, ttl } => {
                 let Ok(json) = serde_json::to_string(value) else { return };
-                let key = format!("{REDIS_PREFIX}{}", value.session.token_hash);
+                let hash = &value.session.token_hash;
+                let (key, tombstone) = (format!("{REDIS_PREFIX}{hash}"), format!("{REDIS_TOMBSTONE}{hash}"));
                 let expire = Expiration::EX(i64::try_from(ttl.as_secs().max(1)).unwrap_or(60));
-                if let Err(e) = client.set::<(), _, _>(key, json, Some(expire), None, false).await {
+                let written = async {
+                    if client.exists::<i64, _>(&tombstone).await? > 0 {
+                        return Ok(());
+                    }
+                    client.set::<(), _, _>(&key, json, Some(expire), None, false).await?;
+                    if client.exists::<i64, _>(&tombstone).await? > 0 {
+                        client.del::<i64, _>(&key).await?;
+                    }
+                    Ok::<(), fred::error::Error>(())
+                }
+                .await;
+                if let Err(e) = written {
                     tracing::warn!(error = %e, "session cache write failed");
                 }
             }
@@ -85,14 +111,24 @@ impl SessionCache {
     pub async fn evict(&self, token_hashes: &[String]) {
         match self {
             SessionCache::Off => {}
-            SessionCache::Local(cache) => {
+            SessionCache::Local { sessions, evicted } => {
                 for hash in token_hashes {
-                    cache.invalidate(hash).await;
+                    evicted.insert(hash.clone(), ()).await;
+                    sessions.invalidate(hash).await;
                 }
             }
-            SessionCache::Redis { client, .. } if !token_hashes.is_empty() => {
+            SessionCache::Redis { client, ttl } if !token_hashes.is_empty() => {
+                let expire = i64::try_from(ttl.as_secs().max(1)).unwrap_or(60);
                 let keys: Vec<String> = token_hashes.iter().map(|h| format!("{REDIS_PREFIX}{h}")).collect();
-                if let Err(e) = client.del::<i64, _>(keys).await {
+                let evicted = async {
+                    for hash in token_hashes {
+                        let tombstone = format!("{REDIS_TOMBSTONE}{hash}");
+                        client.set::<(), _, _>(tombstone, 1, Some(Expiration::EX(expire)), None, false).await?;
+                    }
+                    client.del::<i64, _>(keys).await
+                }
+                .await;
+                if let Err(e) = evicted {
                     // Entries expire within the TTL anyway; say loudly that until then they may be served.
                     tracing::error!(error = %e, "session cache eviction failed: revoked sessions may be served until the cache TTL");
                 }

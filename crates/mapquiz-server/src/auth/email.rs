@@ -15,13 +15,16 @@ use crate::users::tags;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use mapquiz_domain::{DisplayName, Email, ImageUrl, Password, PasswordError, new_id};
+use mapquiz_domain::{DisplayName, Email, ImageUrl, Password, new_id};
 use mapquiz_store::{Account, FailureScope, NewUser, SessionSelector, StoreError, User};
 use serde::Serialize;
 use serde_json::json as j;
 
 /// The provider id of email-and-password accounts.
 pub const CREDENTIAL: &str = "credential";
+/// Longest password ever checked, bytes: anything longer is wrong without hashing a megabyte (the dummy
+/// hash still runs, so timing stays the same). Valid passwords are at most 128 characters.
+const MAX_PASSWORD_BYTES: usize = 1024;
 
 /// The Better Auth user object of `user`, giving it a tag first if it has none.
 pub(super) async fn user_body(state: &AppState, user: &User) -> Result<UserBody, StoreError> {
@@ -64,12 +67,15 @@ pub(super) async fn get_session(
     };
     let current = match disable_refresh {
         true => current,
-        false => match sessions.refresh_if_due(&current).await? {
-            Some(refreshed) => {
+        false => match sessions.refresh_if_due(&current).await {
+            Ok(Some(refreshed)) => {
                 sessions.set_cookie(&mut out, &token, true);
                 refreshed
             }
-            None => current,
+            Ok(None) => current,
+            // Signed out by another request while this one was extending it.
+            Err(StoreError::NotFound) => return Ok(answer(&serde_json::Value::Null, out)),
+            Err(e) => return Err(e.into()),
         },
     };
     let body = SessionAndUser {
@@ -83,13 +89,6 @@ pub(super) async fn get_session(
 #[utoipa::path(get, path = "/api/auth/ok", tag = "auth", responses((status = 200, description = "`{\"ok\":true}`")))]
 pub(super) async fn ok() -> Response {
     json(StatusCode::OK, &j!({"ok": true}))
-}
-
-fn password_error(e: PasswordError) -> AuthError {
-    match e {
-        PasswordError::TooShort => AuthError::PASSWORD_TOO_SHORT,
-        PasswordError::TooLong => AuthError::PASSWORD_TOO_LONG,
-    }
 }
 
 /// Reads and checks `callbackURL`: `Ok(None)` when absent.
@@ -113,7 +112,7 @@ pub(super) async fn sign_up(
 ) -> Result<Response, AuthError> {
     let email = body.str("email")?.and_then(|e| Email::parse(e).ok()).ok_or(AuthError::INVALID_EMAIL)?;
     let password =
-        Password::parse(body.str("password")?.ok_or(AuthError::INVALID_PASSWORD)?).map_err(password_error)?;
+        Password::parse(body.str("password")?.ok_or(AuthError::INVALID_PASSWORD)?).map_err(AuthError::from)?;
     let name = body.str("name")?.and_then(|n| DisplayName::parse(n).ok()).ok_or(AuthError::INVALID_NAME)?;
     let image = body.str("image")?.map(ImageUrl::parse).transpose().map_err(|_| AuthError::INVALID_IMAGE)?;
     callback_url(&state, &body)?;
@@ -182,10 +181,11 @@ pub(super) async fn sign_in(
 
     let lockouts = &state.auth.lockouts;
     let ip = meta.ip.to_string();
-    for (scope, subject) in [(FailureScope::Email, email.as_str()), (FailureScope::Ip, ip.as_str())] {
-        if let Err(secs) = lockouts.check(scope, subject).await? {
-            return Err(AuthError::too_many_requests(secs));
-        }
+    if let Some(secs) = lockouts.locked(FailureScope::Ip, &ip).await? {
+        return Err(AuthError::too_many_requests(secs));
+    }
+    if let Err(secs) = lockouts.begin(FailureScope::Email, email.as_str()).await? {
+        return Err(AuthError::too_many_requests(secs));
     }
 
     let user = state.store.user_by_email(email.as_str()).await?;
@@ -193,21 +193,26 @@ pub(super) async fn sign_in(
         Some(u) => state.store.account_of_user(&u.id, CREDENTIAL).await?,
         None => None,
     };
-    let hash = account.as_ref().and_then(|a| a.password_hash.as_deref());
+    let hash =
+        account.as_ref().and_then(|a| a.password_hash.as_deref()).filter(|_| password.len() <= MAX_PASSWORD_BYTES);
     // Always one argon2 verification (a dummy one without a password), so timing says nothing.
     let verified = state.auth.hasher.verify(password, hash).await?;
-    let Some(user) = user.filter(|_| verified) else {
-        let user_id = state.store.user_by_email(email.as_str()).await?.map(|u| u.id);
-        let locked_email = lockouts.fail(FailureScope::Email, email.as_str()).await?;
-        let locked_ip = lockouts.fail(FailureScope::Ip, &ip).await?;
-        audit::record(&state, Action::SignInFailed, user_id.as_deref(), &meta, Some(j!({"method": "email"}))).await;
-        if locked_email || locked_ip {
-            let scope = if locked_email { "email" } else { "ip" };
-            audit::record(&state, Action::Lockout, user_id.as_deref(), &meta, Some(j!({"scope": scope}))).await;
+    let user = match user {
+        Some(user) if verified => user,
+        other => {
+            let user_id = other.map(|u| u.id);
+            let locked_email = lockouts.failed(FailureScope::Email, email.as_str()).await?;
+            let locked_ip = lockouts.record_failure(FailureScope::Ip, &ip).await?;
+            let failure = Some(j!({"method": "email"}));
+            audit::record(&state, Action::SignInFailed, user_id.as_deref(), &meta, failure).await;
+            if locked_email || locked_ip {
+                let scope = if locked_email { "email" } else { "ip" };
+                audit::record(&state, Action::Lockout, user_id.as_deref(), &meta, Some(j!({"scope": scope}))).await;
+            }
+            return Err(AuthError::INVALID_EMAIL_OR_PASSWORD);
         }
-        return Err(AuthError::INVALID_EMAIL_OR_PASSWORD);
     };
-    lockouts.clear(FailureScope::Email, email.as_str()).await?;
+    lockouts.succeeded(FailureScope::Email, email.as_str()).await?;
 
     if state.store.two_factor(&user.id).await?.is_some_and(|tf| tf.enabled) {
         return two_factor::begin_pending_sign_in(&state, &user, remember).await;
@@ -260,6 +265,32 @@ pub(super) async fn sign_out(
     sessions.revoke(&SessionSelector::Token { token_hash: session.session.token_hash }).await?;
     audit::record(&state, Action::SignOut, Some(&session.user.id), &meta, None).await;
     Ok(answer(&j!({"success": true}), out))
+}
+
+/// Checks the signed-in user's password again (sensitive changes), under the same per-email lockout as
+/// sign-in: a stolen session is not a way to guess the password.
+pub(super) async fn recheck_password(
+    state: &AppState,
+    user: &User,
+    password: Option<&str>,
+    meta: &RequestMeta,
+) -> Result<(), AuthError> {
+    let password = password.ok_or(AuthError::INVALID_PASSWORD)?;
+    let lockouts = &state.auth.lockouts;
+    if let Err(secs) = lockouts.begin(FailureScope::Email, &user.email).await? {
+        return Err(AuthError::too_many_requests(secs));
+    }
+    let account = state.store.account_of_user(&user.id, CREDENTIAL).await?;
+    let hash =
+        account.as_ref().and_then(|a| a.password_hash.as_deref()).filter(|_| password.len() <= MAX_PASSWORD_BYTES);
+    if state.auth.hasher.verify(password, hash).await? {
+        lockouts.succeeded(FailureScope::Email, &user.email).await?;
+        return Ok(());
+    }
+    if lockouts.failed(FailureScope::Email, &user.email).await? {
+        audit::record(state, Action::Lockout, Some(&user.id), meta, Some(j!({"scope": "email"}))).await;
+    }
+    Err(AuthError::INVALID_PASSWORD)
 }
 
 /// A random identifier for single-use values (OAuth state, pending second factor).

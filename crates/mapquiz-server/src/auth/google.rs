@@ -26,6 +26,8 @@ const GOOGLE: &str = "google";
 /// How long an authorization attempt may take, seconds.
 const STATE_SECS: i64 = 600;
 const STATE_PREFIX: &str = "oauth-state:";
+/// Longest `loginHint` passed on (an email address fits); a longer one is dropped.
+const MAX_LOGIN_HINT_LEN: usize = 320;
 /// PKCE verifier length (RFC 7636 allows 43 to 128).
 const VERIFIER_LEN: usize = 128;
 
@@ -64,7 +66,7 @@ pub(super) async fn sign_in_social(
     let error_url = target(&state, &body, "errorCallbackURL", AuthError::INVALID_ERRORCALLBACKURL)?;
     let new_user_url = target(&state, &body, "newUserCallbackURL", AuthError::INVALID_NEWUSERCALLBACKURL)?;
     let disable_redirect = body.bool("disableRedirect", false)?;
-    let login_hint = body.str("loginHint")?;
+    let login_hint = body.str("loginHint")?.filter(|h| h.len() <= MAX_LOGIN_HINT_LEN);
 
     let endpoints = google.endpoints().await.map_err(|e| {
         tracing::warn!(error = format!("{e:#}"), "identity provider unreachable");
@@ -207,6 +209,16 @@ async fn find_or_create(state: &AppState, id: &Identity, email: &Email) -> Resul
         if !id.email_verified {
             return Ok(None);
         }
+        let user = if user.email_verified {
+            user
+        } else {
+            // Nobody ever proved owning this address; the provider now does. Whoever registered it first
+            // (perhaps to wait for its owner) loses the password and every session they held.
+            let revoked = state.store.verify_email_and_drop_credentials(&user.id, now).await?;
+            state.auth.sessions.evict(&revoked).await;
+            tracing::info!(user_id = %user.id, sessions = revoked.len(), "unverified account taken over by its verified owner");
+            state.store.user_by_id(&user.id).await?.ok_or(StoreError::NotFound)?
+        };
         match state.store.link_account(&account(&user.id)).await {
             // A concurrent callback linked it first: same outcome.
             Ok(()) | Err(StoreError::Conflict("accounts_provider_account_key")) => return Ok(Some((user, false))),
@@ -218,7 +230,7 @@ async fn find_or_create(state: &AppState, id: &Identity, email: &Email) -> Resul
         .as_deref()
         .and_then(DisplayName::from_claim)
         .or_else(|| DisplayName::from_claim(email.local_part()))
-        .map_or_else(|| "Joueur".to_owned(), DisplayName::into_string);
+        .map_or_else(|| super::wire::FALLBACK_NAME.to_owned(), DisplayName::into_string);
     let user_id = new_id();
     let new_user = NewUser {
         id: user_id.clone(),

@@ -64,6 +64,12 @@ impl Auth {
         })
     }
 
+    /// The signed-in user of an application route that reads its body first (the protocol checks the JSON
+    /// before the credentials), or 401 `unauthorized`.
+    pub async fn require_api(&self, headers: &axum::http::HeaderMap) -> Result<Authenticated, ApiError> {
+        self.sessions.authenticate(headers).await?.ok_or(ApiError::Unauthorized)
+    }
+
     /// The signed-in user of a Better Auth route, or 401 `UNAUTHORIZED`.
     pub async fn require(&self, headers: &axum::http::HeaderMap) -> Result<Authenticated, AuthError> {
         self.sessions.authenticate(headers).await?.ok_or(AuthError::UNAUTHORIZED)

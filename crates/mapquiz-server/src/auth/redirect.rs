@@ -3,12 +3,15 @@
 use crate::state::AppState;
 use url::Url;
 
+/// Longest callback URL accepted: it is stored with the OAuth state, so a client must not choose its size.
+pub const MAX_URL_LEN: usize = 2048;
+
 /// The absolute URL `raw` designates, if it is acceptable: a relative path (resolved against the frontend
 /// URL) or an absolute http(s) URL whose origin is in the CORS allowlist. Anything else (another origin,
 /// `//host`, `javascript:`) is refused: an open redirect would hand sessions to phishing pages.
 pub fn allowed_target(state: &AppState, raw: &str) -> Option<Url> {
     let raw = raw.trim();
-    if raw.is_empty() || raw.chars().any(|c| c.is_control() || c == '\\') {
+    if raw.is_empty() || raw.len() > MAX_URL_LEN || raw.chars().any(|c| c.is_control() || c == '\\') {
         return None;
     }
     if raw.starts_with('/') {

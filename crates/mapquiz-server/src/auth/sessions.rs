@@ -7,7 +7,7 @@ use crate::auth::crypto::{Keys, TOKEN_LEN, random_alphanumeric, sha256_hex};
 use crate::clock::DynClock;
 use crate::http::meta::RequestMeta;
 use axum::http::{HeaderMap, header};
-use mapquiz_domain::{Timestamp, new_id};
+use mapquiz_domain::new_id;
 use mapquiz_store::{DynStore, Session, SessionSelector, SessionWithUser, StoreError, User};
 use std::sync::Arc;
 
@@ -70,14 +70,24 @@ impl Sessions {
     /// The credential of a request: `Authorization: Bearer` first (no fallback when it is bad), then the
     /// session cookie of this server's mode.
     pub fn credential(&self, headers: &HeaderMap) -> Credential {
-        if let Some(auth) = headers.get(header::AUTHORIZATION) {
-            let Some(bearer) = auth.to_str().ok().and_then(|v| {
+        // Only a Bearer takes precedence; another scheme (Basic added by a proxy) leaves the cookie in charge.
+        let bearer = headers.get(header::AUTHORIZATION).map(|auth| {
+            auth.to_str().ok().and_then(|v| {
                 let (scheme, rest) = v.trim().split_once(' ')?;
                 scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-            }) else {
+            })
+        });
+        match bearer {
+            Some(Some(token)) => return self.parse_credential(token, true),
+            // Unreadable bytes, or the bare word "Bearer": a broken credential, not an absent one.
+            Some(None)
+                if headers.get(header::AUTHORIZATION).is_some_and(|v| {
+                    v.to_str().map_or(true, |s| s.trim().to_ascii_lowercase().starts_with("bearer"))
+                }) =>
+            {
                 return Credential::Invalid;
-            };
-            return self.parse_credential(bearer, true);
+            }
+            _ => {}
         }
         match self.jar.read(headers, SESSION_TOKEN) {
             Some(value) => self.parse_credential(value, false),
@@ -164,7 +174,7 @@ impl Sessions {
     }
 
     /// Extends a remembered session to now + 7 days once it is a day old (`get-session`'s sliding refresh);
-    /// `None` when no refresh was due.
+    /// `None` when no refresh was due, `NotFound` when the session was revoked meanwhile.
     pub async fn refresh_if_due(&self, current: &SessionWithUser) -> Result<Option<SessionWithUser>, StoreError> {
         let now = self.clock.now();
         let s = &current.session;
@@ -187,6 +197,11 @@ impl Sessions {
         Ok(hashes.len())
     }
 
+    /// Drops these sessions (already deleted from the store) from the cache on every node.
+    pub async fn evict(&self, token_hashes: &[String]) {
+        self.cache.evict(token_hashes).await;
+    }
+
     /// Drops the cached copies of the user's sessions (after a change to the user they carry).
     pub async fn forget_user(&self, user_id: &str) -> Result<(), StoreError> {
         let hashes = self.store.session_token_hashes(user_id).await?;
@@ -198,11 +213,6 @@ impl Sessions {
     pub fn set_cookie(&self, headers: &mut HeaderMap, token: &str, remember: bool) {
         let value = cookies::encode_uri_component(&self.keys.signed(token));
         headers.append(header::SET_COOKIE, self.jar.set(SESSION_TOKEN, &value, remember.then_some(COOKIE_MAX_AGE)));
-    }
-
-    /// The current time on the server's clock.
-    pub fn now(&self) -> Timestamp {
-        self.clock.now()
     }
 
     /// Closes the cache's connections.

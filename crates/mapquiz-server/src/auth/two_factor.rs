@@ -3,7 +3,7 @@
 
 use super::body::AuthBody;
 use super::cookies::{self, TWO_FACTOR};
-use super::email::{CREDENTIAL, answer, random_identifier, user_body};
+use super::email::{answer, random_identifier, recheck_password, user_body};
 use super::sessions::Authenticated;
 use super::wire::{Status, TokenAndUser};
 use crate::audit::{self, Action};
@@ -50,7 +50,8 @@ pub(super) async fn begin_pending_sign_in(
     let expires = now.plus(chrono::Duration::seconds(PENDING_SECS as i64));
     state.store.put_verification(&format!("{PENDING_PREFIX}{id}"), &value, expires, now).await?;
     let mut out = HeaderMap::new();
-    let signed = cookies::encode_uri_component(&state.auth.keys.signed(&id));
+    // The cookie carries the prefixed identifier, so it can never pass for a session cookie or vice versa.
+    let signed = cookies::encode_uri_component(&state.auth.keys.signed(&format!("{PENDING_PREFIX}{id}")));
     out.append(header::SET_COOKIE, state.auth.sessions.jar().set(TWO_FACTOR, &signed, Some(PENDING_SECS)));
     Ok(answer(&j!({"twoFactorRedirect": true}), out))
 }
@@ -75,7 +76,8 @@ async fn subject(state: &AppState, headers: &HeaderMap) -> Result<Subject, AuthE
     let pending_id = jar
         .read(headers, TWO_FACTOR)
         .and_then(cookies::decode_uri_component)
-        .and_then(|signed| state.auth.keys.verify_signed(&signed).map(str::to_owned));
+        .and_then(|signed| state.auth.keys.verify_signed(&signed).map(str::to_owned))
+        .and_then(|value| value.strip_prefix(PENDING_PREFIX).map(str::to_owned));
     if let Some(id) = pending_id
         && let Some(value) = state.store.peek_verification(&format!("{PENDING_PREFIX}{id}"), state.clock.now()).await?
     {
@@ -122,15 +124,14 @@ fn new_backup_codes(state: &AppState) -> (Vec<String>, Vec<String>) {
 }
 
 /// The signed-in user, after checking their password again.
-async fn with_password(state: &AppState, headers: &HeaderMap, body: &AuthBody) -> Result<Authenticated, AuthError> {
-    let password = body.str("password")?;
+async fn with_password(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &AuthBody,
+    meta: &RequestMeta,
+) -> Result<Authenticated, AuthError> {
     let auth = state.auth.require(headers).await?;
-    let password = password.ok_or(AuthError::INVALID_PASSWORD)?;
-    let account = state.store.account_of_user(&auth.user.id, CREDENTIAL).await?;
-    let hash = account.as_ref().and_then(|a| a.password_hash.as_deref());
-    if !state.auth.hasher.verify(password, hash).await? {
-        return Err(AuthError::INVALID_PASSWORD);
-    }
+    recheck_password(state, &auth.user, body.str("password")?, meta).await?;
     Ok(auth)
 }
 
@@ -152,10 +153,15 @@ struct Enabled {
               (status = 401, description = "UNAUTHORIZED")))]
 pub(super) async fn enable(
     State(state): State<AppState>,
+    meta: RequestMeta,
     headers: HeaderMap,
     body: AuthBody,
 ) -> Result<Response, AuthError> {
-    let auth = with_password(&state, &headers, &body).await?;
+    let auth = with_password(&state, &headers, &body, &meta).await?;
+    // Re-enrolling would switch the second factor off until the new secret is confirmed.
+    if state.store.two_factor(&auth.user.id).await?.is_some_and(|tf| tf.enabled) {
+        return Err(AuthError::TWO_FACTOR_ALREADY_ENABLED);
+    }
     let secret: [u8; 20] = super::crypto::random_bytes();
     let (codes, hashes) = new_backup_codes(&state);
     let sealed = state.auth.keys.encrypt(&secret)?;
@@ -170,7 +176,7 @@ async fn complete(
     meta: &RequestMeta,
     enabled_before: bool,
 ) -> Result<Response, AuthError> {
-    state.auth.lockouts.clear(FailureScope::TwoFactor, subject.user_id()).await?;
+    state.auth.lockouts.succeeded(FailureScope::TwoFactor, subject.user_id()).await?;
     let mut out = HeaderMap::new();
     match subject {
         Subject::Pending { id, pending } => {
@@ -198,10 +204,16 @@ async fn complete(
     }
 }
 
-/// Counts a wrong code and answers `INVALID_CODE`.
-async fn wrong_code(state: &AppState, user_id: &str) -> AuthError {
-    match state.auth.lockouts.fail(FailureScope::TwoFactor, user_id).await {
-        Ok(_) => AuthError::INVALID_CODE,
+/// Counts a wrong code (audited) and answers `INVALID_CODE`.
+async fn wrong_code(state: &AppState, user_id: &str, meta: &RequestMeta) -> AuthError {
+    let failure = Some(j!({"method": "two_factor"}));
+    audit::record(state, Action::SignInFailed, Some(user_id), meta, failure).await;
+    match state.auth.lockouts.failed(FailureScope::TwoFactor, user_id).await {
+        Ok(true) => {
+            audit::record(state, Action::Lockout, Some(user_id), meta, Some(j!({"scope": "two_factor"}))).await;
+            AuthError::INVALID_CODE
+        }
+        Ok(false) => AuthError::INVALID_CODE,
         Err(e) => e.into(),
     }
 }
@@ -212,10 +224,9 @@ async fn prepare(
     headers: &HeaderMap,
     body: &AuthBody,
 ) -> Result<(Subject, TwoFactor, String), AuthError> {
-    let code = body.str("code")?.map(|c| c.trim().to_owned());
     let subject = subject(state, headers).await?;
-    let code = code.ok_or(AuthError::INVALID_CODE)?;
-    if let Err(secs) = state.auth.lockouts.check(FailureScope::TwoFactor, subject.user_id()).await? {
+    let code = body.str("code")?.map(|c| c.trim().to_owned()).ok_or(AuthError::INVALID_CODE)?;
+    if let Err(secs) = state.auth.lockouts.begin(FailureScope::TwoFactor, subject.user_id()).await? {
         return Err(AuthError::too_many_requests(secs));
     }
     let tf = settings(state, subject.user_id()).await?;
@@ -239,11 +250,11 @@ pub(super) async fn verify_totp(
     let secret = state.auth.keys.decrypt(&tf.secret)?;
     let now_secs = u64::try_from(state.clock.now().millis() / 1000).unwrap_or(0);
     let Some(step) = matching_step(&secret, &code, now_secs) else {
-        return Err(wrong_code(&state, subject.user_id()).await);
+        return Err(wrong_code(&state, subject.user_id(), &meta).await);
     };
     // Each step at most once per account: a code seen by someone else is worthless.
     if !state.store.use_totp_step(subject.user_id(), step, state.clock.now()).await? {
-        return Err(wrong_code(&state, subject.user_id()).await);
+        return Err(wrong_code(&state, subject.user_id(), &meta).await);
     }
     complete(&state, subject, &meta, tf.enabled).await
 }
@@ -267,7 +278,7 @@ pub(super) async fn verify_backup_code(
     if remaining.len() == tf.backup_codes.len()
         || !state.store.swap_backup_codes(subject.user_id(), &tf.backup_codes, &remaining, now).await?
     {
-        return Err(wrong_code(&state, subject.user_id()).await);
+        return Err(wrong_code(&state, subject.user_id(), &meta).await);
     }
     complete(&state, subject, &meta, true).await
 }
@@ -277,10 +288,11 @@ pub(super) async fn verify_backup_code(
     responses((status = 200, description = "`{status:true, backupCodes}`"), (status = 400, description = "INVALID_PASSWORD")))]
 pub(super) async fn generate_backup_codes(
     State(state): State<AppState>,
+    meta: RequestMeta,
     headers: HeaderMap,
     body: AuthBody,
 ) -> Result<Response, AuthError> {
-    let auth = with_password(&state, &headers, &body).await?;
+    let auth = with_password(&state, &headers, &body, &meta).await?;
     let tf = settings(&state, &auth.user.id).await?;
     let (codes, hashes) = new_backup_codes(&state);
     if !state.store.swap_backup_codes(&auth.user.id, &tf.backup_codes, &hashes, state.clock.now()).await? {
@@ -295,10 +307,11 @@ pub(super) async fn generate_backup_codes(
     responses((status = 200, description = "`{totpURI}`"), (status = 400, description = "INVALID_PASSWORD")))]
 pub(super) async fn get_totp_uri(
     State(state): State<AppState>,
+    meta: RequestMeta,
     headers: HeaderMap,
     body: AuthBody,
 ) -> Result<Response, AuthError> {
-    let auth = with_password(&state, &headers, &body).await?;
+    let auth = with_password(&state, &headers, &body, &meta).await?;
     let tf = settings(&state, &auth.user.id).await?;
     let secret = state.auth.keys.decrypt(&tf.secret)?;
     Ok(answer(&j!({"totpURI": totp_uri(&auth.user.email, &secret)}), HeaderMap::new()))
@@ -313,7 +326,7 @@ pub(super) async fn disable(
     headers: HeaderMap,
     body: AuthBody,
 ) -> Result<Response, AuthError> {
-    let auth = with_password(&state, &headers, &body).await?;
+    let auth = with_password(&state, &headers, &body, &meta).await?;
     if state.store.delete_two_factor(&auth.user.id).await? {
         audit::record(&state, Action::TwoFactorDisabled, Some(&auth.user.id), &meta, None).await;
     }

@@ -42,6 +42,9 @@ pub struct Config {
     #[serde(serialize_with = "redacted_opt")]
     pub metrics_token: Option<SecretString>,
     pub github: GithubConfig,
+    /// Where the score-history labels and the leaderboard days, weeks and months are reckoned.
+    #[serde(serialize_with = "tz_name")]
+    pub time_zone: chrono_tz::Tz,
 }
 
 /// Where the data lives.
@@ -303,6 +306,10 @@ impl Serialize for RedisUrl {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.redacted())
     }
+}
+
+fn tz_name<S: Serializer>(tz: &chrono_tz::Tz, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(tz.name())
 }
 
 fn secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {

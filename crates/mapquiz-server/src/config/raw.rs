@@ -81,6 +81,8 @@ pub struct RawConfig {
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
     pub argon2_parallelism: u32,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub time_zone: Option<String>,
 
     #[serde(deserialize_with = "de::opt_list")]
     pub cors_origins: Option<Vec<String>>,
@@ -156,6 +158,7 @@ impl Default for RawConfig {
             argon2_memory_kib: 19_456,
             argon2_iterations: 2,
             argon2_parallelism: 1,
+            time_zone: None,
             cors_origins: None,
             trusted_proxies: None,
             body_limit_bytes: 1024 * 1024,

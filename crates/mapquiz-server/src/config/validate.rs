@@ -332,6 +332,11 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         None => Url::parse("https://api.github.com").ok(),
     };
 
+    let time_zone = raw.time_zone.as_deref().unwrap_or("Europe/Paris").parse::<chrono_tz::Tz>().unwrap_or_else(|_| {
+        p.add("time_zone", "expected an IANA time zone name such as Europe/Paris or UTC");
+        chrono_tz::Tz::Europe__Paris
+    });
+
     let host = raw.host.unwrap_or_else(|| if prod { "0.0.0.0" } else { "127.0.0.1" }.to_owned());
 
     match (frontend_url, server_url, github_api_url) {
@@ -371,6 +376,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
                 repo_name: raw.github_repo_name,
                 api_url,
             },
+            time_zone,
         }),
         _ => Err(ConfigError(p.0)),
     }

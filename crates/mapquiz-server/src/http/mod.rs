@@ -9,6 +9,7 @@ pub mod json;
 pub mod meta;
 pub mod metrics;
 pub mod normalize;
+pub mod query;
 pub mod rate_limit;
 pub mod request_id;
 
@@ -30,6 +31,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::ops::routes())
         .merge(crate::auth::routes())
         .merge(crate::users::routes())
+        .merge(crate::scores::routes())
+        .merge(crate::leaderboards::routes())
 }
 
 /// The complete application: `routes` (from [`routes`]) with the fallback and the middleware.

@@ -1,6 +1,7 @@
-//! Operations: the metrics registry and its scrape route, and the OpenAPI document.
+//! Operations: the metrics registry and its scrape route, the OpenAPI document, and demo data.
 
 pub mod metrics;
+pub mod seed;
 
 use crate::state::AppState;
 use utoipa_axum::router::OpenApiRouter;

@@ -412,12 +412,19 @@ async fn a_verified_email_links_the_existing_account(postgres: bool) {
     let moved = Identity { email: Some(format!("moved-{}@gmail.test", uuid::Uuid::now_v7().simple())), ..identity };
     let cookie = assert_signed_in(g.sign_in(moved, &body).await, "http://localhost:5173/home").await;
     assert_eq!(g.session(&cookie).await["user"]["id"], ada.id.as_str());
-    // The password still works.
+    // The address was never verified before Google vouched for it: whoever registered it first (perhaps to
+    // wait for its owner) loses the password and the sessions they held.
     let res = g
         .app
         .post_json("/api/auth/sign-in/email", &json!({"email": ada.email, "password": crate::helpers::PASSWORD}))
         .await;
-    assert_eq!(json(res).await.1["user"]["id"], ada.id.as_str());
+    assert_eq!(
+        json(res).await,
+        (401, json!({"code":"INVALID_EMAIL_OR_PASSWORD","message":"Invalid email or password"}))
+    );
+    let (_, old) = json(g.app.get_as(&ada, "/api/auth/get-session").await).await;
+    assert_eq!(old, serde_json::Value::Null, "the sign-up session was revoked");
+    assert_eq!(g.session(&cookie).await["user"]["emailVerified"], true);
 }
 
 async fn an_unverified_email_does_not_link(postgres: bool) {

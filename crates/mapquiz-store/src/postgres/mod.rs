@@ -1,14 +1,18 @@
 //! The PostgreSQL backend: one pool, `timestamptz` and `jsonb`, several server nodes may share it.
 
 mod audit;
+mod friends;
 mod lockout;
+mod maintenance;
+mod scores;
 mod sessions;
 mod two_factor;
 mod users;
 
 use crate::{
-    Account, AuditEntry, Backend, ConnectOptions, FailureScope, MigrationState, NewUser, PoolStats, Session,
-    SessionSelector, SessionWithUser, Store, StoreError, TwoFactor, User, UserSearch, migrations,
+    Account, AuditEntry, Backend, BoardEntry, BoardKey, BoardScope, ConnectOptions, FailureScope, MigrationState,
+    NewScore, NewUser, PoolStats, Score, ScoreStats, Session, SessionSelector, SessionWithUser, Store, StoreError,
+    TwoFactor, User, UserSearch, migrations,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -202,6 +206,18 @@ impl Store for PgStore {
         lockout::clear_auth_failures(&self.pool, scope, subject).await
     }
 
+    async fn prune_expired(&self, now: Timestamp) -> Result<(u64, u64), StoreError> {
+        maintenance::prune_expired(&self.pool, now).await
+    }
+
+    async fn verify_email_and_drop_credentials(
+        &self,
+        user_id: &str,
+        now: Timestamp,
+    ) -> Result<Vec<String>, StoreError> {
+        maintenance::verify_email_and_drop_credentials(&self.pool, user_id, now).await
+    }
+
     async fn prune_auth_failures(&self, before: Timestamp) -> Result<u64, StoreError> {
         lockout::prune_auth_failures(&self.pool, before).await
     }
@@ -248,6 +264,49 @@ impl Store for PgStore {
 
     async fn audit_trail(&self, user_id: Option<&str>, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
         audit::audit_trail(&self.pool, user_id, limit).await
+    }
+
+    async fn insert_score(&self, score: &NewScore) -> Result<Score, StoreError> {
+        scores::insert_score(&self.pool, score).await
+    }
+
+    async fn insert_scores(&self, scores: &[NewScore]) -> Result<(), StoreError> {
+        scores::insert_scores(&self.pool, scores).await
+    }
+
+    async fn insert_users(&self, users: &[NewUser]) -> Result<(), StoreError> {
+        scores::insert_users(&self.pool, users).await
+    }
+
+    async fn add_friendship(&self, user_id: &str, friend_id: &str, now: Timestamp) -> Result<(), StoreError> {
+        friends::add_friendship(&self.pool, user_id, friend_id, now).await
+    }
+
+    async fn recent_scores(&self, user_id: &str, limit: u32) -> Result<Vec<Score>, StoreError> {
+        scores::recent_scores(&self.pool, user_id, limit).await
+    }
+
+    async fn score_stats(&self, user_id: &str) -> Result<ScoreStats, StoreError> {
+        scores::score_stats(&self.pool, user_id).await
+    }
+
+    async fn leaderboard_top(
+        &self,
+        board: &BoardKey,
+        scope: &BoardScope,
+        limit: u32,
+    ) -> Result<Vec<BoardEntry>, StoreError> {
+        scores::leaderboard_top(&self.pool, board, scope, limit).await
+    }
+
+    async fn leaderboard_around(
+        &self,
+        board: &BoardKey,
+        scope: &BoardScope,
+        user_id: &str,
+        neighbours: u32,
+    ) -> Result<Vec<BoardEntry>, StoreError> {
+        scores::leaderboard_around(&self.pool, board, scope, user_id, neighbours).await
     }
 
     fn pool_stats(&self) -> PoolStats {

@@ -1,14 +1,18 @@
 //! The SQLite backend: one file, WAL, a single writer connection and a pool of read-only readers.
 
 mod audit;
+mod friends;
 mod lockout;
+mod maintenance;
+mod scores;
 mod sessions;
 mod two_factor;
 mod users;
 
 use crate::{
-    Account, AuditEntry, Backend, ConnectOptions, FailureScope, MigrationState, NewUser, PoolStats, Session,
-    SessionSelector, SessionWithUser, Store, StoreError, TwoFactor, User, UserSearch, migrations,
+    Account, AuditEntry, Backend, BoardEntry, BoardKey, BoardScope, ConnectOptions, FailureScope, MigrationState,
+    NewScore, NewUser, PoolStats, Score, ScoreStats, Session, SessionSelector, SessionWithUser, Store, StoreError,
+    TwoFactor, User, UserSearch, migrations,
 };
 use async_trait::async_trait;
 use mapquiz_domain::Timestamp;
@@ -47,7 +51,9 @@ impl SqliteStore {
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(options.acquire_timeout)
-            .connect_with(base.clone())
+            // 64 MiB of page cache (default 2 MiB): every score insert updates several B-trees of a table that
+            // grows past 1 GB with a million games, and the writer re-reads their pages on each write.
+            .connect_with(base.clone().pragma("cache_size", "-65536"))
             .await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
@@ -216,6 +222,18 @@ impl Store for SqliteStore {
         lockout::clear_auth_failures(&self.writer, scope, subject).await
     }
 
+    async fn prune_expired(&self, now: Timestamp) -> Result<(u64, u64), StoreError> {
+        maintenance::prune_expired(&self.writer, now).await
+    }
+
+    async fn verify_email_and_drop_credentials(
+        &self,
+        user_id: &str,
+        now: Timestamp,
+    ) -> Result<Vec<String>, StoreError> {
+        maintenance::verify_email_and_drop_credentials(&self.writer, user_id, now).await
+    }
+
     async fn prune_auth_failures(&self, before: Timestamp) -> Result<u64, StoreError> {
         lockout::prune_auth_failures(&self.writer, before).await
     }
@@ -262,6 +280,49 @@ impl Store for SqliteStore {
 
     async fn audit_trail(&self, user_id: Option<&str>, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
         audit::audit_trail(&self.reader, user_id, limit).await
+    }
+
+    async fn insert_score(&self, score: &NewScore) -> Result<Score, StoreError> {
+        scores::insert_score(&self.writer, score).await
+    }
+
+    async fn insert_scores(&self, scores: &[NewScore]) -> Result<(), StoreError> {
+        scores::insert_scores(&self.writer, scores).await
+    }
+
+    async fn insert_users(&self, users: &[NewUser]) -> Result<(), StoreError> {
+        scores::insert_users(&self.writer, users).await
+    }
+
+    async fn add_friendship(&self, user_id: &str, friend_id: &str, now: Timestamp) -> Result<(), StoreError> {
+        friends::add_friendship(&self.writer, user_id, friend_id, now).await
+    }
+
+    async fn recent_scores(&self, user_id: &str, limit: u32) -> Result<Vec<Score>, StoreError> {
+        scores::recent_scores(&self.reader, user_id, limit).await
+    }
+
+    async fn score_stats(&self, user_id: &str) -> Result<ScoreStats, StoreError> {
+        scores::score_stats(&self.reader, user_id).await
+    }
+
+    async fn leaderboard_top(
+        &self,
+        board: &BoardKey,
+        scope: &BoardScope,
+        limit: u32,
+    ) -> Result<Vec<BoardEntry>, StoreError> {
+        scores::leaderboard_top(&self.reader, board, scope, limit).await
+    }
+
+    async fn leaderboard_around(
+        &self,
+        board: &BoardKey,
+        scope: &BoardScope,
+        user_id: &str,
+        neighbours: u32,
+    ) -> Result<Vec<BoardEntry>, StoreError> {
+        scores::leaderboard_around(&self.reader, board, scope, user_id, neighbours).await
     }
 
     fn pool_stats(&self) -> PoolStats {

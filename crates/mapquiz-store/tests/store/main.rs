@@ -5,6 +5,7 @@
 mod auth;
 mod constraints;
 mod migrations;
+mod scores;
 
 use mapquiz_store::testing::TestDatabase;
 use mapquiz_store::{ConnectOptions, DynStore, StoreError};

@@ -1,0 +1,8 @@
+DROP TRIGGER score_bests_shares_delete ON score_bests;
+DROP TRIGGER score_bests_shares_update ON score_bests;
+DROP TRIGGER score_bests_shares_insert ON score_bests;
+DROP FUNCTION score_bests_shares_count();
+DROP TABLE score_board_shares;
+DROP INDEX score_bests_rank_idx;
+CREATE INDEX score_bests_rank_idx
+    ON score_bests (regions_key, period, period_start, share_nanos DESC, duration, achieved_at);
