@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth_email;
+mod auth_hardening;
 mod auth_support;
 mod binary;
 mod config;
