@@ -1,7 +1,8 @@
-DROP TRIGGER score_bests_shares_delete ON score_bests;
-DROP TRIGGER score_bests_shares_update ON score_bests;
-DROP TRIGGER score_bests_shares_insert ON score_bests;
-DROP FUNCTION score_bests_shares_count();
+DROP TRIGGER score_bests_counts_delete ON score_bests;
+DROP TRIGGER score_bests_counts_update ON score_bests;
+DROP TRIGGER score_bests_counts_insert ON score_bests;
+DROP FUNCTION score_bests_count();
+DROP TABLE score_board_durations;
 DROP TABLE score_board_shares;
 DROP INDEX score_bests_rank_idx;
 CREATE INDEX score_bests_rank_idx

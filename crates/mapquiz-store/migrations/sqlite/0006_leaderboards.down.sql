@@ -1,6 +1,7 @@
-DROP TRIGGER score_bests_shares_delete;
-DROP TRIGGER score_bests_shares_update;
-DROP TRIGGER score_bests_shares_insert;
+DROP TRIGGER score_bests_counts_delete;
+DROP TRIGGER score_bests_counts_update;
+DROP TRIGGER score_bests_counts_insert;
+DROP TABLE score_board_durations;
 DROP TABLE score_board_shares;
 DROP INDEX score_bests_rank_idx;
 CREATE INDEX score_bests_rank_idx

@@ -309,8 +309,7 @@ async fn friends_board(pool: &PgPool, key: &BoardKey, user_id: &str) -> Result<V
 }
 
 /// How many entries are strictly better than the row `x` of the query (columns `share_nanos`,
-/// `duration_key`), on the board `$1`..`$3`: the better shares from the per-share counts, the shorter
-/// durations of the same share from the index.
+/// `duration_key`), on the board `$1`..`$3`, from the per-share and per-duration counts.
 macro_rules! better_than {
     ($x:literal) => {
         concat!(
@@ -318,11 +317,10 @@ macro_rules! better_than {
                WHERE s.regions_key = $1 AND s.period = $2 AND s.period_start = $3 AND s.share_nanos > ",
             $x,
             ".share_nanos) \
-             + (SELECT count(*) FROM score_bests c \
-                 WHERE c.regions_key = $1 AND c.period = $2 AND c.period_start = $3 \
-                   AND -c.share_nanos = -",
+             + (SELECT coalesce(sum(d.players), 0)::int8 FROM score_board_durations d \
+                 WHERE d.regions_key = $1 AND d.period = $2 AND d.period_start = $3 AND d.share_nanos = ",
             $x,
-            ".share_nanos AND coalesce(c.duration, 2147483647) < ",
+            ".share_nanos AND d.duration_key < ",
             $x,
             ".duration_key)"
         )
@@ -341,7 +339,7 @@ macro_rules! best_columns {
 /// snapshot, one round trip). Neighbours are index-ordered LIMIT reads from the caller's position; each row
 /// also carries the counts its rank derives from: the entries strictly better than the caller, the caller's
 /// ties listed before it, and the entries strictly better than the window's first entry (NULL without
-/// neighbours above). Nothing here reads more than one share's entries of the board.
+/// neighbours above). Only the caller's exact ties are counted in score_bests itself.
 const AROUND: &str = concat!(
     "WITH me AS MATERIALIZED (SELECT ",
     best_columns!(),

@@ -269,21 +269,19 @@ async fn friends_board(reader: &SqlitePool, key: &BoardKey, user_id: &str) -> Re
     Ok(board::ranked(rows, 1, 1))
 }
 
-/// 1 + the number of entries strictly better than `key`: the better shares from the per-share counts, the
-/// shorter durations of the same share from the index.
+/// 1 + the number of entries strictly better than `key`, from the per-share and per-duration counts.
 async fn rank_of(conn: &mut SqliteConnection, board: &BoardKey, (share, duration): TieKey) -> Result<i64, StoreError> {
     let better: i64 = sqlx::query_scalar(
         "SELECT (SELECT coalesce(sum(players), 0) FROM score_board_shares \
                   WHERE regions_key = ?1 AND period = ?2 AND period_start = ?3 AND share_nanos > ?4) \
-              + (SELECT count(*) FROM score_bests \
-                  WHERE regions_key = ?1 AND period = ?2 AND period_start = ?3 \
-                    AND -share_nanos = ?5 AND coalesce(duration, 2147483647) < ?6)",
+              + (SELECT coalesce(sum(players), 0) FROM score_board_durations \
+                  WHERE regions_key = ?1 AND period = ?2 AND period_start = ?3 AND share_nanos = ?4 \
+                    AND duration_key < ?5)",
     )
     .bind(&board.regions_key)
     .bind(&board.period.period)
     .bind(&board.period.period_start)
     .bind(share)
-    .bind(-share)
     .bind(duration)
     .fetch_one(&mut *conn)
     .await?;
@@ -348,6 +346,8 @@ const AFTER: &str = concat!(
 );
 
 /// [`BEFORE`] or [`AFTER`] bound to a position.
+// The return type names a closure, which a type alias cannot (impl Trait in aliases is unstable).
+#[allow(clippy::type_complexity)]
 fn neighbours_query<'q>(
     sql: &'static str,
     key: &'q BoardKey,
