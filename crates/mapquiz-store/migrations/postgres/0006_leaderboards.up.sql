@@ -4,13 +4,11 @@
 -- key ascending, on expressions both engines evaluate and order alike, so that a position in the board is a
 -- row-value comparison; no-duration sorts last, where 0003's plain `duration` sorted NULL first on SQLite and
 -- last on PostgreSQL. Queries must repeat these expressions exactly. user_id is compared byte-wise ("C"), as
--- on SQLite. INCLUDE: the planner only scans an expression index index-only when the columns under the
--- expressions are in it too.
+-- on SQLite.
 DROP INDEX score_bests_rank_idx;
 CREATE INDEX score_bests_rank_idx ON score_bests
     (regions_key, period, period_start, (-share_nanos), (coalesce(duration, 2147483647)), achieved_at,
-     user_id COLLATE "C")
-    INCLUDE (share_nanos, duration);
+     user_id COLLATE "C");
 
 -- Players per share, and per share and duration, on each board, kept by triggers in the writing transaction
 -- (so also on cascaded deletes). A rank is 1 + the players strictly better: the better shares summed from

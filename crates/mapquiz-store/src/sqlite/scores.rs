@@ -15,6 +15,10 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 /// Rows per multi-row INSERT: the widest has 10 columns, and SQLite takes at most 32 766 parameters.
 const ROWS_PER_STATEMENT: usize = 3000;
 
+/// Statements of up to this many rows stay prepared on the connection: a single game's insert (one game,
+/// up to four boards) reuses them; bulk statements of thousands of rows would only crowd the cache.
+const CACHED_ROWS: usize = 8;
+
 /// The columns [`score_at`] reads, in its order.
 macro_rules! score_columns {
     () => {
@@ -93,7 +97,7 @@ async fn insert_games(conn: &mut SqliteConnection, scores: &[NewScore]) -> Resul
                 .push_bind(s.duration)
                 .push_bind(s.created_at.millis());
         });
-        sql.build().persistent(false).execute(&mut *conn).await?;
+        sql.build().persistent(chunk.len() <= CACHED_ROWS).execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -126,7 +130,7 @@ async fn upsert_bests(conn: &mut SqliteConnection, rows: &[BestRow<'_>]) -> Resu
              WHERE (-excluded.share_nanos, coalesce(excluded.duration, 2147483647), excluded.achieved_at) \
                  < (-score_bests.share_nanos, coalesce(score_bests.duration, 2147483647), score_bests.achieved_at)",
         );
-        sql.build().persistent(false).execute(&mut *conn).await?;
+        sql.build().persistent(chunk.len() <= CACHED_ROWS).execute(&mut *conn).await?;
     }
     Ok(())
 }
