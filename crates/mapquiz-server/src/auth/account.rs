@@ -3,8 +3,8 @@
 
 use super::body::AuthBody;
 use super::crypto::sha256_hex;
-use super::email::{answer, recheck_password, user_body};
-use super::wire::{SessionBody, Status, TokenAndUser};
+use super::email::{recheck_password, user_body};
+use super::wire::{SessionBody, Status, TokenAndUser, answer};
 use crate::audit::{self, Action};
 use crate::error::AuthError;
 use crate::http::meta::RequestMeta;

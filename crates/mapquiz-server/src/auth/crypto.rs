@@ -25,6 +25,11 @@ pub fn random_alphanumeric(len: usize) -> String {
     (0..len).map(|_| char::from(ALPHANUMERIC[rng.random_range(0..ALPHANUMERIC.len())])).collect()
 }
 
+/// A random identifier for single-use values (OAuth state, pending second factor).
+pub fn random_identifier() -> String {
+    random_alphanumeric(32)
+}
+
 /// `N` random bytes from the thread's CSPRNG.
 pub fn random_bytes<const N: usize>() -> [u8; N] {
     rand::rng().random()

@@ -2,10 +2,9 @@
 //! `get-session` and `ok` (protocol §1.4.1, §1.4.4–§1.4.6).
 
 use super::body::AuthBody;
-use super::crypto::random_alphanumeric;
 use super::redirect::allowed_target;
 use super::sessions::{Credential, Lookup};
-use super::wire::{SessionAndUser, SessionBody, TokenAndUser, UserBody};
+use super::wire::{SessionAndUser, SessionBody, TokenAndUser, UserBody, answer};
 use super::{AuthRateLimit, two_factor};
 use crate::audit::{self, Action};
 use crate::error::{AuthError, json};
@@ -30,13 +29,6 @@ const MAX_PASSWORD_BYTES: usize = 1024;
 pub(super) async fn user_body(state: &AppState, user: &User) -> Result<UserBody, StoreError> {
     let tag = tags::ensure(&state.store, user, state.clock.now()).await?;
     Ok(UserBody::new(user, &tag))
-}
-
-/// A JSON answer with extra headers (cookies, `Location`).
-pub(super) fn answer<T: Serialize>(body: &T, headers: HeaderMap) -> Response {
-    let mut res = json(StatusCode::OK, body);
-    res.headers_mut().extend(headers);
-    res
 }
 
 /// The session, or `null`.
@@ -291,9 +283,4 @@ pub(super) async fn recheck_password(
         audit::record(state, Action::Lockout, Some(&user.id), meta, Some(j!({"scope": "email"}))).await;
     }
     Err(AuthError::INVALID_PASSWORD)
-}
-
-/// A random identifier for single-use values (OAuth state, pending second factor).
-pub(super) fn random_identifier() -> String {
-    random_alphanumeric(32)
 }

@@ -3,10 +3,10 @@
 
 use super::AuthRateLimit;
 use super::body::AuthBody;
-use super::crypto::{pkce_challenge, random_alphanumeric};
-use super::email::{answer, random_identifier};
+use super::crypto::{pkce_challenge, random_alphanumeric, random_identifier};
 use super::oidc::{ExchangeError, Identity};
 use super::redirect::{allowed_target, with_error};
+use super::wire::answer;
 use crate::audit::{self, Action};
 use crate::error::AuthError;
 use crate::http::meta::RequestMeta;

@@ -3,9 +3,10 @@
 
 use super::body::AuthBody;
 use super::cookies::{self, TWO_FACTOR};
-use super::email::{answer, random_identifier, recheck_password, user_body};
+use super::crypto::random_identifier;
+use super::email::{recheck_password, user_body};
 use super::sessions::Authenticated;
-use super::wire::{Status, TokenAndUser};
+use super::wire::{Status, TokenAndUser, answer};
 use crate::audit::{self, Action};
 use crate::error::AuthError;
 use crate::http::meta::RequestMeta;

@@ -1,5 +1,8 @@
 //! Better Auth's response objects (protocol §1.4.1), built from the store's rows.
 
+use crate::error::json;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use mapquiz_domain::Timestamp;
 use mapquiz_store::{Session, User};
 use serde::Serialize;
@@ -90,4 +93,11 @@ pub struct Status {
 /// The stored name, or [`FALLBACK_NAME`] when it is empty.
 pub fn display_name(name: &str) -> &str {
     if name.trim().is_empty() { FALLBACK_NAME } else { name }
+}
+
+/// A 200 JSON answer with extra headers (cookies, `Location`).
+pub fn answer<T: Serialize>(body: &T, headers: HeaderMap) -> Response {
+    let mut res = json(StatusCode::OK, body);
+    res.headers_mut().extend(headers);
+    res
 }

@@ -174,7 +174,7 @@ async fn leaderboard(
     let body = Board {
         regions: q.regions.iter().map(|r| r.as_str().to_owned()).collect(),
         period: q.period.as_str(),
-        period_start: q.period.start(day).map(|d| d.format("%Y-%m-%d").to_string()),
+        period_start: Some(board.period.period_start.clone()).filter(|start| !start.is_empty()),
         scope: if q.friends { "friends" } else { "global" },
         entries: entries(&state, top).await?,
         around,

@@ -2,10 +2,11 @@
 //! for measuring leaderboards at scale (100,000 players, 1,000,000 games).
 
 use crate::config::Config;
+use crate::scores::board_periods;
 use anyhow::Context;
-use mapquiz_domain::scores::{Period, local_day, regions_key};
+use mapquiz_domain::scores::{GameMode, local_day, regions_key};
 use mapquiz_domain::{Region, Tag, Timestamp, new_id};
-use mapquiz_store::{BoardPeriod, DynStore, NewScore, NewUser, StoreError};
+use mapquiz_store::{DynStore, NewScore, NewUser, StoreError};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom as _;
 use rand::{RngExt as _, SeedableRng as _};
@@ -146,7 +147,7 @@ async fn seed_scores(
             let share = (0.45 + 0.55 * rng.random::<f64>().sqrt()).min(1.0);
             let score = ((f64::from(total) * share).round() as i32).clamp(0, total);
             let duration = Some((f64::from(total) * rng.random_range(1.5..6.0)) as i32);
-            let training = rng.random_bool(0.1);
+            let mode = if rng.random_bool(0.1) { GameMode::Training } else { GameMode::Quiz };
             let created_at = now.plus(chrono::Duration::milliseconds(-rng.random_range(0..span_ms)));
             let day = local_day(created_at, tz);
             batch.push(NewScore {
@@ -156,17 +157,10 @@ async fn seed_scores(
                 total_questions: total,
                 selected_regions: regions.iter().map(|r| r.as_str().to_owned()).collect(),
                 regions_key: regions_key(regions),
-                game_mode: if training { "training" } else { "quiz" }.to_owned(),
+                game_mode: mode.as_str().to_owned(),
                 duration,
                 created_at,
-                boards: if training {
-                    Vec::new()
-                } else {
-                    Period::ALL
-                        .iter()
-                        .map(|p| BoardPeriod { period: p.as_str().to_owned(), period_start: p.start_key(day) })
-                        .collect()
-                },
+                boards: board_periods(mode, day),
             });
         }
         store.insert_scores(&batch).await?;

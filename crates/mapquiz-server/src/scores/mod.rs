@@ -7,7 +7,8 @@ use crate::state::AppState;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use mapquiz_domain::scores::{Period, ScoreInput, day_month_label, local_day, regions_key};
+use chrono::NaiveDate;
+use mapquiz_domain::scores::{GameMode, Period, ScoreInput, day_month_label, local_day, regions_key};
 use mapquiz_domain::{Timestamp, new_id};
 use mapquiz_store::{BoardPeriod, NewScore, Score};
 use serde::Serialize;
@@ -26,6 +27,17 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(save_trailing_slash))
         .routes(routes!(history))
         .routes(routes!(stats))
+}
+
+/// The leaderboard periods a game played on local `day` counts in: all four for a quiz, none for training.
+pub fn board_periods(mode: GameMode, day: NaiveDate) -> Vec<BoardPeriod> {
+    match mode {
+        GameMode::Quiz => Period::ALL
+            .iter()
+            .map(|p| BoardPeriod { period: p.as_str().to_owned(), period_start: p.start_key(day) })
+            .collect(),
+        GameMode::Training => Vec::new(),
+    }
 }
 
 /// A saved game as the client gets it back.
@@ -78,13 +90,7 @@ async fn save(
     let game = ScoreInput::parse(body).map_err(|e| ApiError::validation(e.to_string()))?;
     let now = state.clock.now();
     let day = local_day(now, state.config.time_zone);
-    let boards = match game.mode {
-        mapquiz_domain::scores::GameMode::Quiz => Period::ALL
-            .iter()
-            .map(|p| BoardPeriod { period: p.as_str().to_owned(), period_start: p.start_key(day) })
-            .collect(),
-        mapquiz_domain::scores::GameMode::Training => Vec::new(),
-    };
+    let boards = board_periods(game.mode, day);
     let score = state
         .store
         .insert_score(&NewScore {

@@ -5,6 +5,7 @@ pub mod tags;
 use crate::auth::CurrentUser;
 use crate::auth::wire::display_name;
 use crate::error::{ApiError, json};
+use crate::http::query::{bounded, first};
 use crate::state::AppState;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -90,38 +91,26 @@ fn decode_cursor(raw: &str) -> Option<(String, String)> {
     (!id.is_empty()).then(|| (key.to_owned(), id.to_owned()))
 }
 
-/// Reads `q`, `limit` and `cursor`; each malformed one is its own 400.
+/// Reads `q`, `limit` and `cursor` (the first of each); each malformed one is its own 400.
 fn search_params(query: Option<&str>, caller: &str) -> Result<UserSearch, ApiError> {
-    let mut search = UserSearch { exclude_id: caller.to_owned(), prefix: None, after: None, limit: DEFAULT_LIMIT };
-    let mut seen = (false, false, false);
-    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-        match key.as_ref() {
-            "limit" if !seen.0 => {
-                seen.0 = true;
-                search.limit = value
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|l| (1..=MAX_LIMIT).contains(l))
-                    .ok_or_else(|| ApiError::validation("Paramètre limit invalide"))?;
+    let limit = match first(query, "limit") {
+        None => DEFAULT_LIMIT,
+        Some(raw) => bounded(&raw, 1..=MAX_LIMIT).ok_or_else(|| ApiError::validation("Paramètre limit invalide"))?,
+    };
+    let after = first(query, "cursor")
+        .map(|raw| decode_cursor(&raw).ok_or_else(|| ApiError::validation("Paramètre cursor invalide")))
+        .transpose()?;
+    let prefix = first(query, "q")
+        .map(|raw| {
+            let q = raw.trim();
+            let chars = q.chars().count();
+            if chars == 0 || chars > MAX_Q_CHARS || q.chars().any(char::is_control) {
+                return Err(ApiError::validation("Paramètre q invalide"));
             }
-            "cursor" if !seen.1 => {
-                seen.1 = true;
-                search.after =
-                    Some(decode_cursor(&value).ok_or_else(|| ApiError::validation("Paramètre cursor invalide"))?);
-            }
-            "q" if !seen.2 => {
-                seen.2 = true;
-                let q = value.trim();
-                let chars = q.chars().count();
-                if chars == 0 || chars > MAX_Q_CHARS || q.chars().any(char::is_control) {
-                    return Err(ApiError::validation("Paramètre q invalide"));
-                }
-                search.prefix = Some(name_key(q));
-            }
-            _ => {}
-        }
-    }
-    Ok(search)
+            Ok(name_key(q))
+        })
+        .transpose()?;
+    Ok(UserSearch { exclude_id: caller.to_owned(), prefix, after, limit })
 }
 
 /// Users by name, case-insensitively, then id; the caller excluded.
