@@ -16,8 +16,9 @@ pub mod testing;
 pub use error::{CONSTRAINTS, StoreError};
 pub use migrations::MigrationState;
 pub use model::{
-    Account, AuditEntry, BoardEntry, BoardKey, BoardPeriod, BoardScope, FailureScope, NewScore, NewUser, Score,
-    ScoreStats, Session, SessionSelector, SessionWithUser, TwoFactor, User, UserSearch, name_key,
+    Account, AuditEntry, BoardEntry, BoardKey, BoardPeriod, BoardScope, FailureScope, Friend, FriendRequest,
+    IncomingRequest, NewScore, NewUser, RequestStatus, RespondOutcome, Score, ScoreStats, SendOutcome, Session,
+    SessionSelector, SessionWithUser, TwoFactor, User, UserSearch, name_key,
 };
 pub use options::{Backend, ConnectOptions, DatabaseUrl, DatabaseUrlError};
 
@@ -247,6 +248,63 @@ pub trait Store: Send + Sync + 'static {
         user_id: &str,
         neighbours: u32,
     ) -> Result<Vec<BoardEntry>, StoreError>;
+
+    // ---- friends ----
+
+    /// Applies protocol §4.2 rules 4–7 for `sender_id` → `receiver_id` (two distinct users) in one
+    /// transaction: already friends, already pending, auto-accept of the receiver's pending request (status
+    /// and both friendship rows together), or a new pending request `new_request_id` replacing the pair's
+    /// earlier non-pending requests. Race-free: a write that loses a race to a concurrent one (unique
+    /// constraint, or a request answered meanwhile) is re-evaluated, so 200 identical concurrent calls leave
+    /// one pending request and two users asking each other at once end up friends exactly once.
+    async fn send_friend_request(
+        &self,
+        sender_id: &str,
+        receiver_id: &str,
+        new_request_id: &str,
+        now: Timestamp,
+    ) -> Result<SendOutcome, StoreError>;
+
+    /// Applies protocol §4.3 rules 2–4 and the answer in one transaction: accepting sets the status and
+    /// writes both friendship rows (idempotent when they exist); rejecting sets the status. Only one of
+    /// several concurrent answers wins; the others get `AlreadyProcessed`.
+    async fn respond_friend_request(
+        &self,
+        request_id: &str,
+        caller_id: &str,
+        accept: bool,
+        now: Timestamp,
+    ) -> Result<RespondOutcome, StoreError>;
+
+    /// Deletes the friendship in both directions; `Ok(true)` when there was one.
+    async fn remove_friendship(&self, user_id: &str, friend_id: &str) -> Result<bool, StoreError>;
+
+    /// The user's friends, newest friendship first (then by friend id), at most `limit`.
+    async fn friends(&self, user_id: &str, limit: u32) -> Result<Vec<Friend>, StoreError>;
+
+    /// The ids of the user's friends (presence fan-out), unordered.
+    async fn friend_ids(&self, user_id: &str) -> Result<Vec<String>, StoreError>;
+
+    /// The pending requests the user received, newest first (then by id), at most `limit`.
+    async fn incoming_friend_requests(&self, user_id: &str, limit: u32) -> Result<Vec<IncomingRequest>, StoreError>;
+
+    /// The friend request with this id.
+    async fn friend_request(&self, id: &str) -> Result<Option<FriendRequest>, StoreError>;
+
+    /// Whether the two users are friends.
+    async fn are_friends(&self, user_id: &str, friend_id: &str) -> Result<bool, StoreError>;
+
+    // ---- presence ----
+
+    /// Marks the user online with `last_seen = now` if the stored flag is off; `Ok(true)` when it changed.
+    async fn set_online(&self, user_id: &str, now: Timestamp) -> Result<bool, StoreError>;
+
+    /// Marks the user offline with `last_seen = now` if the stored flag is on; `Ok(true)` when it changed.
+    async fn set_offline(&self, user_id: &str, now: Timestamp) -> Result<bool, StoreError>;
+
+    /// Start-up reset: turns the flag off for every online user not in `keep` (users a live node holds),
+    /// `last_seen` unchanged; returns how many changed.
+    async fn reset_presence(&self, keep: &[String]) -> Result<u64, StoreError>;
 
     /// Connection counts, summed over the store's pools.
     fn pool_stats(&self) -> PoolStats;

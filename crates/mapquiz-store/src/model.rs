@@ -242,3 +242,86 @@ pub struct BoardEntry {
     pub duration: Option<i32>,
     pub achieved_at: Timestamp,
 }
+
+/// Where a friend request stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestStatus {
+    Pending,
+    Accepted,
+    Rejected,
+}
+
+impl RequestStatus {
+    /// The stored (and wire) spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestStatus::Pending => "pending",
+            RequestStatus::Accepted => "accepted",
+            RequestStatus::Rejected => "rejected",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(RequestStatus::Pending),
+            "accepted" => Some(RequestStatus::Accepted),
+            "rejected" => Some(RequestStatus::Rejected),
+            _ => None,
+        }
+    }
+}
+
+/// A friend request between two users.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FriendRequest {
+    pub id: String,
+    pub sender_id: String,
+    pub receiver_id: String,
+    pub status: RequestStatus,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// An incoming pending request with the user who sent it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IncomingRequest {
+    pub request: FriendRequest,
+    pub sender: User,
+}
+
+/// A friend of some user, and since when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Friend {
+    pub user: User,
+    pub since: Timestamp,
+}
+
+/// What [`crate::Store::send_friend_request`] did (protocol §4.2, rules 4–7).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// Rule 4: nothing written.
+    AlreadyFriends,
+    /// Rule 5: the sender already has a pending request to the receiver; nothing written.
+    AlreadyPending,
+    /// Rule 6: the receiver's pending request to the sender (this id) was accepted and the friendship made.
+    AutoAccepted { request_id: String },
+    /// Rule 7: a new pending request (this id) was created, replacing earlier non-pending ones of the pair.
+    Sent { request_id: String },
+}
+
+/// What [`crate::Store::respond_friend_request`] did (protocol §4.3, rules 2–4 and the outcome).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RespondOutcome {
+    /// No request with that id.
+    NotFound,
+    /// The caller is not the request's receiver.
+    Forbidden,
+    /// The request is no longer pending (also when a concurrent answer won).
+    AlreadyProcessed,
+    /// Accepted: the friendship exists in both directions.
+    Accepted { sender_id: String },
+    /// Rejected.
+    Rejected { sender_id: String },
+}

@@ -4,15 +4,16 @@ mod audit;
 mod friends;
 mod lockout;
 mod maintenance;
+mod presence;
 mod scores;
 mod sessions;
 mod two_factor;
 mod users;
 
 use crate::{
-    Account, AuditEntry, Backend, BoardEntry, BoardKey, BoardScope, ConnectOptions, FailureScope, MigrationState,
-    NewScore, NewUser, PoolStats, Score, ScoreStats, Session, SessionSelector, SessionWithUser, Store, StoreError,
-    TwoFactor, User, UserSearch, migrations,
+    Account, AuditEntry, Backend, BoardEntry, BoardKey, BoardScope, ConnectOptions, FailureScope, Friend,
+    FriendRequest, IncomingRequest, MigrationState, NewScore, NewUser, PoolStats, RespondOutcome, Score, ScoreStats,
+    SendOutcome, Session, SessionSelector, SessionWithUser, Store, StoreError, TwoFactor, User, UserSearch, migrations,
 };
 use async_trait::async_trait;
 use mapquiz_domain::Timestamp;
@@ -323,6 +324,62 @@ impl Store for SqliteStore {
         neighbours: u32,
     ) -> Result<Vec<BoardEntry>, StoreError> {
         scores::leaderboard_around(&self.reader, board, scope, user_id, neighbours).await
+    }
+
+    async fn send_friend_request(
+        &self,
+        sender_id: &str,
+        receiver_id: &str,
+        new_request_id: &str,
+        now: Timestamp,
+    ) -> Result<SendOutcome, StoreError> {
+        friends::send_friend_request(&self.writer, sender_id, receiver_id, new_request_id, now).await
+    }
+
+    async fn respond_friend_request(
+        &self,
+        request_id: &str,
+        caller_id: &str,
+        accept: bool,
+        now: Timestamp,
+    ) -> Result<RespondOutcome, StoreError> {
+        friends::respond_friend_request(&self.writer, request_id, caller_id, accept, now).await
+    }
+
+    async fn remove_friendship(&self, user_id: &str, friend_id: &str) -> Result<bool, StoreError> {
+        friends::remove_friendship(&self.writer, user_id, friend_id).await
+    }
+
+    async fn friends(&self, user_id: &str, limit: u32) -> Result<Vec<Friend>, StoreError> {
+        friends::friends(&self.reader, user_id, limit).await
+    }
+
+    async fn friend_ids(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
+        friends::friend_ids(&self.reader, user_id).await
+    }
+
+    async fn incoming_friend_requests(&self, user_id: &str, limit: u32) -> Result<Vec<IncomingRequest>, StoreError> {
+        friends::incoming_friend_requests(&self.reader, user_id, limit).await
+    }
+
+    async fn friend_request(&self, id: &str) -> Result<Option<FriendRequest>, StoreError> {
+        friends::friend_request(&self.reader, id).await
+    }
+
+    async fn are_friends(&self, user_id: &str, friend_id: &str) -> Result<bool, StoreError> {
+        friends::are_friends(&self.reader, user_id, friend_id).await
+    }
+
+    async fn set_online(&self, user_id: &str, now: Timestamp) -> Result<bool, StoreError> {
+        presence::set_online(&self.writer, user_id, now).await
+    }
+
+    async fn set_offline(&self, user_id: &str, now: Timestamp) -> Result<bool, StoreError> {
+        presence::set_offline(&self.writer, user_id, now).await
+    }
+
+    async fn reset_presence(&self, keep: &[String]) -> Result<u64, StoreError> {
+        presence::reset_presence(&self.writer, keep).await
     }
 
     fn pool_stats(&self) -> PoolStats {

@@ -13,6 +13,7 @@ macro_rules! user_columns {
         "id, name, email, email_verified, image, tag, is_online, last_seen, created_at, updated_at"
     };
 }
+pub(super) use user_columns;
 
 /// The columns [`account_at`] reads, in its order.
 macro_rules! account_columns {

@@ -4,6 +4,7 @@
 
 mod auth;
 mod constraints;
+mod friends;
 mod migrations;
 mod scores;
 
