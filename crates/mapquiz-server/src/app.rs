@@ -4,6 +4,7 @@ use crate::auth::Auth;
 use crate::clock::{DynClock, SystemClock};
 use crate::config::{Config, secret};
 use crate::http::rate_limit::Limiters;
+use crate::live::Realtime;
 use crate::state::{AppState, Inner};
 use anyhow::Context;
 use std::future::Future;
@@ -48,6 +49,8 @@ impl App {
             }
         }
         let auth = Auth::new(&config, &auth_secret, store.clone(), clock.clone()).await?;
+        let realtime = Realtime::start(&config, store.clone(), clock.clone()).await?;
+        auth.sessions.on_revoke(realtime.revocation_hook());
         let listener = TcpListener::bind((config.host.as_str(), config.port))
             .await
             .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
@@ -62,6 +65,7 @@ impl App {
             auth,
             auth_secret,
             metrics: crate::ops::metrics::recorder(),
+            realtime,
             started_at,
             ready: AtomicBool::new(false),
             ws_connections: AtomicUsize::new(0),
@@ -98,6 +102,7 @@ impl App {
             }
         });
         tokio::spawn(housekeeping(state.clone()));
+        tokio::spawn(state.realtime.presence.clone().run_heartbeat(token.clone()));
 
         let deadline = state.config.http.shutdown_timeout;
         let router = crate::http::router(routes, state.clone());
@@ -109,6 +114,7 @@ impl App {
                 tracing::warn!(deadline_ms = deadline.as_millis() as u64, "requests still running at the shutdown deadline were dropped");
             }
         }
+        state.realtime.close().await;
         state.auth.sessions.close().await;
         state.store.close().await;
         tracing::info!("stopped");

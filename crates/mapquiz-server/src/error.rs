@@ -31,6 +31,9 @@ pub enum ApiError {
     RateLimited { retry_after_secs: u64 },
     #[error("service unavailable")]
     Unavailable,
+    /// A feature's own rule (friends, lobbies), with the status, code and message protocol.md gives it.
+    #[error("{code}: {message}")]
+    Rule { status: StatusCode, code: &'static str, message: String },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -71,6 +74,7 @@ impl ApiError {
                 (StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Trop de requêtes, veuillez réessayer plus tard")
             }
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", "Service indisponible"),
+            ApiError::Rule { status, code, message } => (*status, code, message),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Erreur interne du serveur"),
         }
     }

@@ -4,6 +4,7 @@ use crate::auth::Auth;
 use crate::clock::DynClock;
 use crate::config::Config;
 use crate::http::rate_limit::Limiters;
+use crate::live::Realtime;
 use mapquiz_store::DynStore;
 use metrics_exporter_prometheus::PrometheusHandle;
 use secrecy::SecretString;
@@ -28,6 +29,8 @@ pub struct Inner {
     /// The resolved signing secret (configured, or generated beside the database outside production).
     pub auth_secret: SecretString,
     pub metrics: PrometheusHandle,
+    /// Sockets, bus, presence.
+    pub realtime: Realtime,
     pub limiters: Limiters,
     pub started_at: Instant,
     /// Start-up finished and shutdown not begun.

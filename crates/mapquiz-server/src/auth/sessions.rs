@@ -9,7 +9,7 @@ use crate::http::meta::RequestMeta;
 use axum::http::{HeaderMap, header};
 use mapquiz_domain::new_id;
 use mapquiz_store::{DynStore, Session, SessionSelector, SessionWithUser, StoreError, User};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// How long a session lasts, and how long a `rememberMe:false` one lasts.
 pub const SESSION_LIFETIME: chrono::Duration = chrono::Duration::days(7);
@@ -47,6 +47,9 @@ pub enum Lookup {
     Valid(SessionWithUser),
 }
 
+/// Called with the token hashes of revoked sessions (the gateway closes their sockets on every node).
+pub type RevocationHook = Arc<dyn Fn(&[String]) + Send + Sync>;
+
 /// The session service.
 pub struct Sessions {
     store: DynStore,
@@ -54,12 +57,24 @@ pub struct Sessions {
     cache: SessionCache,
     keys: Arc<Keys>,
     jar: CookieJar,
+    on_revoke: OnceLock<RevocationHook>,
 }
 
 impl Sessions {
     /// The service over `store`, caching in `cache`.
     pub fn new(store: DynStore, clock: DynClock, cache: SessionCache, keys: Arc<Keys>, jar: CookieJar) -> Self {
-        Sessions { store, clock, cache, keys, jar }
+        Sessions { store, clock, cache, keys, jar, on_revoke: OnceLock::new() }
+    }
+
+    /// Sets what runs after sessions are revoked (once; later calls are ignored).
+    pub fn on_revoke(&self, hook: RevocationHook) {
+        let _ = self.on_revoke.set(hook);
+    }
+
+    fn revoked(&self, token_hashes: &[String]) {
+        if let Some(hook) = self.on_revoke.get() {
+            hook(token_hashes);
+        }
     }
 
     /// The cookie settings.
@@ -194,12 +209,14 @@ impl Sessions {
     pub async fn revoke(&self, selector: &SessionSelector) -> Result<usize, StoreError> {
         let hashes = self.store.delete_sessions(selector).await?;
         self.cache.evict(&hashes).await;
+        self.revoked(&hashes);
         Ok(hashes.len())
     }
 
     /// Drops these sessions (already deleted from the store) from the cache on every node.
     pub async fn evict(&self, token_hashes: &[String]) {
         self.cache.evict(token_hashes).await;
+        self.revoked(token_hashes);
     }
 
     /// Drops the cached copies of the user's sessions (after a change to the user they carry).

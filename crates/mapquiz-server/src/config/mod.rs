@@ -37,6 +37,7 @@ pub struct Config {
     pub redis_url: Option<RedisUrl>,
     pub auth: AuthConfig,
     pub http: HttpConfig,
+    pub realtime: RealtimeConfig,
     pub rate_limits: RateLimits,
     pub log: LogConfig,
     #[serde(serialize_with = "redacted_opt")]
@@ -167,6 +168,31 @@ pub struct HttpConfig {
     pub shutdown_timeout: Duration,
     #[serde(serialize_with = "millis")]
     pub health_timeout: Duration,
+}
+
+/// WebSocket gateway and presence settings (protocol §2.3, §2.4, §4.6).
+#[derive(Clone, Debug, Serialize)]
+pub struct RealtimeConfig {
+    /// Largest text message (and frame); larger closes the socket with 1009.
+    pub max_message_bytes: usize,
+    /// Messages a socket may send per window (token bucket: the whole window's worth may come at once).
+    pub rate_max: u32,
+    #[serde(serialize_with = "secs")]
+    pub rate_window: Duration,
+    /// Messages per window past which the socket is closed with 1008.
+    pub abuse_max: u32,
+    /// Sockets one user may hold on one node; one more closes the oldest with 1008.
+    pub max_sockets_per_user: usize,
+    /// Messages waiting to be written to one socket; a reader that falls further behind is disconnected.
+    pub outgoing_queue: usize,
+    #[serde(serialize_with = "millis")]
+    pub ping_interval: Duration,
+    /// Silence (no message, no pong) after which a socket is closed.
+    #[serde(serialize_with = "millis")]
+    pub idle_timeout: Duration,
+    /// How long after a user's last socket closes they are shown offline (a reload must not flicker).
+    #[serde(serialize_with = "millis")]
+    pub presence_grace: Duration,
 }
 
 /// A number of requests allowed per window, per client IP.

@@ -104,6 +104,16 @@ pub struct RawConfig {
     pub rate_limit_bug_reports_max: u32,
     pub rate_limit_bug_reports_window_secs: u64,
 
+    pub ws_max_message_bytes: usize,
+    pub ws_rate_max: u32,
+    pub ws_rate_window_secs: u64,
+    pub ws_abuse_max: u32,
+    pub ws_max_sockets_per_user: usize,
+    pub ws_outgoing_queue: usize,
+    pub ws_ping_interval_ms: u64,
+    pub ws_idle_timeout_ms: u64,
+    pub presence_grace_ms: u64,
+
     #[serde(deserialize_with = "de::opt_string")]
     pub log_format: Option<String>,
     #[serde(deserialize_with = "de::opt_string")]
@@ -173,6 +183,15 @@ impl Default for RawConfig {
             rate_limit_auth_window_secs: 10,
             rate_limit_bug_reports_max: 10,
             rate_limit_bug_reports_window_secs: 3600,
+            ws_max_message_bytes: 64 * 1024,
+            ws_rate_max: 100,
+            ws_rate_window_secs: 10,
+            ws_abuse_max: 1000,
+            ws_max_sockets_per_user: 10,
+            ws_outgoing_queue: 256,
+            ws_ping_interval_ms: 25_000,
+            ws_idle_timeout_ms: 60_000,
+            presence_grace_ms: 5_000,
             log_format: None,
             log_level: None,
             metrics_token: None,

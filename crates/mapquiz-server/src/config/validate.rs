@@ -2,7 +2,7 @@
 
 use super::{
     Argon2Params, AuthConfig, AuthSecret, Config, DatabaseConfig, GithubConfig, GoogleConfig, HttpConfig, Lockout,
-    LogConfig, LogFormat, Profile, Quota, RateLimits, RawConfig, RedisUrl, SameSite,
+    LogConfig, LogFormat, Profile, Quota, RateLimits, RawConfig, RealtimeConfig, RedisUrl, SameSite,
 };
 use ipnet::IpNet;
 use mapquiz_store::DatabaseUrl;
@@ -277,6 +277,36 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         health_timeout: p.positive("health_timeout_ms", raw.health_timeout_ms),
     };
 
+    if raw.ws_max_message_bytes < 1024 || raw.ws_max_message_bytes > 16 * 1024 * 1024 {
+        p.add("ws_max_message_bytes", "must be between 1024 and 16777216");
+    }
+    for (key, v) in [
+        ("ws_rate_max", raw.ws_rate_max as usize),
+        ("ws_max_sockets_per_user", raw.ws_max_sockets_per_user),
+        ("ws_outgoing_queue", raw.ws_outgoing_queue),
+    ] {
+        if v == 0 {
+            p.add(key, "must be at least 1");
+        }
+    }
+    if raw.ws_abuse_max < raw.ws_rate_max {
+        p.add("ws_abuse_max", "must not be lower than ws_rate_max");
+    }
+    let realtime = RealtimeConfig {
+        max_message_bytes: raw.ws_max_message_bytes,
+        rate_max: raw.ws_rate_max,
+        rate_window: p.positive("ws_rate_window_secs", raw.ws_rate_window_secs.saturating_mul(1000)),
+        abuse_max: raw.ws_abuse_max,
+        max_sockets_per_user: raw.ws_max_sockets_per_user,
+        outgoing_queue: raw.ws_outgoing_queue,
+        ping_interval: p.positive("ws_ping_interval_ms", raw.ws_ping_interval_ms),
+        idle_timeout: p.positive("ws_idle_timeout_ms", raw.ws_idle_timeout_ms),
+        presence_grace: Duration::from_millis(raw.presence_grace_ms),
+    };
+    if realtime.idle_timeout <= realtime.ping_interval {
+        p.add("ws_idle_timeout_ms", "must be longer than ws_ping_interval_ms (a live client answers pings)");
+    }
+
     let mut quota = |key: &str, max: u32, window_secs: u64| {
         if max == 0 {
             p.add(key, "must be at least 1 (disable limits with rate_limit_enabled = false)");
@@ -367,6 +397,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
                 argon2,
             },
             http,
+            realtime,
             rate_limits,
             log: LogConfig { format, level },
             metrics_token: raw.metrics_token,

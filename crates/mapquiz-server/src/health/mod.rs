@@ -131,6 +131,21 @@ pub struct Checks {
     /// Open WebSocket connections on this node.
     #[serde(rename = "wsConnections")]
     ws_connections: usize,
+    realtime: RealtimeCheck,
+}
+
+/// The real-time side of this node.
+#[derive(Serialize, ToSchema)]
+pub struct RealtimeCheck {
+    /// `local` (no Redis), `connected`, or `degraded` (Redis unreachable: events reach this node only).
+    bus: &'static str,
+    /// Authenticated sockets on this node.
+    sockets: usize,
+    /// Users with at least one socket on this node.
+    users: usize,
+    /// This node's id among the nodes sharing Redis.
+    #[serde(rename = "nodeId")]
+    node_id: String,
 }
 
 /// Detailed health.
@@ -165,6 +180,12 @@ async fn health_detailed(State(state): State<AppState>) -> Response {
             uptime: state.started_at.elapsed().as_secs_f64(),
             response_time: millis(started.elapsed()),
             ws_connections: state.ws_connections.load(Ordering::Relaxed),
+            realtime: RealtimeCheck {
+                bus: state.realtime.bus.status(),
+                sockets: state.realtime.hub.socket_count(),
+                users: state.realtime.hub.users().len(),
+                node_id: state.realtime.node_id.to_string(),
+            },
         },
     };
     json(if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, &body)

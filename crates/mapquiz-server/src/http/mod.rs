@@ -33,6 +33,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::users::routes())
         .merge(crate::scores::routes())
         .merge(crate::leaderboards::routes())
+        .merge(crate::friends::routes::routes())
+        .merge(crate::ws::routes())
 }
 
 /// The complete application: `routes` (from [`routes`]) with the fallback and the middleware.

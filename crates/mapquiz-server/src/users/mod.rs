@@ -59,7 +59,18 @@ pub struct PublicUser {
     tag: String,
 }
 
-async fn listed(state: &AppState, user: &User) -> Result<ListedUser, ApiError> {
+/// `PublicUser` for `user`, its tag ensured.
+pub async fn public(state: &AppState, user: &User) -> Result<PublicUser, ApiError> {
+    Ok(PublicUser {
+        id: user.id.clone(),
+        name: display_name(&user.name).to_owned(),
+        image: user.image.clone(),
+        tag: tags::ensure(&state.store, user, state.clock.now()).await?,
+    })
+}
+
+/// The user as listed with presence (user search, friends list), its tag ensured.
+pub async fn listed(state: &AppState, user: &User) -> Result<ListedUser, ApiError> {
     Ok(ListedUser {
         id: user.id.clone(),
         name: display_name(&user.name).to_owned(),

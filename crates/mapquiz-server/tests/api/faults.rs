@@ -3,78 +3,10 @@
 //! TCP proxy of its own in front of it and cuts that.
 
 use crate::helpers::{TestApp, base_figment, json};
+use crate::proxy::Proxy;
 use mapquiz_server::config::Config;
 use mapquiz_store::testing::TestDatabase;
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-
-const FORWARD: u8 = 0;
-const REFUSE: u8 = 1;
-const STALL: u8 = 2;
-
-/// A TCP proxy that can be cut (every connection closed, new ones refused), stalled (connections closed,
-/// new ones accepted and never answered) and restored.
-struct Proxy {
-    address: SocketAddr,
-    mode: Arc<AtomicU8>,
-    generation: watch::Sender<u64>,
-}
-
-impl Proxy {
-    async fn start(upstream: SocketAddr) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let mode = Arc::new(AtomicU8::new(FORWARD));
-        let (generation, _) = watch::channel(0u64);
-        let (flag, gen_tx) = (mode.clone(), generation.clone());
-        tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                let mut cut = gen_tx.subscribe();
-                match flag.load(Ordering::SeqCst) {
-                    REFUSE => continue, // dropping the socket refuses the connection
-                    STALL => {
-                        // Hold the socket open, say nothing, until the next mode change.
-                        tokio::spawn(async move {
-                            let _ = cut.changed().await;
-                            drop(client);
-                        });
-                        continue;
-                    }
-                    _ => {}
-                }
-                tokio::spawn(async move {
-                    let Ok(mut server) = TcpStream::connect(upstream).await else { return };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        _ = cut.changed() => {}
-                    }
-                });
-            }
-        });
-        Proxy { address, mode, generation }
-    }
-
-    fn set(&self, mode: u8) {
-        self.mode.store(mode, Ordering::SeqCst);
-        self.generation.send_modify(|g| *g += 1);
-    }
-
-    fn cut(&self) {
-        self.set(REFUSE);
-    }
-
-    fn stall(&self) {
-        self.set(STALL);
-    }
-
-    fn restore(&self) {
-        self.set(FORWARD);
-    }
-}
 
 /// A fresh PostgreSQL database reached through a new proxy, and the figment pointing at it.
 async fn behind_proxy() -> Option<(TestDatabase, Proxy, figment::Figment)> {

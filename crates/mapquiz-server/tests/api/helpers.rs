@@ -88,20 +88,7 @@ impl TestApp {
 
     /// Signs up a new user named `name` with a unique email and [`PASSWORD`]; panics unless it succeeds.
     pub async fn sign_up(&self, name: &str) -> TestUser {
-        let email = format!("{}-{}@example.com", name.to_lowercase().replace(' ', "-"), uuid::Uuid::now_v7().simple());
-        let res =
-            self.post_json("/api/auth/sign-up/email", &j!({"name": name, "email": email, "password": PASSWORD})).await;
-        let cookie = session_cookie(&res).expect("sign-up sets the session cookie");
-        let (status, body) = json(res).await;
-        assert_eq!(status, 200, "sign-up failed: {body}");
-        TestUser {
-            id: body["user"]["id"].as_str().unwrap().to_owned(),
-            name: name.to_owned(),
-            email,
-            tag: body["user"]["tag"].as_str().unwrap().to_owned(),
-            token: body["token"].as_str().unwrap().to_owned(),
-            cookie,
-        }
+        sign_up_at(&self.client, self.address, name).await
     }
 
     /// GET with the user's session cookie.
@@ -127,6 +114,40 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.stop.cancel();
+    }
+}
+
+/// The Redis server the tests may use; `None` skips the Redis tests, except under `CI`, where a missing URL
+/// fails the run.
+pub fn test_redis_url() -> Option<String> {
+    match std::env::var("TEST_REDIS_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("CI is set but TEST_REDIS_URL is not: the Redis tests are required in CI")
+        }
+        _ => None,
+    }
+}
+
+/// Signs up a new user on the server at `address` (any node); panics unless it succeeds.
+pub async fn sign_up_at(client: &reqwest::Client, address: SocketAddr, name: &str) -> TestUser {
+    let email = format!("{}-{}@example.com", name.to_lowercase().replace(' ', "-"), uuid::Uuid::now_v7().simple());
+    let res = client
+        .post(format!("http://{address}/api/auth/sign-up/email"))
+        .json(&j!({"name": name, "email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .expect("request sent");
+    let cookie = session_cookie(&res).expect("sign-up sets the session cookie");
+    let (status, body) = json(res).await;
+    assert_eq!(status, 200, "sign-up failed: {body}");
+    TestUser {
+        id: body["user"]["id"].as_str().unwrap().to_owned(),
+        name: name.to_owned(),
+        email,
+        tag: body["user"]["tag"].as_str().unwrap().to_owned(),
+        token: body["token"].as_str().unwrap().to_owned(),
+        cookie,
     }
 }
 

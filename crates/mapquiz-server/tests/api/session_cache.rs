@@ -3,23 +3,14 @@
 //! once on every other node (protocol §1.1.5, §1.4.4, §1.4.7). The Redis tests run when `TEST_REDIS_URL` is
 //! set (required under `CI`); each starts two nodes on one database.
 
-use crate::helpers::{PASSWORD, TestApp, TestUser, base_figment, json, on_both_backends, session_cookie};
+use crate::helpers::{
+    PASSWORD, TestApp, TestUser, base_figment, json, on_both_backends, session_cookie, test_redis_url,
+};
 use mapquiz_server::app::App;
 use mapquiz_server::config::Config;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use tokio_util::sync::CancellationToken;
-
-/// The Redis server the tests may use; `None` skips them, except under `CI`, where a missing URL fails.
-fn redis_url() -> Option<String> {
-    match std::env::var("TEST_REDIS_URL") {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!("CI is set but TEST_REDIS_URL is not: the Redis session-cache tests are required in CI")
-        }
-        _ => None,
-    }
-}
 
 /// A second node: another app on the first one's database, Redis and secret.
 struct Node {
@@ -54,7 +45,7 @@ impl Drop for Node {
 
 /// Two nodes sharing a database and Redis, or `None` when either is not configured.
 async fn two_nodes(postgres: bool) -> Option<(TestApp, Node)> {
-    let redis = redis_url()?;
+    let redis = test_redis_url()?;
     let a = TestApp::spawn_with(postgres, |f| f.merge(("redis_url", redis.as_str()))).await?;
     let b = Node::start(&a, &redis).await;
     Some((a, b))

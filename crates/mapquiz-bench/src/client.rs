@@ -1,0 +1,152 @@
+//! A thin client of the server's public API: sign-up, `/health/detailed`, friend requests, sockets.
+
+use anyhow::{Context, bail};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long one expected frame may take before the run is called failed.
+const FRAME_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A server and an HTTP client for it.
+#[derive(Clone)]
+pub struct Server {
+    base: String,
+    http: reqwest::Client,
+}
+
+/// A signed-up user.
+pub struct User {
+    pub id: String,
+    pub tag: String,
+    pub cookie: String,
+}
+
+/// What `/health/detailed` says about the node.
+pub struct Health {
+    pub rss: u64,
+    pub ws_connections: u64,
+    pub sockets: u64,
+    pub users: u64,
+}
+
+impl Server {
+    /// A client for the server at `base` (`http://host:port`).
+    pub fn new(base: &str) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder().build().context("HTTP client")?;
+        Ok(Server { base: base.trim_end_matches('/').to_owned(), http })
+    }
+
+    /// Signs up a user with a unique email.
+    pub async fn sign_up(&self, name: String) -> anyhow::Result<User> {
+        let email = format!("bench-{}@bench.mapquiz.invalid", uuid::Uuid::now_v7().simple());
+        let res = self
+            .http
+            .post(format!("{}/api/auth/sign-up/email", self.base))
+            .json(&json!({"name": name, "email": email, "password": "bench password 123"}))
+            .send()
+            .await?;
+        let cookie = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.contains("session_token="))
+            .and_then(|c| c.split(';').next())
+            .map(str::to_owned)
+            .context("sign-up set no session cookie")?;
+        let status = res.status();
+        let body: Value = res.json().await?;
+        if !status.is_success() {
+            bail!("sign-up failed: {status} {body}");
+        }
+        let field = |k: &str| body["user"][k].as_str().map(str::to_owned).context("sign-up answer without user");
+        Ok(User { id: field("id")?, tag: field("tag")?, cookie })
+    }
+
+    /// The node's health details.
+    pub async fn health(&self) -> anyhow::Result<Health> {
+        let body: Value = self.http.get(format!("{}/health/detailed", self.base)).send().await?.json().await?;
+        let n = |v: &Value| v.as_u64().unwrap_or(0);
+        let checks = &body["checks"];
+        Ok(Health {
+            rss: n(&checks["memory"]["rss"]),
+            ws_connections: n(&checks["wsConnections"]),
+            sockets: n(&checks["realtime"]["sockets"]),
+            users: n(&checks["realtime"]["users"]),
+        })
+    }
+
+    /// The id of the pending request `sender_id` sent to `user`.
+    pub async fn pending_request_from(&self, user: &User, sender_id: &str) -> anyhow::Result<String> {
+        let body: Value = self
+            .http
+            .get(format!("{}/api/friends/requests", self.base))
+            .header("cookie", &user.cookie)
+            .send()
+            .await?
+            .json()
+            .await?;
+        body["friendRequests"]
+            .as_array()
+            .and_then(|list| list.iter().find(|r| r["senderId"] == sender_id))
+            .and_then(|r| r["id"].as_str())
+            .map(str::to_owned)
+            .context("the request is not listed")
+    }
+
+    /// An authenticated socket for `user`.
+    pub async fn socket(&self, user: &User) -> anyhow::Result<Socket> {
+        let ws_url = format!("{}/ws", self.base.replacen("http", "ws", 1));
+        let mut request = ws_url.into_client_request()?;
+        request.headers_mut().insert("cookie", user.cookie.parse()?);
+        let (stream, _) = tokio_tungstenite::connect_async(request).await?;
+        let mut socket = Socket { stream };
+        socket.expect("connected").await?;
+        socket.send(json!({"type": "authenticate"})).await?;
+        socket.expect("authenticated").await?;
+        Ok(socket)
+    }
+}
+
+/// An open socket.
+pub struct Socket {
+    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Socket {
+    /// Sends a JSON message.
+    pub async fn send(&mut self, message: Value) -> anyhow::Result<()> {
+        self.stream.send(Message::text(message.to_string())).await.context("send")
+    }
+
+    /// Reads frames until one of type `kind`; fails on an `error` frame, a close or the timeout.
+    pub async fn expect(&mut self, kind: &str) -> anyhow::Result<Value> {
+        let read = async {
+            while let Some(frame) = self.stream.next().await {
+                if let Message::Text(t) = frame? {
+                    let v: Value = serde_json::from_str(t.as_str())?;
+                    if v["type"] == kind {
+                        return Ok(v);
+                    }
+                    if v["type"] == "error" {
+                        bail!("the server answered an error: {v}");
+                    }
+                }
+            }
+            bail!("the socket closed while waiting for {kind}")
+        };
+        tokio::time::timeout(FRAME_TIMEOUT, read)
+            .await
+            .with_context(|| format!("no {kind} within {FRAME_TIMEOUT:?}"))?
+    }
+
+    /// Reads (and drops) frames until the socket closes, answering pings.
+    pub async fn drain(mut self) {
+        while let Some(Ok(_)) = self.stream.next().await {}
+    }
+}

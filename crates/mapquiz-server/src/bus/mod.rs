@@ -1,0 +1,126 @@
+//! The real-time bus: events addressed to users (and, with lobbies, to lobbies), delivered to whichever node
+//! holds their sockets. Code that emits an event never knows whether other nodes exist.
+//!
+//! Every event is applied to this node's hub at once, then, when Redis is configured, published for the
+//! other nodes (each ignores its own). Publishing never blocks the caller: it goes through a bounded queue
+//! to one publisher task, and while Redis is slow or down events reach this node's sockets only.
+
+pub mod redis;
+
+use crate::live::hub::Hub;
+use crate::ws::protocol::Frame;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// Something to deliver to sockets, wherever they are.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    /// One frame for every socket of these users.
+    ToUsers { users: Vec<String>, frame: String },
+    /// Close (1008) the sockets these sessions authenticated: sign-out, revocation.
+    CloseSessions { session_hashes: Vec<String> },
+}
+
+impl Event {
+    /// A frame for one user.
+    pub fn to_user(user_id: &str, frame: &Frame) -> Event {
+        Event::ToUsers { users: vec![user_id.to_owned()], frame: frame.as_str().to_owned() }
+    }
+
+    /// A frame for several users.
+    pub fn to_users(users: Vec<String>, frame: &Frame) -> Event {
+        Event::ToUsers { users, frame: frame.as_str().to_owned() }
+    }
+}
+
+/// The bus.
+pub struct Bus {
+    hub: Arc<Hub>,
+    remote: Option<redis::RedisBus>,
+}
+
+impl Bus {
+    /// In-process only.
+    pub fn local(hub: Arc<Hub>) -> Self {
+        Bus { hub, remote: None }
+    }
+
+    /// In-process, and through Redis to the other nodes.
+    pub fn with_redis(hub: Arc<Hub>, remote: redis::RedisBus) -> Self {
+        Bus { hub, remote: Some(remote) }
+    }
+
+    /// Delivers `event` on this node and hands it to the other nodes; never waits.
+    pub fn publish(&self, event: Event) {
+        deliver(&self.hub, &event);
+        if let Some(remote) = &self.remote {
+            remote.publish(&event);
+        }
+    }
+
+    /// Publishes each event in order.
+    pub fn publish_all(&self, events: impl IntoIterator<Item = Event>) {
+        for e in events {
+            self.publish(e);
+        }
+    }
+
+    /// `"local"`, or the Redis link's state (`"connected"` / `"degraded"`).
+    pub fn status(&self) -> &'static str {
+        match &self.remote {
+            None => "local",
+            Some(r) if r.is_connected() => "connected",
+            Some(_) => "degraded",
+        }
+    }
+
+    /// Stops the Redis tasks and connections, if any.
+    pub async fn close(&self) {
+        if let Some(r) = &self.remote {
+            r.close().await;
+        }
+    }
+}
+
+/// Applies an event to this node's sockets.
+pub(crate) fn deliver(hub: &Hub, event: &Event) {
+    match event {
+        Event::ToUsers { users, frame } => {
+            let frame = Frame::from(frame.clone());
+            for u in users {
+                hub.send_to_user(u, &frame);
+            }
+        }
+        Event::CloseSessions { session_hashes } => hub.close_sessions(session_hashes),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::live::hub::{Closer, close, next_socket_id};
+    use tokio::sync::mpsc;
+
+    #[test]
+    fn events_keep_a_stable_wire_form() {
+        let e = Event::to_user("u", &Frame::from(r#"{"type":"pong"}"#));
+        let json = serde_json::to_string(&e).unwrap();
+        assert_eq!(json, r#"{"kind":"to_users","users":["u"],"frame":"{\"type\":\"pong\"}"}"#);
+        assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), e);
+    }
+
+    #[test]
+    fn the_local_bus_delivers_to_this_node() {
+        let hub = Arc::new(Hub::new(10));
+        let (tx, mut rx) = mpsc::channel(4);
+        let closer = Closer::default();
+        hub.attach(next_socket_id(), "u", "s", tx, closer.clone());
+        let bus = Bus::local(hub);
+        bus.publish(Event::to_users(vec!["u".into(), "nobody".into()], &Frame::from("x")));
+        assert_eq!(rx.try_recv().unwrap().as_str(), "x");
+        bus.publish(Event::CloseSessions { session_hashes: vec!["s".into()] });
+        assert_eq!(closer.code(), Some(close::POLICY_VIOLATION));
+        assert_eq!(bus.status(), "local");
+    }
+}

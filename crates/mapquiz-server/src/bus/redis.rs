@@ -1,0 +1,140 @@
+//! The bus between nodes over Redis pub/sub: one channel, each message `{"node": <sender>, "event": …}`.
+//!
+//! fred reconnects both connections by itself and the subscriber re-subscribes after each reconnection.
+//! Publishing goes through a bounded queue to one task, so a slow or absent Redis never holds up a request:
+//! the queue overflows (counted, warned) and this node keeps delivering to its own sockets.
+
+use super::{Event, deliver};
+use crate::config::RedisUrl;
+use crate::live::hub::Hub;
+use anyhow::Context;
+use fred::clients::SubscriberClient;
+use fred::prelude::{
+    Builder, Client, ClientLike, Config as RedisConfig, EventInterface, PubsubInterface, ReconnectPolicy,
+};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// The channel every node publishes to and listens on.
+pub const CHANNEL: &str = "mapquiz:bus";
+/// Events waiting to be published; past this, new ones reach this node only.
+const PUBLISH_QUEUE: usize = 4096;
+/// Bound on one Redis command.
+const COMMAND_TIMEOUT: Duration = Duration::from_millis(500);
+
+#[derive(Serialize, Deserialize)]
+struct Envelope<'a> {
+    node: &'a str,
+    event: Event,
+}
+
+/// The Redis side of the bus.
+pub struct RedisBus {
+    queue: mpsc::Sender<String>,
+    node_id: Arc<str>,
+    publisher: Client,
+    subscriber: SubscriberClient,
+    tasks: Vec<JoinHandle<()>>,
+    failing: Arc<AtomicBool>,
+}
+
+/// A fred client with the server's reconnection and timeout policy.
+pub fn builder(url: &RedisUrl) -> anyhow::Result<Builder> {
+    let config = RedisConfig::from_url(url.expose().as_str()).context("unusable Redis URL")?;
+    let mut builder = Builder::from_config(config);
+    builder
+        .with_performance_config(|p| p.default_command_timeout = COMMAND_TIMEOUT)
+        .with_connection_config(|c| c.connection_timeout = Duration::from_secs(2))
+        .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2));
+    Ok(builder)
+}
+
+impl RedisBus {
+    /// Connects, subscribes, and starts delivering other nodes' events to `hub`.
+    pub async fn connect(url: &RedisUrl, node_id: Arc<str>, hub: Arc<Hub>) -> anyhow::Result<Self> {
+        let b = builder(url)?;
+        let publisher = b.build().context("cannot build the Redis client")?;
+        let subscriber = b.build_subscriber_client().context("cannot build the Redis subscriber")?;
+        publisher.init().await.with_context(|| format!("cannot connect to Redis at {}", url.redacted()))?;
+        subscriber.init().await.with_context(|| format!("cannot connect to Redis at {}", url.redacted()))?;
+        let mut tasks = vec![subscriber.manage_subscriptions()];
+        let mut messages = subscriber.message_rx();
+        subscriber.subscribe(CHANNEL).await.context("cannot subscribe to the Redis bus channel")?;
+
+        let own = node_id.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                match messages.recv().await {
+                    Ok(message) => {
+                        let Some(text) = message.value.as_str() else { continue };
+                        match serde_json::from_str::<Envelope>(&text) {
+                            Ok(envelope) if *envelope.node == *own => {}
+                            Ok(envelope) => {
+                                metrics::counter!("bus_events_received_total").increment(1);
+                                deliver(&hub, &envelope.event);
+                            }
+                            Err(e) => tracing::warn!(error = %e, "unreadable bus message ignored"),
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        metrics::counter!("bus_events_lost_total").increment(n);
+                        tracing::warn!(lost = n, "bus listener fell behind; events lost");
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        }));
+
+        let (queue, mut pending) = mpsc::channel::<String>(PUBLISH_QUEUE);
+        let failing = Arc::new(AtomicBool::new(false));
+        let (client, flag) = (publisher.clone(), failing.clone());
+        tasks.push(tokio::spawn(async move {
+            while let Some(payload) = pending.recv().await {
+                match client.publish::<i64, _, _>(CHANNEL, payload).await {
+                    Ok(_) => {
+                        if flag.swap(false, Ordering::AcqRel) {
+                            tracing::info!("Redis bus recovered: events reach every node again");
+                        }
+                    }
+                    Err(e) => {
+                        metrics::counter!("bus_publish_failures_total").increment(1);
+                        if !flag.swap(true, Ordering::AcqRel) {
+                            tracing::warn!(error = %e, "Redis bus unavailable: events reach this node's sockets only");
+                        }
+                    }
+                }
+            }
+        }));
+        Ok(RedisBus { queue, node_id, publisher, subscriber, tasks, failing })
+    }
+
+    /// Queues `event` for the other nodes; drops it (counted) when the queue is full.
+    pub fn publish(&self, event: &Event) {
+        let envelope = Envelope { node: &self.node_id, event: event.clone() };
+        let Ok(payload) = serde_json::to_string(&envelope) else { return };
+        if self.queue.try_send(payload).is_err() {
+            metrics::counter!("bus_publish_failures_total").increment(1);
+            if !self.failing.swap(true, Ordering::AcqRel) {
+                tracing::warn!("Redis bus queue full: events reach this node's sockets only");
+            }
+        }
+    }
+
+    /// Both connections are up.
+    pub fn is_connected(&self) -> bool {
+        self.publisher.is_connected() && self.subscriber.is_connected()
+    }
+
+    /// Stops the tasks and closes the connections.
+    pub async fn close(&self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        let _ = self.subscriber.quit().await;
+        let _ = self.publisher.quit().await;
+    }
+}

@@ -1,0 +1,263 @@
+//! This node's authenticated sockets, by user: where a push addressed to a user is written.
+//!
+//! Writing never waits: each socket has a bounded queue, and a socket whose queue is full (a reader that
+//! stopped reading) is disconnected rather than allowed to grow memory.
+
+use crate::ws::protocol::Frame;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// WebSocket close codes the gateway uses.
+pub mod close {
+    /// Server shutting down, or the peer went silent.
+    pub const GOING_AWAY: u16 = 1001;
+    /// Binary frame.
+    pub const UNSUPPORTED_DATA: u16 = 1003;
+    /// Session revoked, too many sockets, flooding, or too slow a reader.
+    pub const POLICY_VIOLATION: u16 = 1008;
+    /// Message over the size limit.
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
+}
+
+/// Asks a socket's tasks to close it with a code (the first code asked for wins).
+#[derive(Clone, Debug, Default)]
+pub struct Closer {
+    token: CancellationToken,
+    code: Arc<AtomicU16>,
+}
+
+impl Closer {
+    /// Requests the close.
+    pub fn close(&self, code: u16) {
+        let _ = self.code.compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire);
+        self.token.cancel();
+    }
+
+    /// Resolves once a close was requested.
+    pub async fn requested(&self) {
+        self.token.cancelled().await;
+    }
+
+    /// Whether a close was requested.
+    pub fn is_requested(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
+    /// The requested code (`None` before any request).
+    pub fn code(&self) -> Option<u16> {
+        match self.code.load(Ordering::Acquire) {
+            0 => None,
+            c => Some(c),
+        }
+    }
+}
+
+/// One authenticated socket as the hub sees it.
+#[derive(Debug)]
+pub struct SocketHandle {
+    /// Unique on this node, increasing with age.
+    pub id: u64,
+    pub user_id: String,
+    /// The hash of the session token that authenticated it (revoking the session closes it).
+    pub session_hash: String,
+    queue: mpsc::Sender<Frame>,
+    closer: Closer,
+}
+
+impl SocketHandle {
+    /// Queues a frame; a full queue disconnects the socket (1008), a closed one is ignored.
+    pub fn send(&self, frame: Frame) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.queue.try_send(frame) {
+            metrics::counter!("ws_slow_consumers_disconnected_total").increment(1);
+            tracing::info!(socket = self.id, user_id = %self.user_id, "outgoing queue full: disconnecting a slow reader");
+            self.closer.close(close::POLICY_VIOLATION);
+        }
+    }
+}
+
+/// Allocates socket ids.
+static NEXT_SOCKET_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A fresh socket id.
+pub fn next_socket_id() -> u64 {
+    NEXT_SOCKET_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The hub.
+#[derive(Debug)]
+pub struct Hub {
+    users: Mutex<HashMap<String, Vec<Arc<SocketHandle>>>>,
+    max_per_user: usize,
+}
+
+impl Hub {
+    /// An empty hub allowing `max_per_user` sockets per user.
+    pub fn new(max_per_user: usize) -> Self {
+        Hub { users: Mutex::new(HashMap::new()), max_per_user: max_per_user.max(1) }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Vec<Arc<SocketHandle>>>> {
+        // The map stays consistent whatever a panicking holder did (every change is one insert or remove).
+        self.users.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Registers a socket; returns whether it is the user's first on this node. Past the per-user limit the
+    /// oldest socket is closed with 1008.
+    pub fn attach(
+        &self,
+        id: u64,
+        user_id: &str,
+        session_hash: &str,
+        queue: mpsc::Sender<Frame>,
+        closer: Closer,
+    ) -> bool {
+        let handle = Arc::new(SocketHandle {
+            id,
+            user_id: user_id.to_owned(),
+            session_hash: session_hash.to_owned(),
+            queue,
+            closer,
+        });
+        let mut users = self.lock();
+        let sockets = users.entry(user_id.to_owned()).or_default();
+        let first = sockets.is_empty();
+        sockets.push(handle);
+        while sockets.len() > self.max_per_user {
+            let oldest = sockets.remove(0);
+            oldest.closer.close(close::POLICY_VIOLATION);
+        }
+        first
+    }
+
+    /// Forgets a socket; returns whether the user has no socket left on this node (and had this one).
+    pub fn detach(&self, user_id: &str, id: u64) -> bool {
+        let mut users = self.lock();
+        let Some(sockets) = users.get_mut(user_id) else { return false };
+        let before = sockets.len();
+        sockets.retain(|s| s.id != id);
+        let removed = sockets.len() < before;
+        if sockets.is_empty() {
+            users.remove(user_id);
+            return removed;
+        }
+        false
+    }
+
+    /// Whether the user has a socket on this node.
+    pub fn holds(&self, user_id: &str) -> bool {
+        self.lock().contains_key(user_id)
+    }
+
+    /// The users with a socket on this node.
+    pub fn users(&self) -> Vec<String> {
+        self.lock().keys().cloned().collect()
+    }
+
+    /// Authenticated sockets on this node.
+    pub fn socket_count(&self) -> usize {
+        self.lock().values().map(Vec::len).sum()
+    }
+
+    /// Queues `frame` on every socket of `user_id` on this node.
+    pub fn send_to_user(&self, user_id: &str, frame: &Frame) {
+        let sockets = self.lock().get(user_id).cloned().unwrap_or_default();
+        for s in sockets {
+            s.send(frame.clone());
+        }
+    }
+
+    /// Closes, with 1008, every socket authenticated by one of these sessions.
+    pub fn close_sessions(&self, session_hashes: &[String]) {
+        let users = self.lock();
+        for s in users.values().flatten() {
+            if session_hashes.contains(&s.session_hash) {
+                s.closer.close(close::POLICY_VIOLATION);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn socket(hub: &Hub, user: &str, session: &str) -> (u64, mpsc::Receiver<Frame>, Closer, bool) {
+        let (tx, rx) = mpsc::channel(2);
+        let closer = Closer::default();
+        let id = next_socket_id();
+        let first = hub.attach(id, user, session, tx, closer.clone());
+        (id, rx, closer, first)
+    }
+
+    #[test]
+    fn pushes_reach_every_socket_of_the_user_and_only_theirs() {
+        let hub = Hub::new(10);
+        let (_, mut a1, _, first) = socket(&hub, "a", "s1");
+        assert!(first);
+        let (_, mut a2, _, first) = socket(&hub, "a", "s2");
+        assert!(!first);
+        let (_, mut b, _, _) = socket(&hub, "b", "s3");
+        hub.send_to_user("a", &"hello".into());
+        assert_eq!(a1.try_recv().unwrap().as_str(), "hello");
+        assert_eq!(a2.try_recv().unwrap().as_str(), "hello");
+        assert!(b.try_recv().is_err());
+        assert_eq!(hub.socket_count(), 3);
+    }
+
+    #[test]
+    fn the_last_detach_reports_the_user_gone() {
+        let hub = Hub::new(10);
+        let (one, _r1, _, _) = socket(&hub, "a", "s");
+        let (two, _r2, _, _) = socket(&hub, "a", "s");
+        assert!(!hub.detach("a", one));
+        assert!(!hub.detach("a", one), "twice is harmless");
+        assert!(hub.holds("a"));
+        assert!(hub.detach("a", two));
+        assert!(!hub.holds("a"));
+        assert!(!hub.detach("a", two));
+    }
+
+    #[test]
+    fn one_socket_past_the_limit_closes_the_oldest() {
+        let hub = Hub::new(2);
+        let (_, _r1, oldest, _) = socket(&hub, "a", "s");
+        let (_, _r2, middle, _) = socket(&hub, "a", "s");
+        assert!(!oldest.is_requested());
+        let (_, _r3, newest, _) = socket(&hub, "a", "s");
+        assert_eq!(oldest.code(), Some(close::POLICY_VIOLATION));
+        assert!(!middle.is_requested() && !newest.is_requested());
+        assert_eq!(hub.socket_count(), 2);
+    }
+
+    #[test]
+    fn a_full_queue_disconnects_the_slow_reader() {
+        let hub = Hub::new(10);
+        let (_, _rx, closer, _) = socket(&hub, "a", "s");
+        hub.send_to_user("a", &"1".into());
+        hub.send_to_user("a", &"2".into());
+        assert!(!closer.is_requested());
+        hub.send_to_user("a", &"3".into());
+        assert_eq!(closer.code(), Some(close::POLICY_VIOLATION));
+    }
+
+    #[test]
+    fn revoking_a_session_closes_its_sockets_only() {
+        let hub = Hub::new(10);
+        let (_, _r1, revoked, _) = socket(&hub, "a", "s1");
+        let (_, _r2, kept, _) = socket(&hub, "a", "s2");
+        hub.close_sessions(&["s1".to_owned()]);
+        assert_eq!(revoked.code(), Some(close::POLICY_VIOLATION));
+        assert!(!kept.is_requested());
+    }
+
+    #[test]
+    fn the_first_close_code_wins() {
+        let c = Closer::default();
+        c.close(close::MESSAGE_TOO_BIG);
+        c.close(close::GOING_AWAY);
+        assert_eq!(c.code(), Some(close::MESSAGE_TOO_BIG));
+    }
+}

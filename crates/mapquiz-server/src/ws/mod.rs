@@ -1,0 +1,62 @@
+//! The real-time gateway at `/ws` (protocol §2): the upgrade and its checks here, one task pair per
+//! connection in [`connection`], the message table in [`dispatch`], the wire contract in [`protocol`].
+
+pub mod connection;
+pub mod dispatch;
+pub mod limits;
+pub mod protocol;
+
+use crate::error::{ApiError, json};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
+use axum::http::{HeaderMap, HeaderName, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The gateway route.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(upgrade))
+}
+
+/// Headers kept from the upgrade request: the credentials `authenticate` resolves later.
+const CREDENTIAL_HEADERS: [HeaderName; 2] = [header::COOKIE, header::AUTHORIZATION];
+
+/// Opens a WebSocket (JSON text frames; see protocol §2).
+#[utoipa::path(get, path = "/ws", tag = "realtime",
+    responses((status = 101, description = "switching protocols"),
+              (status = 403, description = "origin_not_allowed"),
+              (status = 426, description = "upgrade_required")))]
+async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let allowed = origin.to_str().is_ok_and(|o| state.config.http.cors_origins.iter().any(|a| a == o));
+        if !allowed {
+            return ApiError::OriginNotAllowed.into_response();
+        }
+    }
+    let Ok(ws) = ws else {
+        return json(
+            StatusCode::UPGRADE_REQUIRED,
+            &serde_json::json!({"error": "Mise à niveau WebSocket requise", "code": "upgrade_required"}),
+        );
+    };
+    if state.shutdown.is_cancelled() {
+        return ApiError::Unavailable.into_response();
+    }
+    let mut credentials = HeaderMap::new();
+    for name in CREDENTIAL_HEADERS {
+        for value in headers.get_all(&name) {
+            credentials.append(name.clone(), value.clone());
+        }
+    }
+    let limit = state.config.realtime.max_message_bytes;
+    ws.max_message_size(limit)
+        .max_frame_size(limit)
+        .on_failed_upgrade(|e| tracing::debug!(error = %e, "WebSocket upgrade failed"))
+        .on_upgrade(move |socket| connection::run(state, socket, credentials))
+}
