@@ -2,7 +2,7 @@
 //! sends heartbeat pings, and the reader loop below that handles the client's messages one at a time, in
 //! order, so a reply always precedes the pushes its message causes.
 
-use crate::auth::sessions::Authenticated;
+use crate::auth::sessions::{Authenticated, Lookup};
 use crate::live::hub::{Closer, close, next_socket_id};
 use crate::state::AppState;
 use crate::ws::dispatch::Command;
@@ -60,6 +60,8 @@ struct Connection {
 /// Why implicit authentication failed.
 enum NotAuthenticated {
     NoSession,
+    /// The bound session expired (or was deleted) while the socket was open.
+    Ended,
     Internal,
 }
 
@@ -142,6 +144,10 @@ impl Connection {
                 let me = match self.implicit_authentication().await {
                     Ok(me) => me,
                     Err(NotAuthenticated::NoSession) => return self.send(protocol::error(text::NOT_AUTHENTICATED)),
+                    Err(NotAuthenticated::Ended) => {
+                        self.send(protocol::error(text::NOT_AUTHENTICATED));
+                        return self.closer.close(close::POLICY_VIOLATION);
+                    }
                     Err(NotAuthenticated::Internal) => return self.send(protocol::error(text::AUTH_ERROR)),
                 };
                 match command.run(&self.state, &me.user, &envelope.payload).await {
@@ -172,8 +178,22 @@ impl Connection {
 
     /// The bound user, resolving the upgrade's credentials first when the socket has none yet.
     async fn implicit_authentication(&mut self) -> Result<Authenticated, NotAuthenticated> {
-        if let Some(me) = &self.me {
-            return Ok(me.clone());
+        if let Some(me) = &mut self.me {
+            if me.session.expires_at > self.state.clock.now() {
+                return Ok(me.clone());
+            }
+            // Past the expiry this socket knew: the session may have been extended since, or have ended.
+            return match self.state.auth.sessions.lookup(&me.token).await {
+                Ok(Lookup::Valid(current)) => {
+                    me.session = current.session;
+                    Ok(me.clone())
+                }
+                Ok(Lookup::Missing | Lookup::Expired(_)) => Err(NotAuthenticated::Ended),
+                Err(e) => {
+                    tracing::warn!(error = format!("{e:#}"), "WebSocket session check failed");
+                    Err(NotAuthenticated::Internal)
+                }
+            };
         }
         match self.state.auth.sessions.authenticate(&self.credentials).await {
             Ok(Some(me)) => {

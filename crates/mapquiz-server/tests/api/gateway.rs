@@ -427,3 +427,28 @@ async fn revoking_the_other_sessions_closes_their_sockets_only() {
     assert_eq!(mine.request(json!({"type": "ping"})).await, json!({"type": "pong"}));
     mine.authenticate(&here.id).await;
 }
+
+#[tokio::test]
+async fn a_session_that_expires_while_the_socket_is_open_ends_it() {
+    let app = TestApp::spawn().await;
+    let a = app.sign_up("Alice").await;
+    let mut ws = app.ws(&a).await;
+    app.clock.advance(Duration::from_secs(8 * 86_400));
+    let reply = ws.request(json!({"type": "send_friend_request", "payload": {"receiverTag": "ZZZZZZZZ"}})).await;
+    assert_eq!(reply, json!({"type": "error", "message": "Non authentifié - veuillez vous connecter"}));
+    assert_eq!(ws.closed().await, Some(1008));
+}
+
+#[tokio::test]
+async fn a_session_extended_since_the_socket_opened_keeps_it() {
+    let app = TestApp::spawn().await;
+    let a = app.sign_up("Alice").await;
+    let mut ws = app.ws(&a).await;
+    // Six days on, get-session slides the expiry a week ahead; two more days pass the old expiry only.
+    app.clock.advance(Duration::from_secs(6 * 86_400));
+    let res = app.get_as(&a, "/api/auth/get-session").await;
+    assert_eq!(res.status(), 200);
+    app.clock.advance(Duration::from_secs(2 * 86_400));
+    let reply = ws.request(json!({"type": "send_friend_request", "payload": {"receiverTag": "ZZZZZZZZ"}})).await;
+    assert_eq!(reply, json!({"type": "error", "message": "Utilisateur non trouvé"}));
+}
