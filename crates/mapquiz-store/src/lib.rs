@@ -306,6 +306,9 @@ pub trait Store: Send + Sync + 'static {
     /// `last_seen` unchanged; returns how many changed.
     async fn reset_presence(&self, keep: &[String]) -> Result<u64, StoreError>;
 
+    /// Repair: marks online (with `last_seen = now`) those of `user_ids` whose flag is off; returns them.
+    async fn mark_online(&self, user_ids: &[String], now: Timestamp) -> Result<Vec<String>, StoreError>;
+
     /// Connection counts, summed over the store's pools.
     fn pool_stats(&self) -> PoolStats;
 

@@ -99,8 +99,8 @@ pub(crate) fn deliver(hub: &Hub, event: &Event) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::live::hub::{Closer, close, next_socket_id};
-    use tokio::sync::mpsc;
+    use crate::live::hub::next_socket_id;
+    use crate::live::outbox::{Closer, close, outbox};
 
     #[test]
     fn events_keep_a_stable_wire_form() {
@@ -113,12 +113,12 @@ mod tests {
     #[test]
     fn the_local_bus_delivers_to_this_node() {
         let hub = Arc::new(Hub::new(10));
-        let (tx, mut rx) = mpsc::channel(4);
         let closer = Closer::default();
-        hub.attach(next_socket_id(), "u", "s", tx, closer.clone());
+        let (out, mut rx) = outbox(4, 1024, closer.clone());
+        hub.attach(next_socket_id(), "u", "s", out);
         let bus = Bus::local(hub);
         bus.publish(Event::to_users(vec!["u".into(), "nobody".into()], &Frame::from("x")));
-        assert_eq!(rx.try_recv().unwrap().as_str(), "x");
+        assert_eq!(rx.drain_now()[0].as_str(), "x");
         bus.publish(Event::CloseSessions { session_hashes: vec!["s".into()] });
         assert_eq!(closer.code(), Some(close::POLICY_VIOLATION));
         assert_eq!(bus.status(), "local");

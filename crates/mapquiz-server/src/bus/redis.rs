@@ -47,7 +47,11 @@ pub fn builder(url: &RedisUrl) -> anyhow::Result<Builder> {
     let config = RedisConfig::from_url(url.expose().as_str()).context("unusable Redis URL")?;
     let mut builder = Builder::from_config(config);
     builder
-        .with_performance_config(|p| p.default_command_timeout = COMMAND_TIMEOUT)
+        .with_performance_config(|p| {
+            p.default_command_timeout = COMMAND_TIMEOUT;
+            // fred's default (32) drops bus messages under a burst before the listener task reads them.
+            p.broadcast_channel_capacity = 4096;
+        })
         .with_connection_config(|c| c.connection_timeout = Duration::from_secs(2))
         .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2));
     Ok(builder)

@@ -190,6 +190,10 @@ pub struct RealtimeConfig {
     /// Silence (no message, no pong) after which a socket is closed.
     #[serde(serialize_with = "millis")]
     pub idle_timeout: Duration,
+    /// How often a bound socket checks that its session still exists (a revocation whose close event was
+    /// lost while Redis was down still ends the socket within this, plus the session cache's TTL).
+    #[serde(serialize_with = "millis")]
+    pub session_check: Duration,
     /// How long after a user's last socket closes they are shown offline (a reload must not flicker).
     #[serde(serialize_with = "millis")]
     pub presence_grace: Duration,

@@ -112,6 +112,7 @@ pub struct RawConfig {
     pub ws_outgoing_queue: usize,
     pub ws_ping_interval_ms: u64,
     pub ws_idle_timeout_ms: u64,
+    pub ws_session_check_ms: u64,
     pub presence_grace_ms: u64,
 
     #[serde(deserialize_with = "de::opt_string")]
@@ -191,6 +192,7 @@ impl Default for RawConfig {
             ws_outgoing_queue: 256,
             ws_ping_interval_ms: 25_000,
             ws_idle_timeout_ms: 60_000,
+            ws_session_check_ms: 60_000,
             presence_grace_ms: 5_000,
             log_format: None,
             log_level: None,

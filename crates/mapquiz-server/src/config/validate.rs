@@ -301,6 +301,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         outgoing_queue: raw.ws_outgoing_queue,
         ping_interval: p.positive("ws_ping_interval_ms", raw.ws_ping_interval_ms),
         idle_timeout: p.positive("ws_idle_timeout_ms", raw.ws_idle_timeout_ms),
+        session_check: p.positive("ws_session_check_ms", raw.ws_session_check_ms),
         presence_grace: Duration::from_millis(raw.presence_grace_ms),
     };
     if realtime.idle_timeout <= realtime.ping_interval {

@@ -1,59 +1,13 @@
 //! This node's authenticated sockets, by user: where a push addressed to a user is written.
 //!
-//! Writing never waits: each socket has a bounded queue, and a socket whose queue is full (a reader that
-//! stopped reading) is disconnected rather than allowed to grow memory.
+//! Writing never waits: each socket has a bounded [`Outbox`], and a socket whose queue is full (a reader
+//! that stopped reading) is disconnected rather than allowed to grow memory.
 
+use crate::live::outbox::{Outbox, close};
 use crate::ws::protocol::Frame;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
-
-/// WebSocket close codes the gateway uses.
-pub mod close {
-    /// Server shutting down, or the peer went silent.
-    pub const GOING_AWAY: u16 = 1001;
-    /// Binary frame.
-    pub const UNSUPPORTED_DATA: u16 = 1003;
-    /// Session revoked, too many sockets, flooding, or too slow a reader.
-    pub const POLICY_VIOLATION: u16 = 1008;
-    /// Message over the size limit.
-    pub const MESSAGE_TOO_BIG: u16 = 1009;
-}
-
-/// Asks a socket's tasks to close it with a code (the first code asked for wins).
-#[derive(Clone, Debug, Default)]
-pub struct Closer {
-    token: CancellationToken,
-    code: Arc<AtomicU16>,
-}
-
-impl Closer {
-    /// Requests the close.
-    pub fn close(&self, code: u16) {
-        let _ = self.code.compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire);
-        self.token.cancel();
-    }
-
-    /// Resolves once a close was requested.
-    pub async fn requested(&self) {
-        self.token.cancelled().await;
-    }
-
-    /// Whether a close was requested.
-    pub fn is_requested(&self) -> bool {
-        self.token.is_cancelled()
-    }
-
-    /// The requested code (`None` before any request).
-    pub fn code(&self) -> Option<u16> {
-        match self.code.load(Ordering::Acquire) {
-            0 => None,
-            c => Some(c),
-        }
-    }
-}
 
 /// One authenticated socket as the hub sees it.
 #[derive(Debug)]
@@ -63,19 +17,7 @@ pub struct SocketHandle {
     pub user_id: String,
     /// The hash of the session token that authenticated it (revoking the session closes it).
     pub session_hash: String,
-    queue: mpsc::Sender<Frame>,
-    closer: Closer,
-}
-
-impl SocketHandle {
-    /// Queues a frame; a full queue disconnects the socket (1008), a closed one is ignored.
-    pub fn send(&self, frame: Frame) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.queue.try_send(frame) {
-            metrics::counter!("ws_slow_consumers_disconnected_total").increment(1);
-            tracing::info!(socket = self.id, user_id = %self.user_id, "outgoing queue full: disconnecting a slow reader");
-            self.closer.close(close::POLICY_VIOLATION);
-        }
-    }
+    outbox: Outbox,
 }
 
 /// Allocates socket ids.
@@ -106,28 +48,16 @@ impl Hub {
 
     /// Registers a socket; returns whether it is the user's first on this node. Past the per-user limit the
     /// oldest socket is closed with 1008.
-    pub fn attach(
-        &self,
-        id: u64,
-        user_id: &str,
-        session_hash: &str,
-        queue: mpsc::Sender<Frame>,
-        closer: Closer,
-    ) -> bool {
-        let handle = Arc::new(SocketHandle {
-            id,
-            user_id: user_id.to_owned(),
-            session_hash: session_hash.to_owned(),
-            queue,
-            closer,
-        });
+    pub fn attach(&self, id: u64, user_id: &str, session_hash: &str, outbox: Outbox) -> bool {
+        let handle =
+            Arc::new(SocketHandle { id, user_id: user_id.to_owned(), session_hash: session_hash.to_owned(), outbox });
         let mut users = self.lock();
         let sockets = users.entry(user_id.to_owned()).or_default();
         let first = sockets.is_empty();
         sockets.push(handle);
         while sockets.len() > self.max_per_user {
             let oldest = sockets.remove(0);
-            oldest.closer.close(close::POLICY_VIOLATION);
+            oldest.outbox.closer().close(close::POLICY_VIOLATION);
         }
         first
     }
@@ -165,7 +95,7 @@ impl Hub {
     pub fn send_to_user(&self, user_id: &str, frame: &Frame) {
         let sockets = self.lock().get(user_id).cloned().unwrap_or_default();
         for s in sockets {
-            s.send(frame.clone());
+            s.outbox.send(frame.clone());
         }
     }
 
@@ -174,7 +104,7 @@ impl Hub {
         let users = self.lock();
         for s in users.values().flatten() {
             if session_hashes.contains(&s.session_hash) {
-                s.closer.close(close::POLICY_VIOLATION);
+                s.outbox.closer().close(close::POLICY_VIOLATION);
             }
         }
     }
@@ -183,13 +113,14 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::live::outbox::{Closer, OutboxReader, outbox};
 
-    fn socket(hub: &Hub, user: &str, session: &str) -> (u64, mpsc::Receiver<Frame>, Closer, bool) {
-        let (tx, rx) = mpsc::channel(2);
+    fn socket(hub: &Hub, user: &str, session: &str) -> (u64, OutboxReader, Closer, bool) {
         let closer = Closer::default();
+        let (out, reader) = outbox(2, 1 << 20, closer.clone());
         let id = next_socket_id();
-        let first = hub.attach(id, user, session, tx, closer.clone());
-        (id, rx, closer, first)
+        let first = hub.attach(id, user, session, out);
+        (id, reader, closer, first)
     }
 
     #[test]
@@ -201,9 +132,9 @@ mod tests {
         assert!(!first);
         let (_, mut b, _, _) = socket(&hub, "b", "s3");
         hub.send_to_user("a", &"hello".into());
-        assert_eq!(a1.try_recv().unwrap().as_str(), "hello");
-        assert_eq!(a2.try_recv().unwrap().as_str(), "hello");
-        assert!(b.try_recv().is_err());
+        assert_eq!(a1.drain_now()[0].as_str(), "hello");
+        assert_eq!(a2.drain_now()[0].as_str(), "hello");
+        assert!(b.drain_now().is_empty());
         assert_eq!(hub.socket_count(), 3);
     }
 
@@ -251,13 +182,5 @@ mod tests {
         hub.close_sessions(&["s1".to_owned()]);
         assert_eq!(revoked.code(), Some(close::POLICY_VIOLATION));
         assert!(!kept.is_requested());
-    }
-
-    #[test]
-    fn the_first_close_code_wins() {
-        let c = Closer::default();
-        c.close(close::MESSAGE_TOO_BIG);
-        c.close(close::GOING_AWAY);
-        assert_eq!(c.code(), Some(close::MESSAGE_TOO_BIG));
     }
 }

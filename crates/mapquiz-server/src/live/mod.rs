@@ -3,6 +3,7 @@
 
 pub mod hub;
 pub mod nodes;
+pub mod outbox;
 pub mod presence;
 
 use crate::bus::{Bus, Event, redis::RedisBus};

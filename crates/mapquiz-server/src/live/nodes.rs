@@ -10,6 +10,7 @@ use anyhow::Context;
 use fred::prelude::{Client, ClientLike, Expiration, KeysInterface, SetsInterface};
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// How often a node says it is alive and re-asserts the users it holds.
@@ -32,6 +33,9 @@ fn users_key(id: &str) -> String {
 pub struct Nodes {
     client: Client,
     id: Arc<str>,
+    /// The last heartbeat went through; while it does not, single updates are skipped (each would wait for
+    /// the command timeout on a request's path) and the next good heartbeat rewrites the whole list.
+    healthy: AtomicBool,
 }
 
 type RedisResult<T> = Result<T, fred::error::Error>;
@@ -41,30 +45,44 @@ impl Nodes {
     pub async fn connect(url: &RedisUrl, id: Arc<str>) -> anyhow::Result<Self> {
         let client = builder(url)?.build().context("cannot build the Redis client")?;
         client.init().await.with_context(|| format!("cannot connect to Redis at {}", url.redacted()))?;
-        Ok(Nodes { client, id })
+        Ok(Nodes { client, id, healthy: AtomicBool::new(true) })
     }
 
-    /// Says this node is alive and holds `users` (adds them; [`Nodes::release`] removes).
+    /// Says this node is alive and holds exactly `users`: the list is replaced in one step (written aside,
+    /// then renamed), so an entry a failed [`Nodes::release`] left behind lasts one heartbeat at most.
     pub async fn heartbeat(&self, users: &[String]) -> RedisResult<()> {
-        let expire = Some(Expiration::EX(ALIVE_FOR_SECS));
-        self.client.set::<(), _, _>(alive_key(&self.id), 1, expire, None, false).await?;
-        self.client.sadd::<i64, _, _>(NODES, &*self.id).await?;
-        let key = users_key(&self.id);
-        if !users.is_empty() {
-            self.client.sadd::<i64, _, _>(&key, users.to_vec()).await?;
-        }
-        self.client.expire::<i64, _>(&key, USERS_KEPT_SECS, None).await?;
-        Ok(())
+        let beat = async {
+            let expire = Some(Expiration::EX(ALIVE_FOR_SECS));
+            self.client.set::<(), _, _>(alive_key(&self.id), 1, expire, None, false).await?;
+            self.client.sadd::<i64, _, _>(NODES, &*self.id).await?;
+            let key = users_key(&self.id);
+            if users.is_empty() {
+                self.client.del::<i64, _>(&key).await?;
+            } else {
+                let next = format!("{key}:next");
+                self.client.del::<i64, _>(&next).await?;
+                self.client.sadd::<i64, _, _>(&next, users.to_vec()).await?;
+                self.client.rename::<(), _, _>(&next, &key).await?;
+                self.client.expire::<i64, _>(&key, USERS_KEPT_SECS, None).await?;
+            }
+            Ok(())
+        };
+        let result = beat.await;
+        self.healthy.store(result.is_ok(), Ordering::Release);
+        result
     }
 
-    /// Records that this node holds `user_id`.
-    pub async fn hold(&self, user_id: &str) -> RedisResult<()> {
-        self.client.sadd::<i64, _, _>(users_key(&self.id), user_id).await.map(drop)
+    /// Records that this node holds these users (skipped while Redis is failing: the next heartbeat does it).
+    pub async fn hold(&self, user_ids: &[String]) -> RedisResult<()> {
+        if user_ids.is_empty() || !self.healthy.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        self.client.sadd::<i64, _, _>(users_key(&self.id), user_ids.to_vec()).await.map(drop)
     }
 
     /// Records that this node no longer holds these users.
     pub async fn release(&self, user_ids: &[String]) -> RedisResult<()> {
-        if user_ids.is_empty() {
+        if user_ids.is_empty() || !self.healthy.load(Ordering::Acquire) {
             return Ok(());
         }
         self.client.srem::<i64, _, _>(users_key(&self.id), user_ids.to_vec()).await.map(drop)

@@ -82,7 +82,7 @@ impl Presence {
             timer.cancel();
         }
         if let Some(nodes) = &self.nodes
-            && let Err(e) = nodes.hold(user_id).await
+            && let Err(e) = nodes.hold(&[user_id.to_owned()]).await
         {
             tracing::warn!(error = %e, "cannot record presence in Redis; it is re-sent with the next heartbeat");
         }
@@ -140,14 +140,24 @@ impl Presence {
         }
         let now = self.clock.now();
         match self.store.set_offline(user_id, now).await {
-            Ok(true) => self.tell_friends(user_id, false, now).await,
-            Ok(false) => {}
-            Err(e) => tracing::warn!(error = format!("{e:#}"), "cannot store presence"),
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => return tracing::warn!(error = format!("{e:#}"), "cannot store presence"),
         }
-        // A socket that registered while the flag was being turned off must not leave the user offline.
-        if self.hub.holds(user_id) {
-            self.go_online(user_id).await;
+        // A socket that registered meanwhile, here or on another node (which records itself in the registry
+        // before it reads the flag, and so saw it still on and announced nothing), keeps the user online:
+        // the flag goes back on and friends never hear of the blip.
+        let back_elsewhere = match &self.nodes {
+            Some(nodes) => nodes.held_elsewhere(user_id).await.unwrap_or(false),
+            None => false,
+        };
+        if self.hub.holds(user_id) || back_elsewhere {
+            if let Err(e) = self.store.set_online(user_id, now).await {
+                tracing::warn!(error = format!("{e:#}"), "cannot store presence");
+            }
+            return;
         }
+        self.tell_friends(user_id, false, now).await;
     }
 
     async fn tell_friends(&self, user_id: &str, is_online: bool, last_seen: mapquiz_domain::Timestamp) {
@@ -165,10 +175,10 @@ impl Presence {
         self.bus.publish(Event::to_users(friends, &push.frame()));
     }
 
-    /// Heartbeats into the node registry until `stop`; after Redis comes back, re-asserts every user this
-    /// node holds (their stored flag may have been turned off meanwhile by a node deciding alone).
+    /// Until `stop`, every [`HEARTBEAT_EVERY`]: heartbeats into the node registry (when there is one), then
+    /// repairs the stored flag of every user this node holds that a decision elsewhere (a node deciding
+    /// alone while Redis was down, a lost race) turned off, telling their friends they are online.
     pub async fn run_heartbeat(self: Arc<Self>, stop: CancellationToken) {
-        let Some(nodes) = &self.nodes else { return };
         let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut was_failing = false;
@@ -178,27 +188,37 @@ impl Presence {
                 _ = tick.tick() => {}
             }
             let users = self.hub.users();
-            match nodes.heartbeat(&users).await {
-                Ok(()) => {
-                    // Users released while the heartbeat was adding them must not stay listed.
-                    let gone: Vec<String> = users.iter().filter(|u| !self.hub.holds(u)).cloned().collect();
-                    if let Err(e) = nodes.release(&gone).await {
-                        tracing::warn!(error = %e, "cannot update presence in Redis");
-                    }
-                    if was_failing {
-                        tracing::info!("node registry reachable again");
-                        for u in users.iter().filter(|u| self.hub.holds(u)) {
-                            self.go_online(u).await;
+            if let Some(nodes) = &self.nodes {
+                match nodes.heartbeat(&users).await {
+                    Ok(()) => {
+                        // Users who arrived while the list was being replaced are added back.
+                        let now_held: Vec<String> =
+                            self.hub.users().into_iter().filter(|u| !users.contains(u)).collect();
+                        if let Err(e) = nodes.hold(&now_held).await {
+                            tracing::warn!(error = %e, "cannot record presence in Redis");
                         }
+                        if was_failing {
+                            tracing::info!("node registry reachable again");
+                        }
+                        was_failing = false;
                     }
-                    was_failing = false;
-                }
-                Err(e) => {
-                    if !was_failing {
-                        tracing::warn!(error = %e, "node heartbeat failed; presence is decided locally until Redis returns");
+                    Err(e) => {
+                        if !was_failing {
+                            tracing::warn!(error = %e, "node heartbeat failed; presence is decided locally until Redis returns");
+                        }
+                        was_failing = true;
                     }
-                    was_failing = true;
                 }
+            }
+            let now = self.clock.now();
+            match self.store.mark_online(&users, now).await {
+                Ok(repaired) => {
+                    for user in repaired.iter().filter(|u| self.hub.holds(u)) {
+                        tracing::info!(user_id = %user, "presence repaired: held here but stored offline");
+                        self.tell_friends(user, true, now).await;
+                    }
+                }
+                Err(e) => tracing::warn!(error = format!("{e:#}"), "cannot repair presence flags"),
             }
         }
     }

@@ -3,7 +3,8 @@
 //! order, so a reply always precedes the pushes its message causes.
 
 use crate::auth::sessions::{Authenticated, Lookup};
-use crate::live::hub::{Closer, close, next_socket_id};
+use crate::live::hub::next_socket_id;
+use crate::live::outbox::{Closer, Outbox, OutboxReader, close, outbox};
 use crate::state::AppState;
 use crate::ws::dispatch::Command;
 use crate::ws::limits::{MessageLimiter, Verdict};
@@ -14,32 +15,37 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
 
 /// How long the close handshake may take before the connection is simply dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// A frame the peer has not taken within this long marks a reader too slow to keep.
+const WRITE_STALL: Duration = Duration::from_secs(10);
+/// Bytes queued for one socket, at most (frames are counted separately by `ws_outgoing_queue`).
+const MAX_QUEUED_BYTES: usize = 1024 * 1024;
 
 /// Serves one upgraded socket until it closes.
 pub async fn run(state: AppState, socket: WebSocket, credentials: HeaderMap) {
     state.ws_connections.fetch_add(1, Ordering::Relaxed);
     metrics::gauge!("ws_connections").increment(1.0);
     let (sink, stream) = socket.split();
-    let (queue, outgoing) = mpsc::channel(state.config.realtime.outgoing_queue);
     let closer = Closer::default();
+    let (outbox, outgoing) = outbox(state.config.realtime.outgoing_queue, MAX_QUEUED_BYTES, closer.clone());
     let writer = tokio::spawn(write_loop(sink, outgoing, closer.clone(), state.config.realtime.ping_interval));
     let r = &state.config.realtime;
     let limiter = MessageLimiter::new(r.rate_max, r.rate_window, r.abuse_max, Instant::now());
     let mut conn =
-        Connection { id: next_socket_id(), state: state.clone(), queue, closer, credentials, me: None, limiter };
+        Connection { id: next_socket_id(), state: state.clone(), outbox, closer, credentials, me: None, limiter };
     conn.send(protocol::connected());
     conn.read_loop(stream).await;
+    // The reader is done (the peer closed, failed or was told to go): the writer must not outlive it, even
+    // when it is blocked on a peer that stopped reading.
+    conn.closer.stop();
 
     if let Some(me) = conn.me.take()
         && state.realtime.hub.detach(&me.user.id, conn.id)
     {
         state.realtime.presence.departed(&me.user.id);
     }
-    // Dropping the last sender lets the writer flush what is queued and finish.
     drop(conn);
     let _ = writer.await;
     state.ws_connections.fetch_sub(1, Ordering::Relaxed);
@@ -49,7 +55,7 @@ pub async fn run(state: AppState, socket: WebSocket, credentials: HeaderMap) {
 struct Connection {
     id: u64,
     state: AppState,
-    queue: mpsc::Sender<Frame>,
+    outbox: Outbox,
     closer: Closer,
     credentials: HeaderMap,
     /// Set by the first successful authentication, for the socket's lifetime.
@@ -66,17 +72,17 @@ enum NotAuthenticated {
 }
 
 impl Connection {
-    /// Queues a frame for this socket; a full queue means the client stopped reading: disconnect it.
+    /// Queues a frame for this socket.
     fn send(&self, frame: Frame) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.queue.try_send(frame) {
-            metrics::counter!("ws_slow_consumers_disconnected_total").increment(1);
-            self.closer.close(close::POLICY_VIOLATION);
-        }
+        self.outbox.send(frame);
     }
 
     async fn read_loop(&mut self, mut stream: SplitStream<WebSocket>) {
         let idle = self.state.config.realtime.idle_timeout;
         let shutdown = self.state.shutdown.clone();
+        let mut heard_at = tokio::time::Instant::now();
+        let every = self.state.config.realtime.session_check;
+        let mut recheck = tokio::time::interval_at(heard_at + every, every);
         loop {
             let next = tokio::select! {
                 () = self.closer.requested() => return,
@@ -84,22 +90,30 @@ impl Connection {
                     self.closer.close(close::GOING_AWAY);
                     return;
                 }
-                next = tokio::time::timeout(idle, stream.next()) => next,
-            };
-            let message = match next {
-                Err(_) => {
+                () = tokio::time::sleep_until(heard_at + idle) => {
                     metrics::counter!("ws_idle_disconnects_total").increment(1);
                     self.closer.close(close::GOING_AWAY);
                     return;
                 }
-                Ok(None) => return,
-                Ok(Some(Err(e))) => {
+                _ = recheck.tick() => {
+                    if !self.session_still_valid().await {
+                        self.closer.close(close::POLICY_VIOLATION);
+                        return;
+                    }
+                    continue;
+                }
+                next = stream.next() => next,
+            };
+            heard_at = tokio::time::Instant::now();
+            let message = match next {
+                None => return,
+                Some(Err(e)) => {
                     if is_too_big(e) {
                         self.closer.close(close::MESSAGE_TOO_BIG);
                     }
                     return;
                 }
-                Ok(Some(Ok(m))) => m,
+                Some(Ok(m)) => m,
             };
             match message {
                 Message::Text(t) => self.on_text(t.as_str()).await,
@@ -110,6 +124,22 @@ impl Connection {
                 // Any frame proves the peer alive; tungstenite answers pings itself.
                 Message::Ping(_) | Message::Pong(_) => {}
                 Message::Close(_) => return,
+            }
+        }
+    }
+
+    /// Whether the bound session (if any) still exists; a store failure gives it the benefit of the doubt.
+    async fn session_still_valid(&mut self) -> bool {
+        let Some(me) = &mut self.me else { return true };
+        match self.state.auth.sessions.lookup(&me.token).await {
+            Ok(Lookup::Valid(current)) => {
+                me.session = current.session;
+                true
+            }
+            Ok(Lookup::Missing | Lookup::Expired(_)) => false,
+            Err(e) => {
+                tracing::warn!(error = format!("{e:#}"), "WebSocket session check failed");
+                true
             }
         }
     }
@@ -208,13 +238,17 @@ impl Connection {
         }
     }
 
-    /// Binds the socket to the user (once): the hub, then the reply, then presence.
+    /// Binds the socket to the user (once): the reply, then the hub, then presence.
     async fn register(&mut self, me: Authenticated, announce: bool) {
-        let realtime = &self.state.realtime;
-        let first_here =
-            realtime.hub.attach(self.id, &me.user.id, &me.session.token_hash, self.queue.clone(), self.closer.clone());
         if announce {
             self.send(protocol::authenticated(&me.user.id));
+        }
+        let realtime = &self.state.realtime;
+        let first_here = realtime.hub.attach(self.id, &me.user.id, &me.session.token_hash, self.outbox.clone());
+        // A sign-out between the lookup and the attach closed the session's sockets without this one: ask the
+        // store itself (not the cache) once the socket is where a revocation would find it.
+        if let Ok(None) = self.state.store.session_by_token_hash(&me.session.token_hash).await {
+            self.closer.close(close::POLICY_VIOLATION);
         }
         let user_id = me.user.id.clone();
         self.me = Some(me);
@@ -231,7 +265,7 @@ fn is_too_big(e: axum::Error) -> bool {
 
 async fn write_loop(
     mut sink: SplitSink<WebSocket, Message>,
-    mut outgoing: mpsc::Receiver<Frame>,
+    mut outgoing: OutboxReader,
     closer: Closer,
     ping_every: Duration,
 ) {
@@ -247,10 +281,16 @@ async fn write_loop(
             },
             _ = ping.tick() => Message::Ping(Default::default()),
         };
-        // A peer that stops reading blocks the send: a close request must still get through.
+        // A peer that stops reading blocks the send: a close request must still get through, and a send
+        // that does not complete in time marks the peer too slow to keep.
         let sent = tokio::select! {
             sent = sink.send(message) => sent.is_ok(),
             () = closer.requested() => false,
+            () = tokio::time::sleep(WRITE_STALL) => {
+                metrics::counter!("ws_slow_consumers_disconnected_total").increment(1);
+                closer.close(close::POLICY_VIOLATION);
+                false
+            }
         };
         if !sent {
             break;
@@ -259,9 +299,9 @@ async fn write_loop(
     if let Some(code) = closer.code() {
         // Replies and pushes queued before the close still go out (a handled message keeps its reply), then
         // the close frame; a reader too slow to take them is cut by the timeout.
+        let queued = outgoing.drain_now();
         let finish = async {
-            for _ in 0..outgoing.len() {
-                let Ok(frame) = outgoing.try_recv() else { break };
+            for frame in queued {
                 sink.feed(Message::Text(frame)).await?;
             }
             sink.send(Message::Close(Some(CloseFrame { code, reason: Default::default() }))).await

@@ -1,5 +1,6 @@
 //! The per-socket message rate limit (protocol §2.4): a token bucket holding one window's worth of messages,
-//! one warning per window at most, and a hard ceiling past which the socket is closed.
+//! one warning per window at most, and a second, larger bucket for every message received (dropped ones
+//! included) whose exhaustion closes the socket: no window boundary lets a flood through.
 
 use std::time::{Duration, Instant};
 
@@ -17,52 +18,61 @@ pub enum Verdict {
 /// One socket's limiter.
 #[derive(Debug)]
 pub struct MessageLimiter {
-    capacity: f64,
-    refill_per_sec: f64,
-    tokens: f64,
-    refilled_at: Instant,
+    rate: Bucket,
     window: Duration,
-    abuse_max: u32,
-    window_start: Instant,
-    seen_in_window: u32,
+    flood: Bucket,
     warned_at: Option<Instant>,
+}
+
+/// Tokens refilled continuously up to a capacity.
+#[derive(Debug)]
+struct Bucket {
+    capacity: f64,
+    per_sec: f64,
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn new(capacity: u32, window: Duration, now: Instant) -> Self {
+        let capacity = f64::from(capacity.max(1));
+        Bucket { capacity, per_sec: capacity / window.as_secs_f64().max(0.001), tokens: capacity, at: now }
+    }
+
+    /// Takes one token if there is one.
+    fn take(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.per_sec).min(self.capacity);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 impl MessageLimiter {
     /// `max` messages per `window` (burst up to `max`), closing past `abuse_max` messages in one window.
     pub fn new(max: u32, window: Duration, abuse_max: u32, now: Instant) -> Self {
-        let capacity = f64::from(max.max(1));
         MessageLimiter {
-            capacity,
-            refill_per_sec: capacity / window.as_secs_f64().max(0.001),
-            tokens: capacity,
-            refilled_at: now,
+            rate: Bucket::new(max, window, now),
             window,
-            abuse_max,
-            window_start: now,
-            seen_in_window: 0,
+            flood: Bucket::new(abuse_max, window, now),
             warned_at: None,
         }
     }
 
     /// Counts one message arriving at `now`.
     pub fn check(&mut self, now: Instant) -> Verdict {
-        if now.duration_since(self.window_start) >= self.window {
-            self.window_start = now;
-            self.seen_in_window = 0;
-        }
-        self.seen_in_window = self.seen_in_window.saturating_add(1);
-        if self.seen_in_window > self.abuse_max {
+        if !self.flood.take(now) {
             return Verdict::Close;
         }
-        let elapsed = now.duration_since(self.refilled_at).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.refill_per_sec).min(self.capacity);
-        self.refilled_at = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        if self.rate.take(now) {
             return Verdict::Allow;
         }
-        let warn = self.warned_at.is_none_or(|at| now.duration_since(at) >= self.window);
+        let warn = self.warned_at.is_none_or(|at| now.saturating_duration_since(at) >= self.window);
         if warn {
             self.warned_at = Some(now);
         }
@@ -114,6 +124,20 @@ mod tests {
             assert_ne!(l.check(t0), Verdict::Close, "message {i}");
         }
         assert_eq!(l.check(t0), Verdict::Close);
+    }
+
+    #[test]
+    fn a_flood_across_a_window_boundary_still_closes() {
+        let t0 = Instant::now();
+        let mut l = MessageLimiter::new(100, WINDOW, 1000, t0);
+        let just_before = t0 + WINDOW - Duration::from_millis(1);
+        for _ in 0..1000 {
+            assert_ne!(l.check(just_before), Verdict::Close);
+        }
+        // A fixed window would start again here and allow 1,000 more.
+        let just_after = t0 + WINDOW + Duration::from_millis(1);
+        let closed = (0..1000).any(|_| l.check(just_after) == Verdict::Close);
+        assert!(closed);
     }
 
     #[test]

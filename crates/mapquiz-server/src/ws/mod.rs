@@ -20,6 +20,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(upgrade))
 }
 
+/// Initial read buffer and write batching threshold of one socket, bytes.
+const SOCKET_BUFFER: usize = 4 * 1024;
+
 /// Headers kept from the upgrade request: the credentials `authenticate` resolves later.
 const CREDENTIAL_HEADERS: [HeaderName; 2] = [header::COOKIE, header::AUTHORIZATION];
 
@@ -55,8 +58,13 @@ async fn upgrade(
         }
     }
     let limit = state.config.realtime.max_message_bytes;
+    // tungstenite's 128 KiB default buffers would cost ~150 KiB per idle socket; frames here are small and
+    // the buffers grow on demand up to the message limit.
     ws.max_message_size(limit)
         .max_frame_size(limit)
+        .read_buffer_size(SOCKET_BUFFER)
+        .write_buffer_size(SOCKET_BUFFER)
+        .max_write_buffer_size(2 * limit + SOCKET_BUFFER)
         .on_failed_upgrade(|e| tracing::debug!(error = %e, "WebSocket upgrade failed"))
         .on_upgrade(move |socket| connection::run(state, socket, credentials))
 }

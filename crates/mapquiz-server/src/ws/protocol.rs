@@ -17,7 +17,7 @@ pub type Frame = Utf8Bytes;
 pub struct Envelope {
     /// `type`.
     pub kind: String,
-    /// `payload`, or an empty object when absent (or `null`).
+    /// `payload`, or an empty object when absent.
     pub payload: Map<String, Value>,
 }
 
@@ -40,7 +40,7 @@ pub fn parse(text: &str) -> Result<Envelope, Cow<'static, str>> {
     let value: Value = serde_json::from_str(text).map_err(|_| Cow::Borrowed(text::INVALID_JSON))?;
     let Value::Object(mut object) = value else { return Err(Cow::Borrowed(text::INVALID_MESSAGE)) };
     let payload = match object.remove("payload") {
-        None | Some(Value::Null) => Map::new(),
+        None => Map::new(),
         Some(Value::Object(p)) => p,
         Some(_) => return Err(Cow::Borrowed(text::INVALID_MESSAGE)),
     };
@@ -240,6 +240,11 @@ mod tests {
         assert_eq!(parse("[]"), Err(text::INVALID_MESSAGE.into()));
         assert_eq!(parse("42"), Err(text::INVALID_MESSAGE.into()));
         assert_eq!(parse(r#"{"type":"ping","payload":[]}"#), Err(text::INVALID_MESSAGE.into()));
+        assert_eq!(
+            parse(r#"{"type":"ping","payload":null}"#),
+            Err(text::INVALID_MESSAGE.into()),
+            "present, not an object"
+        );
         assert_eq!(parse(r#"{"payload":"x"}"#), Err(text::INVALID_MESSAGE.into()), "payload is checked first");
         assert_eq!(parse("{}"), Err(text::TYPE_REQUIRED.into()));
         assert_eq!(parse(r#"{"type":7}"#), Err(text::TYPE_REQUIRED.into()));

@@ -452,3 +452,22 @@ async fn a_session_extended_since_the_socket_opened_keeps_it() {
     let reply = ws.request(json!({"type": "send_friend_request", "payload": {"receiverTag": "ZZZZZZZZ"}})).await;
     assert_eq!(reply, json!({"type": "error", "message": "Utilisateur non trouvé"}));
 }
+
+#[tokio::test]
+async fn a_session_deleted_without_a_close_event_still_ends_its_socket() {
+    // As when the sign-out happened on another node while Redis was down: the row is gone, no event came.
+    let app =
+        TestApp::spawn_with(false, |f| f.merge(("ws_session_check_ms", 200)).merge(("session_cache_ttl_secs", 0)))
+            .await
+            .unwrap();
+    let a = app.sign_up("Alice").await;
+    let mut ws = app.ws(&a).await;
+    let deleted = app
+        .state
+        .store
+        .delete_sessions(&mapquiz_store::SessionSelector::AllOfUser { user_id: a.id.clone(), except: None })
+        .await
+        .unwrap();
+    assert_eq!(deleted.len(), 1);
+    assert_eq!(ws.closed().await, Some(1008));
+}

@@ -191,3 +191,20 @@ async fn a_restart_resets_every_flag(postgres: bool) {
 }
 
 on_both_backends!(a_restart_resets_every_flag);
+
+#[tokio::test]
+async fn a_flag_turned_off_under_a_connected_user_is_repaired() {
+    // As when another node decided alone while Redis was down: the store says offline, this node holds A.
+    let app = app_with_grace(false, GRACE).await.unwrap();
+    let (a, b) = (app.sign_up("Alice").await, app.sign_up("Bruno").await);
+    app.befriend(&a, &b).await;
+    let mut bws = connect(&app, &b).await;
+    let _aws = connect(&app, &a).await;
+    status_change(&mut bws, &a, true).await;
+    let now = app.state.clock.now();
+    assert!(app.state.store.set_offline(&a.id, now).await.unwrap());
+    assert_eq!(listed_friend(&app, &b, &a).await["isOnline"], false);
+    // The next heartbeat (every 5 s) puts the flag back and tells B.
+    status_change(&mut bws, &a, true).await;
+    assert_eq!(listed_friend(&app, &b, &a).await["isOnline"], true);
+}

@@ -366,6 +366,10 @@ impl Store for PgStore {
         presence::reset_presence(&self.pool, keep).await
     }
 
+    async fn mark_online(&self, user_ids: &[String], now: Timestamp) -> Result<Vec<String>, StoreError> {
+        presence::mark_online(&self.pool, user_ids, now).await
+    }
+
     fn pool_stats(&self) -> PoolStats {
         PoolStats { size: self.pool.size(), idle: self.pool.num_idle() as u32 }
     }

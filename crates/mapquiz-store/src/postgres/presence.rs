@@ -31,3 +31,16 @@ pub(super) async fn reset_presence(pool: &PgPool, keep: &[String]) -> Result<u64
         .await?;
     Ok(done.rows_affected())
 }
+
+pub(super) async fn mark_online(pool: &PgPool, ids: &[String], now: Timestamp) -> Result<Vec<String>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(sqlx::query_scalar(
+        "UPDATE users SET is_online = TRUE, last_seen = $2 WHERE NOT is_online AND id = ANY($1) RETURNING id",
+    )
+    .bind(ids)
+    .bind(now.datetime())
+    .fetch_all(pool)
+    .await?)
+}

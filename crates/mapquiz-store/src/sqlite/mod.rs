@@ -382,6 +382,10 @@ impl Store for SqliteStore {
         presence::reset_presence(&self.writer, keep).await
     }
 
+    async fn mark_online(&self, user_ids: &[String], now: Timestamp) -> Result<Vec<String>, StoreError> {
+        presence::mark_online(&self.writer, user_ids, now).await
+    }
+
     fn pool_stats(&self) -> PoolStats {
         PoolStats {
             size: self.writer.size() + self.reader.size(),

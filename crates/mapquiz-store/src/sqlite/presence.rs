@@ -34,3 +34,22 @@ pub(super) async fn reset_presence(writer: &SqlitePool, keep: &[String]) -> Resu
     .await?;
     Ok(done.rows_affected())
 }
+
+pub(super) async fn mark_online(
+    writer: &SqlitePool,
+    ids: &[String],
+    now: Timestamp,
+) -> Result<Vec<String>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = serde_json::to_string(ids).map_err(|e| StoreError::Other(sqlx::Error::Encode(e.into())))?;
+    Ok(sqlx::query_scalar(
+        "UPDATE users SET is_online = 1, last_seen = ?2 \
+         WHERE is_online = 0 AND id IN (SELECT value FROM json_each(?1)) RETURNING id",
+    )
+    .bind(ids)
+    .bind(now.millis())
+    .fetch_all(writer)
+    .await?)
+}

@@ -29,6 +29,7 @@ on_both_backends!(
     presence_transitions,
     reset_presence_spares_kept_users,
     reset_presence_with_thousands_of_kept_ids,
+    mark_online_repairs_only_flags_that_are_off,
 );
 
 /// An instant with a non-zero millisecond part, so a lost millisecond shows.
@@ -685,4 +686,22 @@ async fn reset_presence_with_thousands_of_kept_ids(pg: bool) {
     for (i, id) in names[..200].iter().enumerate() {
         assert_eq!(user(&store, id).await.is_online, i % 2 == 0, "{id}");
     }
+}
+
+async fn mark_online_repairs_only_flags_that_are_off(pg: bool) {
+    let Some((_db, store)) = migrated(pg).await else {
+        return;
+    };
+    let ids = ["m0", "m'1", "m2", "m3"];
+    people(&store, &ids).await;
+    store.set_online("m0", at(1)).await.unwrap();
+    let asked = vec!["m0".to_owned(), "m'1".to_owned(), "m2".to_owned(), "ghost".to_owned()];
+    let mut changed = store.mark_online(&asked, at(50)).await.unwrap();
+    changed.sort();
+    assert_eq!(changed, vec!["m'1".to_owned(), "m2".to_owned()], "only users that were offline");
+    assert_eq!(user(&store, "m0").await.last_seen, Some(at(1)), "an online user keeps its last_seen");
+    assert_eq!(user(&store, "m2").await.last_seen, Some(at(50)));
+    assert!(!user(&store, "m3").await.is_online, "users not asked for are untouched");
+    assert!(store.mark_online(&asked, at(60)).await.unwrap().is_empty(), "nothing left to repair");
+    assert!(store.mark_online(&[], at(60)).await.unwrap().is_empty());
 }
