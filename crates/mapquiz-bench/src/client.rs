@@ -104,7 +104,7 @@ impl Server {
         let ws_url = format!("{}/ws", self.base.replacen("http", "ws", 1));
         let mut request = ws_url.into_client_request()?;
         request.headers_mut().insert("cookie", user.cookie.parse()?);
-        let (stream, _) = tokio_tungstenite::connect_async(request).await?;
+        let (stream, _) = tokio_tungstenite::connect_async_with_config(request, None, true).await?;
         let mut socket = Socket { stream };
         socket.expect("connected").await?;
         socket.send(json!({"type": "authenticate"})).await?;

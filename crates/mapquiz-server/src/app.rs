@@ -7,6 +7,7 @@ use crate::http::rate_limit::Limiters;
 use crate::live::Realtime;
 use crate::state::{AppState, Inner};
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -106,6 +107,13 @@ impl App {
 
         let deadline = state.config.http.shutdown_timeout;
         let router = crate::http::router(routes, state.clone());
+        // Real-time frames are small and latency-bound: Nagle's algorithm would hold each one back for the
+        // peer's delayed ACK (~40 ms).
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
         let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(token.clone().cancelled_owned());
         tokio::select! {
