@@ -122,10 +122,13 @@ impl Ws {
 }
 
 impl TestApp {
-    /// A socket for `user` (cookie), authenticated.
+    /// A socket for `user` (cookie), authenticated and registered.
     pub async fn ws(&self, user: &TestUser) -> Ws {
         let mut ws = Ws::connect(self.address, Some(&user.cookie)).await;
         ws.authenticate(&user.id).await;
+        // The socket's registration (presence and its pushes) finishes before the next message is handled:
+        // a ping round trip keeps it from racing with what the test does next.
+        ws.settled().await;
         ws
     }
 
