@@ -7,6 +7,7 @@ pub mod bus;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod docs;
 pub mod error;
 pub mod friends;
 pub mod health;

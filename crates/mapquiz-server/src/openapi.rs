@@ -21,6 +21,8 @@ use utoipa::OpenApi;
         (name = "users", description = "Players: search, lookups by id and tag"),
         (name = "scores", description = "Solo games: saving, history, totals"),
         (name = "leaderboards", description = "Best solo quiz per player, by set of regions and period"),
+        (name = "friends", description = "Friend requests and friends; pushes go out over the WebSocket"),
+        (name = "realtime", description = "The WebSocket gateway; its messages are documented at /docs"),
     )
 )]
 struct Base;

@@ -35,6 +35,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::leaderboards::routes())
         .merge(crate::friends::routes::routes())
         .merge(crate::ws::routes())
+        .merge(crate::docs::routes())
 }
 
 /// The complete application: `routes` (from [`routes`]) with the fallback and the middleware.

@@ -43,12 +43,27 @@ pub enum Command {
 }
 
 impl Command {
+    /// Every command, in the protocol's order.
+    pub const ALL: [Command; 2] = [Command::SendFriendRequest, Command::RespondFriendRequest];
+
+    /// The message `type` naming it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::SendFriendRequest => "send_friend_request",
+            Command::RespondFriendRequest => "respond_friend_request",
+        }
+    }
+
     /// The command a `type` names, if the gateway handles it.
     pub fn parse(kind: &str) -> Option<Self> {
-        match kind {
-            "send_friend_request" => Some(Command::SendFriendRequest),
-            "respond_friend_request" => Some(Command::RespondFriendRequest),
-            _ => None,
+        Self::ALL.into_iter().find(|c| c.name() == kind)
+    }
+
+    /// An example payload (for the documentation page).
+    pub fn example_payload(self) -> Value {
+        match self {
+            Command::SendFriendRequest => serde_json::json!({"receiverTag": "K7M2QX9B"}),
+            Command::RespondFriendRequest => serde_json::json!({"requestId": "<id>", "action": "accept"}),
         }
     }
 

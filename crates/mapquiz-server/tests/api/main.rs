@@ -9,6 +9,7 @@ mod auth_support;
 mod binary;
 mod config;
 mod cors;
+mod docs;
 mod faults;
 mod friends;
 mod gateway;
