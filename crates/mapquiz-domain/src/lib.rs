@@ -4,6 +4,7 @@
 //! testable on its own.
 
 pub mod account;
+pub mod bug_reports;
 pub mod id;
 pub mod region;
 pub mod scores;

@@ -72,6 +72,7 @@ impl App {
             ws_connections: AtomicUsize::new(0),
             shutdown: CancellationToken::new(),
             openapi_json,
+            bug_report_wakeup: Arc::new(tokio::sync::Notify::new()),
         });
         // Start-up is complete: /readyz may now answer ready (while the database answers).
         state.ready.store(true, Ordering::Release);
@@ -103,7 +104,11 @@ impl App {
             }
         });
         tokio::spawn(housekeeping(state.clone()));
+        // Its own task beside housekeeping: an ANALYZE of a large database must not hold up the 30-second
+        // upkeep.
+        tokio::spawn(crate::ops::maintenance::scheduler(state.clone()));
         tokio::spawn(state.realtime.presence.clone().run_heartbeat(token.clone()));
+        let bug_reports = tokio::spawn(crate::bug_reports::worker::run(state.clone()));
 
         let deadline = state.config.http.shutdown_timeout;
         let router = crate::http::router(routes, state.clone());
@@ -121,6 +126,11 @@ impl App {
             () = async { token.cancelled().await; tokio::time::sleep(deadline).await } => {
                 tracing::warn!(deadline_ms = deadline.as_millis() as u64, "requests still running at the shutdown deadline were dropped");
             }
+        }
+        // A delivery under way is let finish (bounded by its HTTP timeout) so it is recorded before the store
+        // closes: an issue created but not recorded would be created again.
+        if tokio::time::timeout(Duration::from_secs(25), bug_reports).await.is_err() {
+            tracing::warn!("the bug-report worker did not stop in time");
         }
         state.realtime.close().await;
         state.auth.sessions.close().await;

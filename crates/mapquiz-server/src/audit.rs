@@ -2,8 +2,8 @@
 
 use crate::http::meta::RequestMeta;
 use crate::state::AppState;
-use mapquiz_domain::new_id;
-use mapquiz_store::AuditEntry;
+use mapquiz_domain::{Timestamp, new_id};
+use mapquiz_store::{AuditEntry, DynStore};
 use serde_json::Value;
 
 /// What happened.
@@ -19,6 +19,16 @@ pub enum Action {
     TwoFactorDisabled,
     SessionRevoked,
     ProfileUpdated,
+    FriendRequestSent,
+    FriendRequestAccepted,
+    FriendRequestRejected,
+    FriendRemoved,
+    /// A maintenance job ran (`mapquiz maintenance` or the scheduler).
+    Maintenance,
+    /// `mapquiz backup` wrote a copy of the database.
+    Backup,
+    /// `mapquiz restore` replaced the database with a copy.
+    Restore,
 }
 
 impl Action {
@@ -35,6 +45,13 @@ impl Action {
             Action::TwoFactorDisabled => "two_factor_disabled",
             Action::SessionRevoked => "session_revoked",
             Action::ProfileUpdated => "profile_updated",
+            Action::FriendRequestSent => "friend_request_sent",
+            Action::FriendRequestAccepted => "friend_request_accepted",
+            Action::FriendRequestRejected => "friend_request_rejected",
+            Action::FriendRemoved => "friend_removed",
+            Action::Maintenance => "maintenance",
+            Action::Backup => "backup",
+            Action::Restore => "restore",
         }
     }
 }
@@ -47,17 +64,70 @@ pub async fn record(
     meta: &RequestMeta,
     details: Option<Value>,
 ) {
+    record_on(state, action, user_id, None, meta, details).await;
+}
+
+/// [`record`] for an action on another user (`target_id`): a friend request, a removal, a kick.
+pub async fn record_on(
+    state: &AppState,
+    action: Action,
+    user_id: Option<&str>,
+    target_id: Option<&str>,
+    meta: &RequestMeta,
+    details: Option<Value>,
+) {
     let entry = AuditEntry {
         id: new_id(),
         occurred_at: state.clock.now(),
         action: action.as_str().to_owned(),
         user_id: user_id.map(str::to_owned),
-        target_id: None,
+        target_id: target_id.map(str::to_owned),
         ip_address: Some(meta.ip.to_string()),
         user_agent: meta.user_agent.clone(),
         details,
     };
     if let Err(e) = state.store.append_audit(&entry).await {
+        tracing::error!(error = format!("{e:#}"), action = action.as_str(), "cannot write the audit trail");
+    }
+}
+
+/// Who runs an action that no HTTP request carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Actor {
+    /// An operator, through the `mapquiz` command line.
+    Cli,
+    /// The in-process scheduler of a server node.
+    Scheduler,
+}
+
+impl Actor {
+    /// The stored name, in `details.actor`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Actor::Cli => "cli",
+            Actor::Scheduler => "scheduler",
+        }
+    }
+}
+
+/// Appends a line for an operator or scheduler action: no user, no IP; `details` gains `actor`. A failure to
+/// write it is logged, not returned: the action itself already happened.
+pub async fn record_system(store: &DynStore, now: Timestamp, action: Action, actor: Actor, details: Value) {
+    let mut details = details;
+    if let Value::Object(map) = &mut details {
+        map.insert("actor".to_owned(), Value::from(actor.as_str()));
+    }
+    let entry = AuditEntry {
+        id: new_id(),
+        occurred_at: now,
+        action: action.as_str().to_owned(),
+        user_id: None,
+        target_id: None,
+        ip_address: None,
+        user_agent: None,
+        details: Some(details),
+    };
+    if let Err(e) = store.append_audit(&entry).await {
         tracing::error!(error = format!("{e:#}"), action = action.as_str(), "cannot write the audit trail");
     }
 }

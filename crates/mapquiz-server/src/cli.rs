@@ -1,10 +1,18 @@
-//! The command line: `serve` (the default), `migrate`, `config`, `seed-demo`.
+//! The command line: `serve` (the default), `migrate`, `config`, `seed-demo`, `maintenance`, `backup`,
+//! `restore`, `audit`.
 
 use crate::config::{Config, ConfigError};
+use crate::ops::maintenance::Task;
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use mapquiz_domain::Timestamp;
+use mapquiz_store::DynStore;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// Most audit lines `mapquiz audit` prints at once.
+const AUDIT_LIMIT_MAX: u32 = 10_000;
 
 /// MapQuiz Server: the HTTP API, sign-in and real-time games of the MapQuiz web client.
 #[derive(Debug, Parser)]
@@ -45,6 +53,108 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Run maintenance jobs now (the server also runs each weekly)
+    Maintenance {
+        /// Which job; `all` runs every one in order
+        #[arg(value_enum)]
+        task: MaintenanceTask,
+    },
+    /// Write an online copy of the SQLite database to FILE (PostgreSQL: prints the pg_dump command)
+    Backup {
+        /// Where to write the copy
+        file: PathBuf,
+        /// Replace FILE if it exists
+        #[arg(long)]
+        force: bool,
+    },
+    /// Replace the SQLite database with the copy in FILE; stop the server first
+    Restore {
+        /// A copy written by `mapquiz backup`
+        file: PathBuf,
+        /// Confirm, in the production profile, that the current data is replaced
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Print audit-trail entries, newest first
+    Audit {
+        /// Only entries of this user id
+        #[arg(long)]
+        user: Option<String>,
+        /// Only entries at or after this time: RFC 3339 (2026-11-20T08:00:00Z) or an age (30m, 24h, 7d, 2w)
+        #[arg(long, value_parser = parse_since)]
+        since: Option<Since>,
+        /// Entries to print, at most
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=i64::from(AUDIT_LIMIT_MAX)))]
+        limit: u32,
+    },
+}
+
+/// The jobs `mapquiz maintenance` runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MaintenanceTask {
+    /// Expired sessions and verifications, sign-in failures older than the lockout window
+    Sessions,
+    /// Rejected friend requests older than 30 days
+    FriendRequests,
+    /// Audit entries older than `audit_retention_days`
+    Audit,
+    /// Planner statistics: ANALYZE (PostgreSQL) or PRAGMA optimize (SQLite)
+    Optimize,
+    /// Every job above, in that order
+    All,
+}
+
+impl MaintenanceTask {
+    /// The jobs to run, in order.
+    pub fn tasks(self) -> Vec<Task> {
+        match self {
+            MaintenanceTask::Sessions => vec![Task::Sessions],
+            MaintenanceTask::FriendRequests => vec![Task::FriendRequests],
+            MaintenanceTask::Audit => vec![Task::Audit],
+            MaintenanceTask::Optimize => vec![Task::Optimize],
+            MaintenanceTask::All => Task::ALL.to_vec(),
+        }
+    }
+}
+
+/// The `--since` of `mapquiz audit`: an instant, or an age counted back from now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Since {
+    At(Timestamp),
+    Ago(chrono::TimeDelta),
+}
+
+impl Since {
+    /// The instant this names, `now` being now.
+    pub fn instant(self, now: Timestamp) -> Timestamp {
+        match self {
+            Since::At(t) => t,
+            Since::Ago(d) => now.plus(-d),
+        }
+    }
+}
+
+/// Parses an RFC 3339 time or an age: a whole number followed by `s`, `m`, `h`, `d` or `w`.
+pub fn parse_since(s: &str) -> Result<Since, String> {
+    let s = s.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(Since::At(Timestamp::from_datetime(t.to_utc())));
+    }
+    let invalid = || format!("{s:?} is neither an RFC 3339 time (2026-11-20T08:00:00Z) nor an age (30m, 24h, 7d, 2w)");
+    let split = s.len().checked_sub(1).filter(|&i| s.is_char_boundary(i)).ok_or_else(invalid)?;
+    let (count, unit) = s.split_at(split);
+    let count: i64 = count.parse().map_err(|_| invalid())?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => return Err(invalid()),
+    };
+    // At most about 100 years back: past that it is a typo, and chrono's range is not far.
+    let secs = count.checked_mul(seconds).filter(|s| (0..=3_200_000_000).contains(s)).ok_or_else(invalid)?;
+    Ok(Since::Ago(chrono::TimeDelta::seconds(secs)))
 }
 
 /// Migration commands.
@@ -132,4 +242,85 @@ pub async fn migrate(config: Config, action: MigrateAction) -> anyhow::Result<()
     .await;
     store.close().await;
     result
+}
+
+/// A command refused before it changed anything, with what to do instead: exit status 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
+/// Reports a refused command on standard error; exit status 2.
+#[allow(clippy::print_stderr)] // the command's answer, for the operator at the terminal
+pub fn refused(e: &Refused) -> ExitCode {
+    eprintln!("mapquiz: {e}");
+    ExitCode::from(2)
+}
+
+/// Writes one line of a command's output to standard output.
+pub fn say(line: &str) -> std::io::Result<()> {
+    writeln!(std::io::stdout().lock(), "{line}")
+}
+
+/// Opens the configured database for an operator command; refuses one with pending migrations (their
+/// tables may be missing) rather than migrating it behind the operator's back.
+pub async fn open_migrated(config: &Config) -> anyhow::Result<DynStore> {
+    let store = mapquiz_store::connect(&config.database.connect_options())
+        .await
+        .with_context(|| format!("cannot open the database {}", config.database.url.redacted()))?;
+    let pending = match store.migration_status().await {
+        Ok(status) => status.iter().filter(|m| !m.applied).count(),
+        Err(e) => {
+            store.close().await;
+            return Err(e).context("cannot read the migration status");
+        }
+    };
+    if pending > 0 {
+        store.close().await;
+        anyhow::bail!("the database has {pending} pending migration(s): run `mapquiz migrate up` first");
+    }
+    Ok(store)
+}
+
+/// `mapquiz audit`: one line per entry, newest first. Details never hold secrets; user agents are left out.
+pub async fn audit(config: Config, user: Option<String>, since: Option<Since>, limit: u32) -> anyhow::Result<()> {
+    let store = open_migrated(&config).await?;
+    let now = Timestamp::from_datetime(chrono::Utc::now());
+    let since = since.map_or(Timestamp::from_millis(0).unwrap_or(now), |s| s.instant(now));
+    let result = async {
+        let entries = store.audit_since(user.as_deref(), since, limit.min(AUDIT_LIMIT_MAX)).await?;
+        for e in &entries {
+            let details = e.details.as_ref().map_or_else(|| "-".to_owned(), ToString::to_string);
+            say(&format!(
+                "{}  {}  user={}  target={}  ip={}  {details}",
+                e.occurred_at.to_iso(),
+                e.action,
+                e.user_id.as_deref().unwrap_or("-"),
+                e.target_id.as_deref().unwrap_or("-"),
+                e.ip_address.as_deref().unwrap_or("-"),
+            ))?;
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    store.close().await;
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn since_is_a_time_or_an_age() {
+        let now = Timestamp::from_millis(1_764_000_000_000).unwrap();
+        let at = parse_since("2025-11-24T16:00:00+01:00").unwrap();
+        assert_eq!(at.instant(now).to_iso(), "2025-11-24T15:00:00.000Z");
+        assert_eq!(parse_since("90s").unwrap().instant(now).millis(), now.millis() - 90_000);
+        assert_eq!(parse_since("7d").unwrap().instant(now).millis(), now.millis() - 7 * 86_400_000);
+        assert_eq!(parse_since("2w").unwrap(), parse_since("14d").unwrap());
+        for bad in ["", "d", "7", "7y", "-1d", "1.5h", "yesterday", "99999999999w", "7é"] {
+            assert!(parse_since(bad).is_err(), "{bad:?}");
+        }
+    }
 }

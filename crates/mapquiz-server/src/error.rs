@@ -99,8 +99,15 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Counts a failed database operation (`db_errors_total`).
+pub fn count_store_error(e: &StoreError) {
+    let kind = if e.is_unavailable() { "unavailable" } else { "other" };
+    metrics::counter!("db_errors_total", "kind" => kind).increment(1);
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        count_store_error(&e);
         if e.is_unavailable() {
             tracing::warn!(error = format!("{e:#}"), "database unavailable");
             ApiError::Unavailable
@@ -222,6 +229,7 @@ impl From<mapquiz_domain::PasswordError> for AuthError {
 
 impl From<StoreError> for AuthError {
     fn from(e: StoreError) -> Self {
+        count_store_error(&e);
         if e.is_unavailable() {
             tracing::warn!(error = format!("{e:#}"), "database unavailable");
             AuthError::UNAVAILABLE

@@ -37,10 +37,15 @@ fn main() -> ExitCode {
                 )
                 .await
             }
+            Command::Maintenance { task } => mapquiz_server::ops::maintenance::run_cli(config, &task.tasks()).await,
+            Command::Backup { file, force } => mapquiz_server::ops::backup::backup(config, file, force).await,
+            Command::Restore { file, yes } => mapquiz_server::ops::backup::restore(config, file, yes).await,
+            Command::Audit { user, since, limit } => cli::audit(config, user, since, limit).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<cli::Refused>() => e.downcast_ref::<cli::Refused>().map_or(ExitCode::from(2), cli::refused),
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "mapquiz stopped on an error");
             ExitCode::FAILURE

@@ -41,6 +41,8 @@ pub struct Inner {
     pub shutdown: CancellationToken,
     /// The OpenAPI document, rendered once.
     pub openapi_json: String,
+    /// Wakes the bug-report delivery worker as soon as a report is stored.
+    pub bug_report_wakeup: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {

@@ -16,14 +16,16 @@ pub mod testing;
 pub use error::{CONSTRAINTS, StoreError};
 pub use migrations::MigrationState;
 pub use model::{
-    Account, AuditEntry, BoardEntry, BoardKey, BoardPeriod, BoardScope, FailureScope, Friend, FriendRequest,
-    IncomingRequest, NewScore, NewUser, RequestStatus, RespondOutcome, Score, ScoreStats, SendOutcome, Session,
-    SessionSelector, SessionWithUser, TwoFactor, User, UserSearch, name_key,
+    Account, AuditEntry, BoardEntry, BoardKey, BoardPeriod, BoardScope, BugReport, BugReportCounts, DeliveryStatus,
+    FailureScope, Friend, FriendRequest, IncomingRequest, MAX_DELIVERY_ERROR_CHARS, NewBugReport, NewScore, NewUser,
+    RequestStatus, RespondOutcome, Score, ScoreStats, SendOutcome, Session, SessionSelector, SessionWithUser,
+    TwoFactor, User, UserSearch, name_key,
 };
 pub use options::{Backend, ConnectOptions, DatabaseUrl, DatabaseUrlError};
 
 use async_trait::async_trait;
 use mapquiz_domain::Timestamp;
+use std::path::Path;
 use std::sync::Arc;
 
 /// Connection counts of the store's pools, for health and metrics.
@@ -309,6 +311,84 @@ pub trait Store: Send + Sync + 'static {
     /// Repair: marks online (with `last_seen = now`) those of `user_ids` whose flag is off; returns them.
     async fn mark_online(&self, user_ids: &[String], now: Timestamp) -> Result<Vec<String>, StoreError>;
 
+    // ---- maintenance ----
+
+    /// Deletes rejected friend requests last changed before `before`; returns how many.
+    async fn prune_rejected_friend_requests(&self, before: Timestamp) -> Result<u64, StoreError>;
+
+    /// Deletes audit lines that occurred before `before` (retention); returns how many.
+    async fn prune_audit(&self, before: Timestamp) -> Result<u64, StoreError>;
+
+    /// Refreshes the query planner's statistics (`ANALYZE`, `PRAGMA optimize`); returns what ran.
+    async fn optimize(&self) -> Result<String, StoreError>;
+
+    /// Takes the lease on `job` for `holder` until `until`, in one atomic statement, if it is free, expired at
+    /// `now`, or already `holder`'s; `Ok(true)` when `holder` now holds it.
+    async fn try_lease(&self, job: &str, holder: &str, until: Timestamp, now: Timestamp) -> Result<bool, StoreError>;
+
+    /// Releases `holder`'s lease on `job` and records `now` as the job's last run; `Ok(false)` when the lease
+    /// was no longer `holder`'s (it expired and another node took it), nothing changed then.
+    async fn finish_lease(&self, job: &str, holder: &str, now: Timestamp) -> Result<bool, StoreError>;
+
+    /// When `job` last finished, on any node sharing the database.
+    async fn last_run(&self, job: &str) -> Result<Option<Timestamp>, StoreError>;
+
+    /// The newest `limit` audit lines that occurred at or after `since`, optionally only those naming
+    /// `user_id`, newest first.
+    async fn audit_since(
+        &self,
+        user_id: Option<&str>,
+        since: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Writes a consistent copy of the whole database to the new file `dest` while the store stays in use
+    /// (SQLite `VACUUM INTO`); `StoreError::Config` on PostgreSQL, which is backed up with `pg_dump`.
+    async fn backup_to(&self, dest: &Path) -> Result<(), StoreError>;
+
+    // ---- bug reports ----
+
+    /// Stores a new report, `pending` and due at once.
+    async fn insert_bug_report(&self, report: &NewBugReport) -> Result<(), StoreError>;
+
+    /// Claims up to `limit` pending reports due at `now` (oldest first) for one delivery attempt: in one
+    /// atomic statement, their `next_attempt_at` moves to `lease_until`, so no other worker (on this node
+    /// or another sharing the database) picks them until the lease ends. A worker that dies mid-delivery
+    /// thus only delays the report to `lease_until`.
+    async fn claim_bug_reports(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<BugReport>, StoreError>;
+
+    /// Records a successful delivery (attempts + 1, issue number and URL, no next attempt); `Ok(false)`
+    /// when the report is unknown or no longer pending.
+    async fn bug_report_delivered(
+        &self,
+        id: &str,
+        issue_number: i64,
+        issue_url: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Records a failed attempt (attempts + 1, `error` cut to [`MAX_DELIVERY_ERROR_CHARS`]): pending again
+    /// at `retry_at`, or `abandoned` when it is `None`. `Ok(false)` when the report is unknown or no longer
+    /// pending.
+    async fn bug_report_failed(
+        &self,
+        id: &str,
+        error: &str,
+        retry_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// How many reports are in each delivery state.
+    async fn bug_report_counts(&self) -> Result<BugReportCounts, StoreError>;
+
+    /// The report with this id.
+    async fn bug_report(&self, id: &str) -> Result<Option<BugReport>, StoreError>;
+
     /// Connection counts, summed over the store's pools.
     fn pool_stats(&self) -> PoolStats;
 
@@ -327,4 +407,15 @@ pub async fn connect(options: &ConnectOptions) -> Result<DynStore, StoreError> {
         DatabaseUrl::Sqlite(path) => Arc::new(sqlite::SqliteStore::connect(path, options).await?),
         DatabaseUrl::Postgres(url) => Arc::new(postgres::PgStore::connect(url, options).await?),
     })
+}
+
+/// Checks, without changing it, that `path` is a MapQuiz SQLite database (its pages pass `quick_check` and it
+/// has the migrations table); returns the newest migration applied to it.
+pub async fn check_sqlite_file(path: &Path) -> Result<i64, StoreError> {
+    sqlite::check_file(path).await
+}
+
+/// Writes a consistent copy of the SQLite database `source` (its WAL included) to the new file `dest`.
+pub async fn copy_sqlite_file(source: &Path, dest: &Path) -> Result<(), StoreError> {
+    sqlite::copy_file(source, dest).await
 }

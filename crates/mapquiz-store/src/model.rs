@@ -325,3 +325,103 @@ pub enum RespondOutcome {
     /// Rejected.
     Rejected { sender_id: String },
 }
+
+/// Where a bug report is on its way to GitHub.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    /// Waiting for (another) delivery attempt.
+    Pending,
+    /// The issue exists.
+    Delivered,
+    /// Retried for the whole period without success; kept for operators.
+    Abandoned,
+}
+
+impl DeliveryStatus {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Abandoned => "abandoned",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(DeliveryStatus::Pending),
+            "delivered" => Some(DeliveryStatus::Delivered),
+            "abandoned" => Some(DeliveryStatus::Abandoned),
+            _ => None,
+        }
+    }
+}
+
+/// A bug report to store, checked; delivery starts `pending`, due at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewBugReport {
+    pub id: String,
+    pub reporter_id: Option<String>,
+    pub title: String,
+    pub description: String,
+    pub steps_to_reproduce: Option<String>,
+    pub location: Option<String>,
+    /// A JSON object.
+    pub environment: serde_json::Value,
+    pub user_agent: Option<String>,
+    pub url: Option<String>,
+    pub created_at: Timestamp,
+}
+
+/// A stored bug report and its delivery state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BugReport {
+    pub id: String,
+    pub reporter_id: Option<String>,
+    pub title: String,
+    pub description: String,
+    pub steps_to_reproduce: Option<String>,
+    pub location: Option<String>,
+    pub environment: serde_json::Value,
+    pub user_agent: Option<String>,
+    pub url: Option<String>,
+    pub delivery_status: DeliveryStatus,
+    /// Delivery attempts made (failed ones, plus the successful one).
+    pub attempts: i32,
+    /// When the next attempt is due; while a worker holds the report, the end of its lease.
+    pub next_attempt_at: Option<Timestamp>,
+    pub last_error: Option<String>,
+    pub issue_number: Option<i64>,
+    pub issue_url: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// How many bug reports are in each delivery state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BugReportCounts {
+    pub pending: u64,
+    pub delivered: u64,
+    pub abandoned: u64,
+}
+
+impl BugReportCounts {
+    /// Folds `(status, count)` rows (a `GROUP BY delivery_status`) into the counts.
+    pub(crate) fn from_rows(rows: Vec<(String, i64)>) -> Self {
+        let mut counts = BugReportCounts::default();
+        for (status, n) in rows {
+            let n = u64::try_from(n).unwrap_or(0);
+            match DeliveryStatus::parse(&status) {
+                Some(DeliveryStatus::Pending) => counts.pending = n,
+                Some(DeliveryStatus::Delivered) => counts.delivered = n,
+                Some(DeliveryStatus::Abandoned) => counts.abandoned = n,
+                None => {}
+            }
+        }
+        counts
+    }
+}
+
+/// Longest `last_error` kept, in characters: a GitHub error page must not bloat the row.
+pub const MAX_DELIVERY_ERROR_CHARS: usize = 1_000;

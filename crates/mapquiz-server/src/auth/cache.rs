@@ -53,6 +53,15 @@ impl SessionCache {
 
     /// The cached session for this token hash.
     pub async fn get(&self, token_hash: &str) -> Option<SessionWithUser> {
+        let found = self.lookup(token_hash).await;
+        if !matches!(self, SessionCache::Off) {
+            let result = if found.is_some() { "hit" } else { "miss" };
+            metrics::counter!("session_cache_requests_total", "result" => result).increment(1);
+        }
+        found
+    }
+
+    async fn lookup(&self, token_hash: &str) -> Option<SessionWithUser> {
         match self {
             SessionCache::Off => None,
             SessionCache::Local { sessions, .. } => sessions.get(token_hash).await,
@@ -61,6 +70,7 @@ impl SessionCache {
                     Ok(Some(json)) => serde_json::from_str(&json).ok(),
                     Ok(None) => None,
                     Err(e) => {
+                        metrics::counter!("session_cache_requests_total", "result" => "error").increment(1);
                         tracing::warn!(error = %e, "session cache read failed; asking the database");
                         None
                     }

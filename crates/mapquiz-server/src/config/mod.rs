@@ -43,6 +43,7 @@ pub struct Config {
     #[serde(serialize_with = "redacted_opt")]
     pub metrics_token: Option<SecretString>,
     pub github: GithubConfig,
+    pub maintenance: MaintenanceConfig,
     /// Where the score-history labels and the leaderboard days, weeks and months are reckoned.
     #[serde(serialize_with = "tz_name")]
     pub time_zone: chrono_tz::Tz,
@@ -197,6 +198,13 @@ pub struct RealtimeConfig {
     /// How long after a user's last socket closes they are shown offline (a reload must not flicker).
     #[serde(serialize_with = "millis")]
     pub presence_grace: Duration,
+}
+
+/// The weekly maintenance jobs.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct MaintenanceConfig {
+    /// Audit lines older than this many days are deleted by the `audit` job.
+    pub audit_retention_days: u32,
 }
 
 /// A number of requests allowed per window, per client IP.

@@ -115,6 +115,8 @@ pub struct RawConfig {
     pub ws_session_check_ms: u64,
     pub presence_grace_ms: u64,
 
+    pub audit_retention_days: u32,
+
     #[serde(deserialize_with = "de::opt_string")]
     pub log_format: Option<String>,
     #[serde(deserialize_with = "de::opt_string")]
@@ -194,6 +196,7 @@ impl Default for RawConfig {
             ws_idle_timeout_ms: 60_000,
             ws_session_check_ms: 60_000,
             presence_grace_ms: 5_000,
+            audit_retention_days: 180,
             log_format: None,
             log_level: None,
             metrics_token: None,

@@ -2,7 +2,7 @@
 
 use super::{
     Argon2Params, AuthConfig, AuthSecret, Config, DatabaseConfig, GithubConfig, GoogleConfig, HttpConfig, Lockout,
-    LogConfig, LogFormat, Profile, Quota, RateLimits, RawConfig, RealtimeConfig, RedisUrl, SameSite,
+    LogConfig, LogFormat, MaintenanceConfig, Profile, Quota, RateLimits, RawConfig, RealtimeConfig, RedisUrl, SameSite,
 };
 use ipnet::IpNet;
 use mapquiz_store::DatabaseUrl;
@@ -368,6 +368,12 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         chrono_tz::Tz::Europe__Paris
     });
 
+    // At least a day (the job runs weekly and must not empty the trail it protects); at most a century.
+    if !(1..=36_500).contains(&raw.audit_retention_days) {
+        p.add("audit_retention_days", "must be between 1 and 36500");
+    }
+    let maintenance = MaintenanceConfig { audit_retention_days: raw.audit_retention_days };
+
     let host = raw.host.unwrap_or_else(|| if prod { "0.0.0.0" } else { "127.0.0.1" }.to_owned());
 
     match (frontend_url, server_url, github_api_url) {
@@ -408,6 +414,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
                 repo_name: raw.github_repo_name,
                 api_url,
             },
+            maintenance,
             time_zone,
         }),
         _ => Err(ConfigError(p.0)),

@@ -5,8 +5,10 @@
 pub mod messages;
 pub mod routes;
 
+use crate::audit::{self, Action};
 use crate::bus::Event;
 use crate::error::ApiError;
+use crate::http::meta::RequestMeta;
 use crate::state::AppState;
 use crate::ws::protocol::{FriendRemoved, FriendRequestAccepted, Push};
 use axum::http::StatusCode;
@@ -111,7 +113,12 @@ fn accepted(to: &str, accepted_by: &str, friend_id: &str) -> Event {
 }
 
 /// Protocol §4.2: `raw_tag` as typed (trimmed and upper-cased here).
-pub async fn send_request(state: &AppState, me: &User, raw_tag: &str) -> Result<Outcome<SentBody>, FriendError> {
+pub async fn send_request(
+    state: &AppState,
+    me: &User,
+    raw_tag: &str,
+    meta: &RequestMeta,
+) -> Result<Outcome<SentBody>, FriendError> {
     if raw_tag.trim().is_empty() {
         return Err(FriendError::TagRequired);
     }
@@ -127,11 +134,15 @@ pub async fn send_request(state: &AppState, me: &User, raw_tag: &str) -> Result<
         SendOutcome::AlreadyPending => return Err(FriendError::AlreadyPending),
         SendOutcome::Sent { .. } => {
             metrics::counter!("friend_requests_total", "outcome" => "sent").increment(1);
+            audit::record_on(state, Action::FriendRequestSent, Some(&me.id), Some(&receiver.id), meta, None).await;
             let received = Event::to_user(&receiver.id, &Push::FriendRequestReceived.frame());
             ("Demande d'ami envoyée", false, vec![received])
         }
         SendOutcome::AutoAccepted { .. } => {
             metrics::counter!("friend_requests_total", "outcome" => "auto_accepted").increment(1);
+            let details = Some(serde_json::json!({"mutual": true}));
+            audit::record_on(state, Action::FriendRequestAccepted, Some(&me.id), Some(&receiver.id), meta, details)
+                .await;
             let events = vec![accepted(&me.id, &me.id, &receiver.id), accepted(&receiver.id, &me.id, &me.id)];
             ("Vous êtes maintenant amis", true, events)
         }
@@ -145,6 +156,7 @@ pub async fn respond(
     me: &User,
     request_id: &str,
     action: &str,
+    meta: &RequestMeta,
 ) -> Result<Outcome<Done>, FriendError> {
     let accept = match action {
         "accept" => true,
@@ -157,19 +169,27 @@ pub async fn respond(
         RespondOutcome::AlreadyProcessed => Err(FriendError::AlreadyProcessed),
         RespondOutcome::Accepted { sender_id } => {
             metrics::counter!("friend_requests_total", "outcome" => "accepted").increment(1);
+            audit::record_on(state, Action::FriendRequestAccepted, Some(&me.id), Some(&sender_id), meta, None).await;
             Ok(Outcome { body: Done::new("Demande acceptée"), events: vec![accepted(&sender_id, &me.id, &me.id)] })
         }
-        RespondOutcome::Rejected { .. } => {
+        RespondOutcome::Rejected { sender_id } => {
             metrics::counter!("friend_requests_total", "outcome" => "rejected").increment(1);
+            audit::record_on(state, Action::FriendRequestRejected, Some(&me.id), Some(&sender_id), meta, None).await;
             Ok(Outcome { body: Done::new("Demande rejetée"), events: Vec::new() })
         }
     }
 }
 
 /// Protocol §4.4: always succeeds; the removed friend is told when there was a friendship.
-pub async fn remove(state: &AppState, me: &User, friend_id: &str) -> Result<Outcome<Done>, FriendError> {
+pub async fn remove(
+    state: &AppState,
+    me: &User,
+    friend_id: &str,
+    meta: &RequestMeta,
+) -> Result<Outcome<Done>, FriendError> {
     let removed = state.store.remove_friendship(&me.id, friend_id).await?;
     let events = if removed {
+        audit::record_on(state, Action::FriendRemoved, Some(&me.id), Some(friend_id), meta, None).await;
         let push = Push::FriendRemoved { payload: FriendRemoved { friend_id: me.id.clone() } };
         vec![Event::to_user(friend_id, &push.frame())]
     } else {

@@ -4,6 +4,7 @@ use super::{Done, SentBody};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, json};
 use crate::http::json::{JsonBody, read};
+use crate::http::meta::RequestMeta;
 use crate::state::AppState;
 use crate::users::{ListedUser, PublicUser, listed, public};
 use axum::body::Body;
@@ -44,11 +45,12 @@ fn string_field<'a>(body: &'a Value, key: &str) -> &'a str {
               (status = 401, description = "unauthorized")))]
 async fn add(
     State(state): State<AppState>,
+    meta: RequestMeta,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let me = state.auth.require_api(&headers).await?;
-    let outcome = super::send_request(&state, &me.user, string_field(&body, "tag")).await?;
+    let outcome = super::send_request(&state, &me.user, string_field(&body, "tag"), &meta).await?;
     state.realtime.bus.publish_all(outcome.events);
     Ok(json(StatusCode::OK, &outcome.body))
 }
@@ -119,11 +121,12 @@ async fn requests(State(state): State<AppState>, CurrentUser(me): CurrentUser) -
 async fn respond(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    meta: RequestMeta,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let me = state.auth.require_api(&headers).await?;
-    let outcome = super::respond(&state, &me.user, &id, string_field(&body, "action")).await?;
+    let outcome = super::respond(&state, &me.user, &id, string_field(&body, "action"), &meta).await?;
     state.realtime.bus.publish_all(outcome.events);
     Ok(json(StatusCode::OK, &outcome.body))
 }
@@ -132,7 +135,12 @@ async fn respond(
 #[utoipa::path(delete, path = "/api/friends/remove", tag = "friends",
     responses((status = 200, body = Done), (status = 400, description = "friend_id_required"),
               (status = 401, description = "unauthorized")))]
-async fn remove(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+async fn remove(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     // The body is optional here: a missing one is a missing friendId, not a malformed request.
     let body = read(&headers, body, state.config.http.body_limit_bytes).await?.unwrap_or(Value::Null);
     let me = state.auth.require_api(&headers).await?;
@@ -144,7 +152,7 @@ async fn remove(State(state): State<AppState>, headers: HeaderMap, body: Body) -
             message: "ID d'ami requis".to_owned(),
         });
     }
-    let outcome = super::remove(&state, &me.user, friend_id).await?;
+    let outcome = super::remove(&state, &me.user, friend_id, &meta).await?;
     state.realtime.bus.publish_all(outcome.events);
     Ok(json(StatusCode::OK, &outcome.body))
 }

@@ -32,6 +32,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::auth::routes())
         .merge(crate::users::routes())
         .merge(crate::scores::routes())
+        .merge(crate::bug_reports::routes())
         .merge(crate::leaderboards::routes())
         .merge(crate::friends::routes::routes())
         .merge(crate::ws::routes())

@@ -88,8 +88,9 @@ impl Outbox {
             self.bytes.fetch_sub(len, Ordering::AcqRel);
             return self.overflow();
         }
+        let kind = frame_type(&frame);
         match self.queue.try_send(frame) {
-            Ok(()) => {}
+            Ok(()) => metrics::counter!("ws_messages_sent_total", "type" => kind).increment(1),
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.bytes.fetch_sub(len, Ordering::AcqRel);
                 self.overflow();
@@ -114,6 +115,18 @@ impl Outbox {
     }
 }
 
+/// The `type` of a server frame: every frame the server builds starts with it (`{"type":"…"`), and the set of
+/// types is the server's own, so the label stays bounded.
+fn frame_type(frame: &Frame) -> String {
+    frame
+        .as_str()
+        .strip_prefix(r#"{"type":""#)
+        .and_then(|rest| rest.split('"').next())
+        .filter(|t| t.len() <= 64)
+        .unwrap_or("other")
+        .to_owned()
+}
+
 impl OutboxReader {
     /// The next frame; `None` once every sender is gone.
     pub async fn recv(&mut self) -> Option<Frame> {
@@ -136,6 +149,13 @@ impl OutboxReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_type_label_comes_from_the_frame() {
+        assert_eq!(frame_type(&crate::ws::protocol::pong()), "pong");
+        assert_eq!(frame_type(&crate::ws::protocol::success("ping", &1)), "ping_success");
+        assert_eq!(frame_type(&"[]".into()), "other");
+    }
 
     #[test]
     fn too_many_frames_disconnect() {

@@ -40,6 +40,33 @@ fn describe() {
         "HTTP request duration by method, route template and status"
     );
     metrics::describe_counter!("http_rate_limited_total", "Requests refused by a rate limit, by limit");
+    metrics::describe_gauge!("ws_connections", "Open WebSocket connections on this node");
+    metrics::describe_counter!("ws_messages_received_total", "WebSocket messages received, by type");
+    metrics::describe_counter!("ws_messages_sent_total", "WebSocket frames queued to sockets, by type");
+    metrics::describe_counter!("ws_messages_dropped_total", "WebSocket messages dropped by the rate limit");
+    metrics::describe_counter!(
+        "ws_slow_consumers_disconnected_total",
+        "Sockets disconnected because their send queue overflowed or a write stalled"
+    );
+    metrics::describe_gauge!("realtime_sockets", "Authenticated sockets on this node");
+    metrics::describe_gauge!("realtime_users", "Users with at least one socket on this node");
+    metrics::describe_gauge!("db_pool_connections", "Database pool connections, by state (in_use, idle)");
+    metrics::describe_counter!("db_errors_total", "Failed database operations, by kind (unavailable, other)");
+    metrics::describe_counter!("session_cache_requests_total", "Session cache lookups, by result (hit, miss, error)");
+    metrics::describe_gauge!("process_resident_memory_bytes", metrics::Unit::Bytes, "Resident memory of the process");
+    metrics::describe_counter!("bus_publish_failures_total", "Events that could not be published to the other nodes");
+}
+
+/// Gauges read at scrape time: the pool, this node's sockets, the process's memory.
+fn sample(state: &AppState) {
+    let pool = state.store.pool_stats();
+    metrics::gauge!("db_pool_connections", "state" => "in_use").set(f64::from(pool.size.saturating_sub(pool.idle)));
+    metrics::gauge!("db_pool_connections", "state" => "idle").set(f64::from(pool.idle));
+    metrics::gauge!("realtime_sockets").set(state.realtime.hub.socket_count() as f64);
+    metrics::gauge!("realtime_users").set(state.realtime.hub.users().len() as f64);
+    if let Some(m) = memory_stats::memory_stats() {
+        metrics::gauge!("process_resident_memory_bytes").set(m.physical_mem as f64);
+    }
 }
 
 /// Compares without leaking, through timing, how much of a guess was right.
@@ -64,6 +91,7 @@ pub(crate) async fn scrape(State(state): State<AppState>, headers: HeaderMap) ->
             return ApiError::Unauthorized.into_response();
         }
     }
+    sample(&state);
     let body = state.metrics.render();
     (
         StatusCode::OK,

@@ -1,5 +1,8 @@
-//! Operations: the metrics registry and its scrape route, the OpenAPI document, and demo data.
+//! Operations: the metrics registry and its scrape route, the OpenAPI document, demo data, the weekly
+//! maintenance jobs, backups and restores.
 
+pub mod backup;
+pub mod maintenance;
 pub mod metrics;
 pub mod seed;
 

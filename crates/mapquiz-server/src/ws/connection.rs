@@ -3,6 +3,7 @@
 //! order, so a reply always precedes the pushes its message causes.
 
 use crate::auth::sessions::{Authenticated, Lookup};
+use crate::http::meta::RequestMeta;
 use crate::live::hub::next_socket_id;
 use crate::live::outbox::{Closer, Outbox, OutboxReader, close, outbox};
 use crate::state::AppState;
@@ -15,6 +16,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 /// How long the close handshake may take before the connection is simply dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -23,8 +25,8 @@ const WRITE_STALL: Duration = Duration::from_secs(10);
 /// Bytes queued for one socket, at most (frames are counted separately by `ws_outgoing_queue`).
 const MAX_QUEUED_BYTES: usize = 1024 * 1024;
 
-/// Serves one upgraded socket until it closes.
-pub async fn run(state: AppState, socket: WebSocket, credentials: HeaderMap) {
+/// Serves one upgraded socket until it closes; `meta` (the upgrade's client IP and user agent) goes to the audit.
+pub async fn run(state: AppState, socket: WebSocket, credentials: HeaderMap, meta: RequestMeta) {
     state.ws_connections.fetch_add(1, Ordering::Relaxed);
     metrics::gauge!("ws_connections").increment(1.0);
     let (sink, stream) = socket.split();
@@ -34,7 +36,7 @@ pub async fn run(state: AppState, socket: WebSocket, credentials: HeaderMap) {
     let r = &state.config.realtime;
     let limiter = MessageLimiter::new(r.rate_max, r.rate_window, r.abuse_max, Instant::now());
     let mut conn =
-        Connection { id: next_socket_id(), state: state.clone(), outbox, closer, credentials, me: None, limiter };
+        Connection { id: next_socket_id(), state: state.clone(), outbox, closer, credentials, meta, me: None, limiter };
     conn.send(protocol::connected());
     conn.read_loop(stream).await;
     // The reader is done (the peer closed, failed or was told to go): the writer must not outlive it, even
@@ -58,6 +60,7 @@ struct Connection {
     outbox: Outbox,
     closer: Closer,
     credentials: HeaderMap,
+    meta: RequestMeta,
     /// Set by the first successful authentication, for the socket's lifetime.
     me: Option<Authenticated>,
     limiter: MessageLimiter,
@@ -162,8 +165,18 @@ impl Connection {
         }
         let envelope = match protocol::parse(raw) {
             Ok(e) => e,
-            Err(message) => return self.send(protocol::error(&message)),
+            Err(message) => {
+                metrics::counter!("ws_messages_received_total", "type" => "invalid").increment(1);
+                return self.send(protocol::error(&message));
+            }
         };
+        // Only the types the gateway knows become labels; anything a client invents is "unknown".
+        let label = match envelope.kind.as_str() {
+            "ping" => "ping",
+            "authenticate" => "authenticate",
+            kind => Command::parse(kind).map_or("unknown", Command::name),
+        };
+        metrics::counter!("ws_messages_received_total", "type" => label).increment(1);
         match envelope.kind.as_str() {
             "ping" => self.send(protocol::pong()),
             "authenticate" => self.authenticate().await,
@@ -180,7 +193,18 @@ impl Connection {
                     }
                     Err(NotAuthenticated::Internal) => return self.send(protocol::error(text::AUTH_ERROR)),
                 };
-                match command.run(&self.state, &me.user, &envelope.payload).await {
+                let span = tracing::info_span!("ws_message", r#type = label, user_id = %me.user.id);
+                let started = Instant::now();
+                let outcome =
+                    command.run(&self.state, &me.user, &envelope.payload, &self.meta).instrument(span.clone()).await;
+                span.in_scope(|| {
+                    tracing::debug!(
+                        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                        ok = outcome.is_ok(),
+                        "handled"
+                    )
+                });
+                match outcome {
                     Ok(handled) => {
                         self.send(protocol::success(kind, &handled.data));
                         self.state.realtime.bus.publish_all(handled.events);
@@ -251,6 +275,7 @@ impl Connection {
             self.closer.close(close::POLICY_VIOLATION);
         }
         let user_id = me.user.id.clone();
+        tracing::Span::current().record("user_id", user_id.as_str());
         self.me = Some(me);
         if first_here {
             realtime.presence.arrived(&user_id).await;

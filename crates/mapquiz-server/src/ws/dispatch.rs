@@ -2,6 +2,7 @@
 //! and the handler each goes to. Lobbies add their types here.
 
 use crate::bus::Event;
+use crate::http::meta::RequestMeta;
 use crate::state::AppState;
 use crate::ws::protocol::text;
 use mapquiz_store::{StoreError, User};
@@ -31,6 +32,7 @@ pub type Failure = Cow<'static, str>;
 
 /// A database failure as a WebSocket `error` (details to the log only).
 pub fn store_failure(e: &StoreError) -> Failure {
+    crate::error::count_store_error(e);
     tracing::warn!(error = format!("{e:#}"), "WebSocket operation failed");
     Cow::Borrowed(text::OPERATION_FAILED)
 }
@@ -67,11 +69,18 @@ impl Command {
         }
     }
 
-    /// Runs the command for the authenticated `me`.
-    pub async fn run(self, state: &AppState, me: &User, payload: &Map<String, Value>) -> Result<Handled, Failure> {
+    /// Runs the command for the authenticated `me`, whose socket was opened from `meta`.
+    pub async fn run(
+        self,
+        state: &AppState,
+        me: &User,
+        payload: &Map<String, Value>,
+        meta: &RequestMeta,
+    ) -> Result<Handled, Failure> {
+        use crate::friends::messages;
         match self {
-            Command::SendFriendRequest => crate::friends::messages::send_friend_request(state, me, payload).await,
-            Command::RespondFriendRequest => crate::friends::messages::respond_friend_request(state, me, payload).await,
+            Command::SendFriendRequest => messages::send_friend_request(state, me, payload, meta).await,
+            Command::RespondFriendRequest => messages::respond_friend_request(state, me, payload, meta).await,
         }
     }
 }

@@ -7,11 +7,13 @@ pub mod limits;
 pub mod protocol;
 
 use crate::error::{ApiError, json};
+use crate::http::meta::RequestMeta;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use tracing::Instrument;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -33,6 +35,7 @@ const CREDENTIAL_HEADERS: [HeaderName; 2] = [header::COOKIE, header::AUTHORIZATI
               (status = 426, description = "upgrade_required")))]
 async fn upgrade(
     State(state): State<AppState>,
+    meta: RequestMeta,
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
@@ -57,6 +60,8 @@ async fn upgrade(
             credentials.append(name.clone(), value.clone());
         }
     }
+    let request_id =
+        headers.get(crate::http::request_id::HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let limit = state.config.realtime.max_message_bytes;
     // tungstenite's 128 KiB default buffers would cost ~150 KiB per idle socket; frames here are small and
     // the buffers grow on demand up to the message limit.
@@ -66,5 +71,9 @@ async fn upgrade(
         .write_buffer_size(SOCKET_BUFFER)
         .max_write_buffer_size(2 * limit + SOCKET_BUFFER)
         .on_failed_upgrade(|e| tracing::debug!(error = %e, "WebSocket upgrade failed"))
-        .on_upgrade(move |socket| connection::run(state, socket, credentials))
+        .on_upgrade(move |socket| {
+            // The connection's span carries the upgrade's request id; each message opens a child span.
+            let span = tracing::info_span!("ws_connection", request_id, user_id = tracing::field::Empty);
+            connection::run(state, socket, credentials, meta).instrument(span)
+        })
 }

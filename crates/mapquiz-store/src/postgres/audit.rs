@@ -2,6 +2,7 @@
 
 use super::time;
 use crate::{AuditEntry, StoreError};
+use mapquiz_domain::Timestamp;
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 use sqlx::{PgPool, Row};
@@ -61,4 +62,27 @@ pub(super) async fn audit_trail(
         )),
     };
     Ok(query.bind(i64::from(limit)).try_map(|row: PgRow| entry_at(&row)).fetch_all(pool).await?)
+}
+
+pub(super) async fn audit_since(
+    pool: &PgPool,
+    user_id: Option<&str>,
+    since: Timestamp,
+    limit: u32,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    // Two statements rather than `$1 IS NULL OR …`, so each uses its index: (user_id, occurred_at) or occurred_at.
+    let query = match user_id {
+        Some(user_id) => sqlx::query(concat!(
+            "SELECT ",
+            audit_columns!(),
+            " FROM audit_log WHERE user_id = $1 AND occurred_at >= $2 ORDER BY occurred_at DESC, id DESC LIMIT $3"
+        ))
+        .bind(user_id),
+        None => sqlx::query(concat!(
+            "SELECT ",
+            audit_columns!(),
+            " FROM audit_log WHERE occurred_at >= $1 ORDER BY occurred_at DESC, id DESC LIMIT $2"
+        )),
+    };
+    Ok(query.bind(since.datetime()).bind(i64::from(limit)).try_map(|row: PgRow| entry_at(&row)).fetch_all(pool).await?)
 }

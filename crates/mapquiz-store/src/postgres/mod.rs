@@ -1,6 +1,7 @@
 //! The PostgreSQL backend: one pool, `timestamptz` and `jsonb`, several server nodes may share it.
 
 mod audit;
+mod bug_reports;
 mod friends;
 mod lockout;
 mod maintenance;
@@ -11,9 +12,10 @@ mod two_factor;
 mod users;
 
 use crate::{
-    Account, AuditEntry, Backend, BoardEntry, BoardKey, BoardScope, ConnectOptions, FailureScope, Friend,
-    FriendRequest, IncomingRequest, MigrationState, NewScore, NewUser, PoolStats, RespondOutcome, Score, ScoreStats,
-    SendOutcome, Session, SessionSelector, SessionWithUser, Store, StoreError, TwoFactor, User, UserSearch, migrations,
+    Account, AuditEntry, Backend, BoardEntry, BoardKey, BoardScope, BugReport, BugReportCounts, ConnectOptions,
+    FailureScope, Friend, FriendRequest, IncomingRequest, MigrationState, NewBugReport, NewScore, NewUser, PoolStats,
+    RespondOutcome, Score, ScoreStats, SendOutcome, Session, SessionSelector, SessionWithUser, Store, StoreError,
+    TwoFactor, User, UserSearch, migrations,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -21,6 +23,7 @@ use mapquiz_domain::Timestamp;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Row};
+use std::path::Path;
 use std::str::FromStr;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -368,6 +371,84 @@ impl Store for PgStore {
 
     async fn mark_online(&self, user_ids: &[String], now: Timestamp) -> Result<Vec<String>, StoreError> {
         presence::mark_online(&self.pool, user_ids, now).await
+    }
+
+    async fn prune_rejected_friend_requests(&self, before: Timestamp) -> Result<u64, StoreError> {
+        maintenance::prune_rejected_friend_requests(&self.pool, before).await
+    }
+
+    async fn prune_audit(&self, before: Timestamp) -> Result<u64, StoreError> {
+        maintenance::prune_audit(&self.pool, before).await
+    }
+
+    async fn optimize(&self) -> Result<String, StoreError> {
+        maintenance::optimize(&self.pool).await
+    }
+
+    async fn try_lease(&self, job: &str, holder: &str, until: Timestamp, now: Timestamp) -> Result<bool, StoreError> {
+        maintenance::try_lease(&self.pool, job, holder, until, now).await
+    }
+
+    async fn finish_lease(&self, job: &str, holder: &str, now: Timestamp) -> Result<bool, StoreError> {
+        maintenance::finish_lease(&self.pool, job, holder, now).await
+    }
+
+    async fn last_run(&self, job: &str) -> Result<Option<Timestamp>, StoreError> {
+        maintenance::last_run(&self.pool, job).await
+    }
+
+    async fn audit_since(
+        &self,
+        user_id: Option<&str>,
+        since: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        audit::audit_since(&self.pool, user_id, since, limit).await
+    }
+
+    async fn backup_to(&self, _dest: &Path) -> Result<(), StoreError> {
+        maintenance::backup_to()
+    }
+
+    async fn insert_bug_report(&self, report: &NewBugReport) -> Result<(), StoreError> {
+        bug_reports::insert_bug_report(&self.pool, report).await
+    }
+
+    async fn claim_bug_reports(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<BugReport>, StoreError> {
+        bug_reports::claim_bug_reports(&self.pool, now, lease_until, limit).await
+    }
+
+    async fn bug_report_delivered(
+        &self,
+        id: &str,
+        issue_number: i64,
+        issue_url: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        bug_reports::bug_report_delivered(&self.pool, id, issue_number, issue_url, now).await
+    }
+
+    async fn bug_report_failed(
+        &self,
+        id: &str,
+        error: &str,
+        retry_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        bug_reports::bug_report_failed(&self.pool, id, error, retry_at, now).await
+    }
+
+    async fn bug_report_counts(&self) -> Result<BugReportCounts, StoreError> {
+        bug_reports::bug_report_counts(&self.pool).await
+    }
+
+    async fn bug_report(&self, id: &str) -> Result<Option<BugReport>, StoreError> {
+        bug_reports::bug_report(&self.pool, id).await
     }
 
     fn pool_stats(&self) -> PoolStats {

@@ -2,6 +2,7 @@
 
 use super::time;
 use crate::{AuditEntry, StoreError};
+use mapquiz_domain::Timestamp;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
 
@@ -69,4 +70,32 @@ pub(super) async fn audit_trail(
         )),
     };
     Ok(query.bind(i64::from(limit)).try_map(|row: SqliteRow| entry_at(&row)).fetch_all(reader).await?)
+}
+
+pub(super) async fn audit_since(
+    reader: &SqlitePool,
+    user_id: Option<&str>,
+    since: Timestamp,
+    limit: u32,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    // Two statements rather than `? IS NULL OR …`, so each uses its index: (user_id, occurred_at) or occurred_at.
+    let query = match user_id {
+        Some(user_id) => sqlx::query(concat!(
+            "SELECT ",
+            audit_columns!(),
+            " FROM audit_log WHERE user_id = ? AND occurred_at >= ? ORDER BY occurred_at DESC, id DESC LIMIT ?"
+        ))
+        .bind(user_id),
+        None => sqlx::query(concat!(
+            "SELECT ",
+            audit_columns!(),
+            " FROM audit_log WHERE occurred_at >= ? ORDER BY occurred_at DESC, id DESC LIMIT ?"
+        )),
+    };
+    Ok(query
+        .bind(since.millis())
+        .bind(i64::from(limit))
+        .try_map(|row: SqliteRow| entry_at(&row))
+        .fetch_all(reader)
+        .await?)
 }

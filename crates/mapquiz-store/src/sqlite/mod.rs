@@ -1,6 +1,8 @@
 //! The SQLite backend: one file, WAL, a single writer connection and a pool of read-only readers.
 
 mod audit;
+mod backup;
+mod bug_reports;
 mod friends;
 mod lockout;
 mod maintenance;
@@ -11,16 +13,19 @@ mod two_factor;
 mod users;
 
 use crate::{
-    Account, AuditEntry, Backend, BoardEntry, BoardKey, BoardScope, ConnectOptions, FailureScope, Friend,
-    FriendRequest, IncomingRequest, MigrationState, NewScore, NewUser, PoolStats, RespondOutcome, Score, ScoreStats,
-    SendOutcome, Session, SessionSelector, SessionWithUser, Store, StoreError, TwoFactor, User, UserSearch, migrations,
+    Account, AuditEntry, Backend, BoardEntry, BoardKey, BoardScope, BugReport, BugReportCounts, ConnectOptions,
+    FailureScope, Friend, FriendRequest, IncomingRequest, MigrationState, NewBugReport, NewScore, NewUser, PoolStats,
+    RespondOutcome, Score, ScoreStats, SendOutcome, Session, SessionSelector, SessionWithUser, Store, StoreError,
+    TwoFactor, User, UserSearch, migrations,
 };
 use async_trait::async_trait;
 use mapquiz_domain::Timestamp;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+pub(crate) use backup::{check_file, copy_file};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -33,6 +38,8 @@ const SCHEMA_SQL: &str = "SELECT type || ' ' || name || ': ' || coalesce(sql, ''
 pub(crate) struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// The database file, for online copies on a connection of their own.
+    path: PathBuf,
 }
 
 impl SqliteStore {
@@ -62,7 +69,7 @@ impl SqliteStore {
             .acquire_timeout(options.acquire_timeout)
             .connect_with(base.pragma("query_only", "ON"))
             .await?;
-        Ok(Self { writer, reader })
+        Ok(Self { writer, reader, path: path.to_owned() })
     }
 }
 
@@ -384,6 +391,87 @@ impl Store for SqliteStore {
 
     async fn mark_online(&self, user_ids: &[String], now: Timestamp) -> Result<Vec<String>, StoreError> {
         presence::mark_online(&self.writer, user_ids, now).await
+    }
+
+    async fn prune_rejected_friend_requests(&self, before: Timestamp) -> Result<u64, StoreError> {
+        maintenance::prune_rejected_friend_requests(&self.writer, before).await
+    }
+
+    async fn prune_audit(&self, before: Timestamp) -> Result<u64, StoreError> {
+        maintenance::prune_audit(&self.writer, before).await
+    }
+
+    async fn optimize(&self) -> Result<String, StoreError> {
+        // On the writer: it may run ANALYZE, which writes the statistics tables.
+        maintenance::optimize(&self.writer).await
+    }
+
+    async fn try_lease(&self, job: &str, holder: &str, until: Timestamp, now: Timestamp) -> Result<bool, StoreError> {
+        maintenance::try_lease(&self.writer, job, holder, until, now).await
+    }
+
+    async fn finish_lease(&self, job: &str, holder: &str, now: Timestamp) -> Result<bool, StoreError> {
+        maintenance::finish_lease(&self.writer, job, holder, now).await
+    }
+
+    async fn last_run(&self, job: &str) -> Result<Option<Timestamp>, StoreError> {
+        maintenance::last_run(&self.reader, job).await
+    }
+
+    async fn audit_since(
+        &self,
+        user_id: Option<&str>,
+        since: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        audit::audit_since(&self.reader, user_id, since, limit).await
+    }
+
+    async fn backup_to(&self, dest: &Path) -> Result<(), StoreError> {
+        // A read-only connection of its own: the copy is a read transaction, so the single writer is never
+        // held up by it (and the readers are query_only, which refuses VACUUM INTO).
+        backup::copy_file(&self.path, dest).await
+    }
+
+    async fn insert_bug_report(&self, report: &NewBugReport) -> Result<(), StoreError> {
+        bug_reports::insert_bug_report(&self.writer, report).await
+    }
+
+    async fn claim_bug_reports(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<BugReport>, StoreError> {
+        bug_reports::claim_bug_reports(&self.writer, now, lease_until, limit).await
+    }
+
+    async fn bug_report_delivered(
+        &self,
+        id: &str,
+        issue_number: i64,
+        issue_url: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        bug_reports::bug_report_delivered(&self.writer, id, issue_number, issue_url, now).await
+    }
+
+    async fn bug_report_failed(
+        &self,
+        id: &str,
+        error: &str,
+        retry_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        bug_reports::bug_report_failed(&self.writer, id, error, retry_at, now).await
+    }
+
+    async fn bug_report_counts(&self) -> Result<BugReportCounts, StoreError> {
+        bug_reports::bug_report_counts(&self.reader).await
+    }
+
+    async fn bug_report(&self, id: &str) -> Result<Option<BugReport>, StoreError> {
+        bug_reports::bug_report(&self.reader, id).await
     }
 
     fn pool_stats(&self) -> PoolStats {

@@ -3,8 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
+mod bug_reports;
 mod constraints;
 mod friends;
+mod maintenance;
 mod migrations;
 mod scores;
 
