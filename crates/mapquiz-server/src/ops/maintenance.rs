@@ -132,6 +132,8 @@ pub async fn run_leased(
         Ok(report) => Outcome::Ran(report),
         Err(e) => Outcome::Failed(e.to_string()),
     };
+    let result = if matches!(outcome, Outcome::Ran(_)) { "ok" } else { "failed" };
+    metrics::counter!("job_runs_total", "job" => task.name(), "result" => result).increment(1);
     let mut details = json!({ "task": task.name(), "result": outcome.report(task) });
     if actor == Actor::Scheduler {
         details["node"] = json!(holder);

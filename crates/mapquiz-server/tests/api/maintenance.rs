@@ -360,6 +360,8 @@ async fn scheduler_runs_due_jobs_once(pg: bool) {
         assert_eq!((details["actor"].as_str(), details["node"].as_str()), (Some("scheduler"), Some(node)));
     }
 
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(metrics.contains(r#"job_runs_total{job="sessions",result="ok"}"#), "job runs are counted");
     assert!(run_due(&app.state).await.is_empty(), "ran once: nothing is due again this week");
     app.clock.advance((JOB_INTERVAL - chrono::TimeDelta::minutes(1)).to_std().unwrap());
     assert!(run_due(&app.state).await.is_empty(), "not yet a week");
