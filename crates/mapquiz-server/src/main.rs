@@ -16,9 +16,12 @@ fn main() -> ExitCode {
         cli::print_config(&config);
         return ExitCode::SUCCESS;
     }
-    if let Err(e) = mapquiz_server::telemetry::init(&config.log) {
-        return cli::config_error(&mapquiz_server::config::ConfigError(vec![format!("`log_level`: {e}")]));
-    }
+    let telemetry = match mapquiz_server::telemetry::init(&config.log, config.otlp.as_ref()) {
+        Ok(t) => t,
+        Err(e) => {
+            return cli::config_error(&mapquiz_server::config::ConfigError(vec![format!("`log_level`: {e}")]));
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -43,6 +46,9 @@ fn main() -> ExitCode {
             Command::Audit { user, since, limit } => cli::audit(config, user, since, limit).await,
         }
     });
+    // The exporter's thread flushes what the runtime's last tasks recorded.
+    drop(runtime);
+    telemetry.shutdown();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is::<cli::Refused>() => e.downcast_ref::<cli::Refused>().map_or(ExitCode::from(2), cli::refused),

@@ -40,6 +40,8 @@ pub struct Config {
     pub realtime: RealtimeConfig,
     pub rate_limits: RateLimits,
     pub log: LogConfig,
+    /// OpenTelemetry trace export, when turned on (needs a build with the `otel` feature).
+    pub otlp: Option<OtlpConfig>,
     #[serde(serialize_with = "redacted_opt")]
     pub metrics_token: Option<SecretString>,
     pub github: GithubConfig,
@@ -239,6 +241,16 @@ pub struct LogConfig {
     pub format: LogFormat,
     /// A tracing filter (`info`, `mapquiz_server=debug,info`, …); `RUST_LOG` overrides it.
     pub level: String,
+}
+
+/// Where and how traces are exported (OTLP over HTTP, protobuf).
+#[derive(Clone, Debug, Serialize)]
+pub struct OtlpConfig {
+    /// The collector's traces URL, e.g. `http://127.0.0.1:4318/v1/traces`.
+    pub endpoint: Url,
+    pub service_name: String,
+    /// Share of root traces kept, 0.0 to 1.0 (children follow their parent's decision).
+    pub sample_ratio: f64,
 }
 
 /// Where bug reports are delivered.

@@ -117,6 +117,14 @@ pub struct RawConfig {
 
     pub audit_retention_days: u32,
 
+    #[serde(deserialize_with = "de::opt_bool")]
+    pub otel_enabled: Option<bool>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub otel_endpoint: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub otel_service_name: Option<String>,
+    pub otel_sample_ratio: f64,
+
     #[serde(deserialize_with = "de::opt_string")]
     pub log_format: Option<String>,
     #[serde(deserialize_with = "de::opt_string")]
@@ -197,6 +205,10 @@ impl Default for RawConfig {
             ws_session_check_ms: 60_000,
             presence_grace_ms: 5_000,
             audit_retention_days: 180,
+            otel_enabled: None,
+            otel_endpoint: None,
+            otel_service_name: None,
+            otel_sample_ratio: 1.0,
             log_format: None,
             log_level: None,
             metrics_token: None,

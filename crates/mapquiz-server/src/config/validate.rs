@@ -2,7 +2,8 @@
 
 use super::{
     Argon2Params, AuthConfig, AuthSecret, Config, DatabaseConfig, GithubConfig, GoogleConfig, HttpConfig, Lockout,
-    LogConfig, LogFormat, MaintenanceConfig, Profile, Quota, RateLimits, RawConfig, RealtimeConfig, RedisUrl, SameSite,
+    LogConfig, LogFormat, MaintenanceConfig, OtlpConfig, Profile, Quota, RateLimits, RawConfig, RealtimeConfig,
+    RedisUrl, SameSite,
 };
 use ipnet::IpNet;
 use mapquiz_store::DatabaseUrl;
@@ -358,6 +359,20 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         p.add("log_level", format!("{level:?} is not a tracing filter ({e}); e.g. info or mapquiz_server=debug,info"));
     }
 
+    let otlp = if raw.otel_enabled.unwrap_or(false) {
+        if !cfg!(feature = "otel") {
+            p.add("otel_enabled", "this build has no OpenTelemetry export (build with `--features otel`)");
+        }
+        if !(0.0..=1.0).contains(&raw.otel_sample_ratio) {
+            p.add("otel_sample_ratio", "must be between 0.0 and 1.0");
+        }
+        let service_name = raw.otel_service_name.unwrap_or_else(|| "mapquiz-server".to_owned());
+        p.url("otel_endpoint", raw.otel_endpoint.as_deref().unwrap_or("http://127.0.0.1:4318/v1/traces"))
+            .map(|endpoint| OtlpConfig { endpoint, service_name, sample_ratio: raw.otel_sample_ratio })
+    } else {
+        None
+    };
+
     let github_api_url = match raw.github_api_url {
         Some(u) => p.url("github_api_url", &u),
         None => Url::parse("https://api.github.com").ok(),
@@ -407,6 +422,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             realtime,
             rate_limits,
             log: LogConfig { format, level },
+            otlp,
             metrics_token: raw.metrics_token,
             github: GithubConfig {
                 token: raw.github_token,

@@ -21,6 +21,7 @@ mod leaderboards;
 mod maintenance;
 mod observability;
 mod oidc_provider;
+mod otel;
 mod presence;
 mod proxy;
 mod rate_limit;
