@@ -1,13 +1,14 @@
 //! OpenTelemetry export: with the `otel` feature, the real binary sends its spans to a collector (a stand-in
 //! started here, receiving OTLP/HTTP); without it, turning export on is a configuration error.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 #[cfg(feature = "otel")]
 #[tokio::test]
 async fn spans_reach_the_collector_and_are_flushed_at_shutdown() {
     use axum::body::Bytes;
     use axum::http::HeaderMap;
+    use std::process::Stdio;
     use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
 
