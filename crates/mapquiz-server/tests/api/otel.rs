@@ -12,7 +12,9 @@ async fn spans_reach_the_collector_and_are_flushed_at_shutdown() {
     use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
 
-    let received: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+    /// Each request's content type and body.
+    type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+    let received: Received = Arc::default();
     let sink = received.clone();
     let collector = axum::Router::new().route(
         "/v1/traces",
