@@ -94,10 +94,12 @@ fn fail(errors: &mut Vec<&'static str>, message: &'static str) {
     }
 }
 
-/// An optional string at `key` of `map`: absent or null is `None`; too long or not a string fails.
+/// An optional string at `key` of `map`: absent, null or blank is `None`; too long or not a string fails.
 fn optional(map: &Map<String, Value>, key: &str, errors: &mut Vec<&'static str>) -> Option<String> {
     match map.get(key) {
         None | Some(Value::Null) => None,
+        // A blank field says nothing: `url` and `userAgent` then come from the request's headers.
+        Some(Value::String(s)) if s.trim().is_empty() => None,
         Some(Value::String(s)) if s.chars().count() > MAX_FIELD_CHARS => {
             fail(errors, FIELD_TOO_LONG);
             None
@@ -447,6 +449,14 @@ mod tests {
         assert_eq!(r.description, "0123456789");
         assert_eq!((r.steps_to_reproduce, r.location, r.user_agent, r.url), (None, None, None, None));
         assert_eq!(r.environment, Environment::default());
+    }
+
+    #[test]
+    fn blank_optional_fields_are_absent() {
+        let r = parse(json!({"title": "T", "description": "0123456789", "environment": {},
+                             "url": "", "userAgent": "  ", "stepsToReproduce": ""}))
+        .unwrap();
+        assert_eq!((r.url, r.user_agent, r.steps_to_reproduce), (None, None, None), "headers fill url and userAgent");
     }
 
     #[test]

@@ -373,11 +373,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
 
     /// Records a failed attempt (attempts + 1, `error` cut to [`MAX_DELIVERY_ERROR_CHARS`]): pending again
-    /// at `retry_at`, or `abandoned` when it is `None`. `Ok(false)` when the report is unknown or no longer
-    /// pending.
+    /// at `retry_at`, or `abandoned` when it is `None`. With `claimed_until`, only while the report's lease
+    /// is still that one (a worker that stalled past its lease must not reschedule another's attempt).
+    /// `Ok(false)` when the report is unknown, no longer pending, or leased to someone else.
     async fn bug_report_failed(
         &self,
         id: &str,
+        claimed_until: Option<Timestamp>,
         error: &str,
         retry_at: Option<Timestamp>,
         now: Timestamp,
@@ -413,6 +415,11 @@ pub async fn connect(options: &ConnectOptions) -> Result<DynStore, StoreError> {
 /// has the migrations table); returns the newest migration applied to it.
 pub async fn check_sqlite_file(path: &Path) -> Result<i64, StoreError> {
     sqlite::check_file(path).await
+}
+
+/// The newest SQLite migration this build knows (a file with a newer one comes from a newer release).
+pub fn newest_sqlite_migration() -> i64 {
+    sqlite::newest_migration()
 }
 
 /// Writes a consistent copy of the SQLite database `source` (its WAL included) to the new file `dest`.

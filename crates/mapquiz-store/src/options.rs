@@ -87,6 +87,31 @@ impl DatabaseUrl {
     }
 
     /// The URL with any password replaced, fit for logs and `mapquiz config`.
+    /// The URL with no password at all (for commands an operator runs, with the password given through
+    /// `PGPASSWORD` or `~/.pgpass`: a placeholder in the URL would take precedence and fail).
+    pub fn without_password(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite(p) => format!("sqlite://{}", p.display()),
+            DatabaseUrl::Postgres(u) => match url::Url::parse(u) {
+                Ok(mut parsed) => {
+                    let _ = parsed.set_password(None);
+                    let kept: Vec<(String, String)> = parsed
+                        .query_pairs()
+                        .filter(|(k, _)| !k.eq_ignore_ascii_case("password"))
+                        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                        .collect();
+                    if kept.is_empty() {
+                        parsed.set_query(None);
+                    } else {
+                        parsed.query_pairs_mut().clear().extend_pairs(kept);
+                    }
+                    parsed.to_string()
+                }
+                Err(_) => "postgres://[unparsable]".to_owned(),
+            },
+        }
+    }
+
     pub fn redacted(&self) -> String {
         match self {
             DatabaseUrl::Sqlite(p) => format!("sqlite://{}", p.display()),

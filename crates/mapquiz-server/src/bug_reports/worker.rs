@@ -140,7 +140,7 @@ async fn failed(
             );
         }
     }
-    state.store.bug_report_failed(&report.id, &error.to_string(), retry_at, now).await?;
+    state.store.bug_report_failed(&report.id, report.next_attempt_at, &error.to_string(), retry_at, now).await?;
     Ok(())
 }
 

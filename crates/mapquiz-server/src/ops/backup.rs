@@ -19,15 +19,15 @@ pub async fn backup(config: Config, file: PathBuf, force: bool) -> anyhow::Resul
             return Err(Refused(format!(
                 "`mapquiz backup` copies SQLite databases; back up PostgreSQL with pg_dump:\n  \
                  pg_dump --format=custom --file {} \"{}\"\n\
-                 (the password is redacted here: give it through PGPASSWORD or ~/.pgpass)",
+                 (give the password through PGPASSWORD or ~/.pgpass)",
                 file.display(),
-                config.database.url.redacted()
+                config.database.url.without_password()
             ))
             .into());
         }
     };
     anyhow::ensure!(database.is_file(), "there is no database at {} to back up", database.display());
-    anyhow::ensure!(!same_file(&file, &database), "the backup cannot be the database itself");
+    anyhow::ensure!(!names_database(&file, &database), "the backup cannot be the database or one of its files");
     anyhow::ensure!(force || !file.exists(), "{} exists; pass --force to replace it", file.display());
     let store = mapquiz_store::connect(&config.database.connect_options())
         .await
@@ -63,8 +63,8 @@ pub async fn restore(config: Config, file: PathBuf, yes: bool) -> anyhow::Result
         return Err(Refused(format!(
             "`mapquiz restore` restores SQLite databases; restore PostgreSQL with pg_restore:\n  \
              pg_restore --clean --if-exists --dbname \"{}\" {}\n\
-             (the password is redacted here: give it through PGPASSWORD or ~/.pgpass)",
-            config.database.url.redacted(),
+             (give the password through PGPASSWORD or ~/.pgpass)",
+            config.database.url.without_password(),
             file.display()
         ))
         .into());
@@ -74,10 +74,16 @@ pub async fn restore(config: Config, file: PathBuf, yes: bool) -> anyhow::Result
             "`restore` replaces the database and every change made since the copy; in production confirm with --yes"
         );
     }
-    anyhow::ensure!(!same_file(&file, &database), "the copy to restore is the database itself");
+    anyhow::ensure!(!names_database(&file, &database), "the copy to restore is the database or one of its files");
     let version = mapquiz_store::check_sqlite_file(&file)
         .await
         .with_context(|| format!("refusing to restore {}", file.display()))?;
+    let newest = mapquiz_store::newest_sqlite_migration();
+    anyhow::ensure!(
+        version <= newest,
+        "{} comes from a newer release (migration {version}; this build knows up to {newest}): restore it with that release",
+        file.display()
+    );
     say("make sure no server is running on this database: it would keep writing to the replaced file")?;
 
     if let Some(dir) = database.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -86,20 +92,30 @@ pub async fn restore(config: Config, file: PathBuf, yes: bool) -> anyhow::Result
     // The copy goes to a temporary file beside the database, then is renamed over it: the database is
     // either the old one or the restored one, never half of each.
     let tmp = sibling(&database, "restore")?;
+    let kept = with_suffix(&database, &format!(".pre-restore-{}", new_id()));
     let replaced = async {
         mapquiz_store::copy_sqlite_file(&file, &tmp).await.context("cannot copy the backup")?;
         std::fs::File::open(&tmp).and_then(|f| f.sync_all()).context("cannot flush the copy to disk")?;
-        // The old database's WAL and shared-memory index belong to the old file: SQLite would apply that WAL
-        // to the restored one. They go first, then the rename.
-        for suffix in ["-wal", "-shm"] {
-            let stale = with_suffix(&database, suffix);
-            match std::fs::remove_file(&stale) {
+        // The old database and its WAL and shared-memory index are moved aside together, never deleted: the
+        // WAL may hold committed writes, SQLite would apply it to the restored file, and a server still
+        // running keeps writing to the moved file, where nothing is lost.
+        for suffix in ["", "-wal", "-shm"] {
+            let old = with_suffix(&database, suffix);
+            let aside = with_suffix(&kept, suffix);
+            match std::fs::rename(&old, &aside) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e).with_context(|| format!("cannot remove {}", stale.display())),
+                Err(e) => return Err(e).with_context(|| format!("cannot move {} aside", old.display())),
             }
         }
-        std::fs::rename(&tmp, &database).with_context(|| format!("cannot move the copy to {}", database.display()))
+        let moved = std::fs::rename(&tmp, &database);
+        if moved.is_err() {
+            // Put the old database back as it was.
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::rename(with_suffix(&kept, suffix), with_suffix(&database, suffix));
+            }
+        }
+        moved.with_context(|| format!("cannot move the copy to {}", database.display()))
     }
     .await;
     if replaced.is_err() {
@@ -114,20 +130,20 @@ pub async fn restore(config: Config, file: PathBuf, yes: bool) -> anyhow::Result
     audit::record_system(&store, SystemClock.now(), Action::Restore, Actor::Cli, details).await;
     store.close().await;
     say(&format!(
-        "restored {} over {} (schema at migration {version:04}); `mapquiz migrate up` or the server's start-up \
-         applies newer migrations",
+        "restored {} over {} (schema at migration {version:04}); the replaced database is kept as {}; \
+         `mapquiz migrate up` or the server's start-up applies newer migrations",
         file.display(),
-        config.database.url.redacted()
+        config.database.url.redacted(),
+        kept.display()
     ))?;
     Ok(())
 }
 
-/// Whether `a` and `b` name the same existing file.
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
+/// Whether `candidate` is the database or one of its side files (`-wal`, `-shm`, `-journal`), existing or not.
+fn names_database(candidate: &Path, database: &Path) -> bool {
+    let norm = |p: &Path| p.canonicalize().or_else(|_| std::path::absolute(p)).ok();
+    let Some(candidate) = norm(candidate) else { return false };
+    ["", "-wal", "-shm", "-journal"].iter().any(|s| norm(&with_suffix(database, s)).as_ref() == Some(&candidate))
 }
 
 /// `path` with `suffix` appended to its file name (`mapquiz.db` → `mapquiz.db-wal`).

@@ -192,6 +192,12 @@ async fn backup_then_restore_round_trip() {
     let copy = dir.path().join("copy.db");
     let size = std::fs::metadata(&copy).unwrap().len();
 
+    let mut wal = database.clone().into_os_string();
+    wal.push("-wal");
+    let out = mapquiz(dir.path(), &["backup", "--force", wal.to_str().unwrap()], &env);
+    assert_eq!(out.status.code(), Some(1), "never over the database's own WAL");
+    assert!(stderr(&out).contains("one of its files"), "{}", stderr(&out));
+
     let out = mapquiz(dir.path(), &["backup", "copy.db"], &env);
     assert_eq!(out.status.code(), Some(1), "an existing file is kept");
     assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
@@ -211,6 +217,20 @@ async fn backup_then_restore_round_trip() {
 
     let out = ok(dir.path(), &["restore", "copy.db"], &env);
     assert!(out.contains("no server is running") && out.contains("migration 0006"), "{out}");
+    // The replaced database is moved aside, not deleted: it still has bob.
+    let kept: Vec<_> = std::fs::read_dir(database.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.contains(".pre-restore-") && !name.ends_with("-wal") && !name.ends_with("-shm")
+        })
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(out.contains("kept as"), "{out}");
+    let aside = open(DatabaseUrl::Sqlite(kept[0].clone())).await;
+    assert!(aside.user_by_id("bob").await.unwrap().is_some(), "nothing of the replaced database is lost");
+    aside.close().await;
     for suffix in ["-wal", "-shm"] {
         let mut stale = database.clone().into_os_string();
         stale.push(suffix);
@@ -274,8 +294,8 @@ fn postgres_backup_points_to_pg_dump_without_the_password() {
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(err.contains("pg_dump") && err.contains("--file dump.pgc"), "{err}");
-    assert!(err.contains("mapquiz:") && err.contains("@db.internal:5432/mapquiz"), "the URL is given: {err}");
-    assert!(!err.contains("s3cret-pw"), "{err}");
+    assert!(err.contains("postgres://mapquiz@db.internal:5432/mapquiz"), "the URL, with no password: {err}");
+    assert!(!err.contains("s3cret-pw") && !err.contains("redacted"), "{err}");
     assert!(!dir.path().join("dump.pgc").exists());
 
     let out = mapquiz(dir.path(), &["restore", "dump.pgc"], &env);

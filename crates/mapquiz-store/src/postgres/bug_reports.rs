@@ -115,6 +115,7 @@ pub(super) async fn bug_report_delivered(
 pub(super) async fn bug_report_failed(
     pool: &PgPool,
     id: &str,
+    claimed_until: Option<Timestamp>,
     error: &str,
     retry_at: Option<Timestamp>,
     now: Timestamp,
@@ -122,13 +123,15 @@ pub(super) async fn bug_report_failed(
     let status = if retry_at.is_some() { DeliveryStatus::Pending } else { DeliveryStatus::Abandoned };
     let done = sqlx::query(
         "UPDATE bug_reports SET delivery_status = $1, attempts = attempts + 1, next_attempt_at = $2, \
-         last_error = $3, updated_at = $4 WHERE id = $5 AND delivery_status = 'pending'",
+         last_error = $3, updated_at = $4 WHERE id = $5 AND delivery_status = 'pending' \
+         AND ($6::timestamptz IS NULL OR next_attempt_at = $6)",
     )
     .bind(status.as_str())
     .bind(retry_at.map(Timestamp::datetime))
     .bind(truncate_chars(error, MAX_DELIVERY_ERROR_CHARS))
     .bind(now.datetime())
     .bind(id)
+    .bind(claimed_until.map(Timestamp::datetime))
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)

@@ -436,11 +436,12 @@ impl Store for PgStore {
     async fn bug_report_failed(
         &self,
         id: &str,
+        claimed_until: Option<Timestamp>,
         error: &str,
         retry_at: Option<Timestamp>,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        bug_reports::bug_report_failed(&self.pool, id, error, retry_at, now).await
+        bug_reports::bug_report_failed(&self.pool, id, claimed_until, error, retry_at, now).await
     }
 
     async fn bug_report_counts(&self) -> Result<BugReportCounts, StoreError> {

@@ -117,6 +117,7 @@ pub(super) async fn bug_report_delivered(
 pub(super) async fn bug_report_failed(
     writer: &SqlitePool,
     id: &str,
+    claimed_until: Option<Timestamp>,
     error: &str,
     retry_at: Option<Timestamp>,
     now: Timestamp,
@@ -124,13 +125,15 @@ pub(super) async fn bug_report_failed(
     let status = if retry_at.is_some() { DeliveryStatus::Pending } else { DeliveryStatus::Abandoned };
     let done = sqlx::query(
         "UPDATE bug_reports SET delivery_status = ?, attempts = attempts + 1, next_attempt_at = ?, \
-         last_error = ?, updated_at = ? WHERE id = ? AND delivery_status = 'pending'",
+         last_error = ?, updated_at = ? WHERE id = ? AND delivery_status = 'pending' \
+         AND (?6 IS NULL OR next_attempt_at = ?6)",
     )
     .bind(status.as_str())
     .bind(retry_at.map(Timestamp::millis))
     .bind(truncate_chars(error, MAX_DELIVERY_ERROR_CHARS))
     .bind(now.millis())
     .bind(id)
+    .bind(claimed_until.map(Timestamp::millis))
     .execute(writer)
     .await?;
     Ok(done.rows_affected() == 1)

@@ -29,6 +29,11 @@ pub(crate) use backup::{check_file, copy_file};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
+/// The newest migration this build knows.
+pub(crate) fn newest_migration() -> i64 {
+    MIGRATOR.migrations.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
 /// The schema as canonical lines: each object's type, name and defining SQL.
 const SCHEMA_SQL: &str = "SELECT type || ' ' || name || ': ' || coalesce(sql, '') FROM sqlite_master \
      WHERE name NOT LIKE 'sqlite_%' AND name <> '_sqlx_migrations' ORDER BY 1";
@@ -459,11 +464,12 @@ impl Store for SqliteStore {
     async fn bug_report_failed(
         &self,
         id: &str,
+        claimed_until: Option<Timestamp>,
         error: &str,
         retry_at: Option<Timestamp>,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        bug_reports::bug_report_failed(&self.writer, id, error, retry_at, now).await
+        bug_reports::bug_report_failed(&self.writer, id, claimed_until, error, retry_at, now).await
     }
 
     async fn bug_report_counts(&self) -> Result<BugReportCounts, StoreError> {

@@ -20,6 +20,7 @@ on_both_backends!(
     counts_follow_the_states,
     concurrent_claims_never_share_a_report,
     a_deleted_reporter_leaves_the_report,
+    a_stale_worker_cannot_reschedule_another_s_attempt,
 );
 
 /// An instant with a non-zero millisecond part, so a lost millisecond shows.
@@ -115,9 +116,9 @@ async fn claim_takes_due_reports_oldest_first_and_leases_them(pg: bool) {
     // "later" failed once and waits until at(1_000).
     let claimed = store.claim_bug_reports(at(50), at(60), 10).await.unwrap();
     assert_eq!(ids(&claimed), ["a", "b", "c", "later"]);
-    assert!(store.bug_report_failed("later", "HTTP 500", Some(at(1_000)), at(51)).await.unwrap());
+    assert!(store.bug_report_failed("later", None, "HTTP 500", Some(at(1_000)), at(51)).await.unwrap());
     for id in ["a", "b", "c"] {
-        assert!(store.bug_report_failed(id, "HTTP 502", Some(at(100)), at(51)).await.unwrap());
+        assert!(store.bug_report_failed(id, None, "HTTP 502", Some(at(100)), at(51)).await.unwrap());
     }
 
     let claimed = store.claim_bug_reports(at(100), at(400), 2).await.unwrap();
@@ -137,7 +138,7 @@ async fn delivery_is_recorded_once(pg: bool) {
     let Some((_db, store)) = migrated(pg).await else { return };
     store.insert_bug_report(&report("r1", at(0))).await.unwrap();
     store.claim_bug_reports(at(1), at(100), 10).await.unwrap();
-    assert!(store.bug_report_failed("r1", "HTTP 500", Some(at(2)), at(1)).await.unwrap());
+    assert!(store.bug_report_failed("r1", None, "HTTP 500", Some(at(2)), at(1)).await.unwrap());
     store.claim_bug_reports(at(2), at(100), 10).await.unwrap();
     let url = "https://github.com/o/r/issues/42";
     assert!(store.bug_report_delivered("r1", 42, url, at(3)).await.unwrap());
@@ -147,7 +148,10 @@ async fn delivery_is_recorded_once(pg: bool) {
     assert_eq!((r.attempts, r.next_attempt_at, r.last_error), (2, None, None));
     assert_eq!(r.updated_at, at(3));
     assert!(!store.bug_report_delivered("r1", 43, url, at(4)).await.unwrap(), "already delivered");
-    assert!(!store.bug_report_failed("r1", "late", Some(at(9)), at(4)).await.unwrap(), "a delivered report stays so");
+    assert!(
+        !store.bug_report_failed("r1", None, "late", Some(at(9)), at(4)).await.unwrap(),
+        "a delivered report stays so"
+    );
     assert_eq!(get(&store, "r1").await.issue_number, Some(42));
     assert!(store.claim_bug_reports(at(1_000), at(2_000), 10).await.unwrap().is_empty());
     assert!(!store.bug_report_delivered("nope", 1, url, at(4)).await.unwrap());
@@ -157,11 +161,11 @@ async fn failure_schedules_a_retry_or_abandons(pg: bool) {
     let Some((_db, store)) = migrated(pg).await else { return };
     store.insert_bug_report(&report("r1", at(0))).await.unwrap();
     let long = "é".repeat(MAX_DELIVERY_ERROR_CHARS + 50);
-    assert!(store.bug_report_failed("r1", &long, Some(at(60_000)), at(1)).await.unwrap());
+    assert!(store.bug_report_failed("r1", None, &long, Some(at(60_000)), at(1)).await.unwrap());
     let r = get(&store, "r1").await;
     assert_eq!((r.delivery_status, r.attempts, r.next_attempt_at), (DeliveryStatus::Pending, 1, Some(at(60_000))));
     assert_eq!(r.last_error.unwrap().chars().count(), MAX_DELIVERY_ERROR_CHARS, "the error is cut");
-    assert!(store.bug_report_failed("r1", "HTTP 503", None, at(2)).await.unwrap());
+    assert!(store.bug_report_failed("r1", None, "HTTP 503", None, at(2)).await.unwrap());
     let r = get(&store, "r1").await;
     assert_eq!((r.delivery_status, r.attempts, r.next_attempt_at), (DeliveryStatus::Abandoned, 2, None));
     assert_eq!(r.last_error.as_deref(), Some("HTTP 503"));
@@ -175,8 +179,8 @@ async fn counts_follow_the_states(pg: bool) {
         store.insert_bug_report(&report(id, at(0))).await.unwrap();
     }
     store.bug_report_delivered("a", 1, "https://x/1", at(1)).await.unwrap();
-    store.bug_report_failed("b", "x", None, at(1)).await.unwrap();
-    store.bug_report_failed("c", "x", Some(at(5)), at(1)).await.unwrap();
+    store.bug_report_failed("b", None, "x", None, at(1)).await.unwrap();
+    store.bug_report_failed("c", None, "x", Some(at(5)), at(1)).await.unwrap();
     assert_eq!(store.bug_report_counts().await.unwrap(), BugReportCounts { pending: 2, delivered: 1, abandoned: 1 });
 }
 
@@ -232,4 +236,22 @@ async fn a_deleted_reporter_leaves_the_report(pg: bool) {
     raw.exec("DELETE FROM users WHERE id = 'bob'").await.unwrap();
     let r = get(&store, "r1").await;
     assert_eq!((r.reporter_id, r.delivery_status), (None, DeliveryStatus::Pending), "the report is never lost");
+}
+
+async fn a_stale_worker_cannot_reschedule_another_s_attempt(pg: bool) {
+    let Some((_db, store)) = migrated(pg).await else { return };
+    store.insert_bug_report(&report("r1", at(0))).await.unwrap();
+    // Worker A claims until 100 and stalls; its lease ends and worker B claims until 300.
+    let a = store.claim_bug_reports(at(1), at(100), 10).await.unwrap();
+    assert_eq!(a[0].next_attempt_at, Some(at(100)));
+    let b = store.claim_bug_reports(at(150), at(300), 10).await.unwrap();
+    assert_eq!(b[0].next_attempt_at, Some(at(300)));
+    assert!(
+        !store.bug_report_failed("r1", Some(at(100)), "late", Some(at(160)), at(160)).await.unwrap(),
+        "A's late failure is refused"
+    );
+    assert_eq!(get(&store, "r1").await.next_attempt_at, Some(at(300)), "B's lease stands");
+    assert_eq!(get(&store, "r1").await.attempts, 0);
+    assert!(store.bug_report_failed("r1", Some(at(300)), "HTTP 500", Some(at(400)), at(200)).await.unwrap());
+    assert_eq!(get(&store, "r1").await.next_attempt_at, Some(at(400)));
 }
