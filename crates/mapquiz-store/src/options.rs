@@ -86,41 +86,41 @@ impl DatabaseUrl {
         }
     }
 
-    /// The URL with any password replaced, fit for logs and `mapquiz config`.
     /// The URL with no password at all (for commands an operator runs, with the password given through
     /// `PGPASSWORD` or `~/.pgpass`: a placeholder in the URL would take precedence and fail).
     pub fn without_password(&self) -> String {
-        match self {
-            DatabaseUrl::Sqlite(p) => format!("sqlite://{}", p.display()),
-            DatabaseUrl::Postgres(u) => match url::Url::parse(u) {
-                Ok(mut parsed) => {
-                    let _ = parsed.set_password(None);
-                    let kept: Vec<(String, String)> = parsed
-                        .query_pairs()
-                        .filter(|(k, _)| !k.eq_ignore_ascii_case("password"))
-                        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                        .collect();
-                    if kept.is_empty() {
-                        parsed.set_query(None);
-                    } else {
-                        parsed.query_pairs_mut().clear().extend_pairs(kept);
-                    }
-                    parsed.to_string()
-                }
-                Err(_) => "postgres://[unparsable]".to_owned(),
-            },
-        }
+        self.display_with(|url| {
+            let _ = url.set_password(None);
+            let kept: Vec<(String, String)> = url
+                .query_pairs()
+                .filter(|(k, _)| !k.eq_ignore_ascii_case("password"))
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            if kept.is_empty() {
+                url.set_query(None);
+            } else {
+                url.query_pairs_mut().clear().extend_pairs(kept);
+            }
+        })
     }
 
+    /// The URL with any password replaced, fit for logs and `mapquiz config`.
     pub fn redacted(&self) -> String {
+        self.display_with(|url| {
+            if url.password().is_some() {
+                // Only fails for URLs that cannot have a password, which this one has.
+                let _ = url.set_password(Some("[redacted]"));
+            }
+        })
+    }
+
+    /// The URL for display, a PostgreSQL one first passed through `hide` (which removes its secrets).
+    fn display_with(&self, hide: impl FnOnce(&mut url::Url)) -> String {
         match self {
             DatabaseUrl::Sqlite(p) => format!("sqlite://{}", p.display()),
             DatabaseUrl::Postgres(u) => match url::Url::parse(u) {
                 Ok(mut parsed) => {
-                    if parsed.password().is_some() {
-                        // Only fails for URLs that cannot have a password, which this one has.
-                        let _ = parsed.set_password(Some("[redacted]"));
-                    }
+                    hide(&mut parsed);
                     parsed.to_string()
                 }
                 Err(_) => "postgres://[unparsable, redacted]".to_owned(),

@@ -26,10 +26,11 @@ const PUBLISH_QUEUE: usize = 4096;
 /// Bound on one Redis command.
 const COMMAND_TIMEOUT: Duration = Duration::from_millis(500);
 
+/// A message on the channel; the event is borrowed when sending, owned when received.
 #[derive(Serialize, Deserialize)]
-struct Envelope<'a> {
+struct Envelope<'a, E> {
     node: &'a str,
-    event: Event,
+    event: E,
 }
 
 /// The Redis side of the bus.
@@ -75,7 +76,7 @@ impl RedisBus {
                 match messages.recv().await {
                     Ok(message) => {
                         let Some(text) = message.value.as_str() else { continue };
-                        match serde_json::from_str::<Envelope>(&text) {
+                        match serde_json::from_str::<Envelope<Event>>(&text) {
                             Ok(envelope) if *envelope.node == *own => {}
                             Ok(envelope) => {
                                 metrics::counter!("bus_events_received_total").increment(1);
@@ -118,7 +119,7 @@ impl RedisBus {
 
     /// Queues `event` for the other nodes; drops it (counted) when the queue is full.
     pub fn publish(&self, event: &Event) {
-        let envelope = Envelope { node: &self.node_id, event: event.clone() };
+        let envelope = Envelope { node: &self.node_id, event };
         let Ok(payload) = serde_json::to_string(&envelope) else { return };
         if self.queue.try_send(payload).is_err() {
             metrics::counter!("bus_publish_failures_total").increment(1);

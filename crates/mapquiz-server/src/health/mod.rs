@@ -183,7 +183,7 @@ async fn health_detailed(State(state): State<AppState>) -> Response {
             realtime: RealtimeCheck {
                 bus: state.realtime.bus.status(),
                 sockets: state.realtime.hub.socket_count(),
-                users: state.realtime.hub.users().len(),
+                users: state.realtime.hub.user_count(),
                 node_id: state.realtime.node_id.to_string(),
             },
         },

@@ -8,13 +8,17 @@ use crate::ws::protocol::Frame;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// How long a revoked session is remembered: a socket whose authentication read the session just before
+/// the revocation, and attaches just after it, is closed on arrival. Far longer than that gap (one lookup).
+const REVOKED_REMEMBERED: Duration = Duration::from_secs(60);
 
 /// One authenticated socket as the hub sees it.
 #[derive(Debug)]
 pub struct SocketHandle {
     /// Unique on this node, increasing with age.
     pub id: u64,
-    pub user_id: String,
     /// The hash of the session token that authenticated it (revoking the session closes it).
     pub session_hash: String,
     outbox: Outbox,
@@ -31,28 +35,38 @@ pub fn next_socket_id() -> u64 {
 /// The hub.
 #[derive(Debug)]
 pub struct Hub {
-    users: Mutex<HashMap<String, Vec<Arc<SocketHandle>>>>,
+    state: Mutex<State>,
     max_per_user: usize,
+}
+
+/// What the hub's lock guards: sockets by user, and sessions revoked lately (one lock, so that a revocation
+/// and an attach cannot pass each other).
+#[derive(Debug, Default)]
+struct State {
+    users: HashMap<String, Vec<Arc<SocketHandle>>>,
+    revoked: HashMap<String, Instant>,
 }
 
 impl Hub {
     /// An empty hub allowing `max_per_user` sockets per user.
     pub fn new(max_per_user: usize) -> Self {
-        Hub { users: Mutex::new(HashMap::new()), max_per_user: max_per_user.max(1) }
+        Hub { state: Mutex::new(State::default()), max_per_user: max_per_user.max(1) }
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Vec<Arc<SocketHandle>>>> {
-        // The map stays consistent whatever a panicking holder did (every change is one insert or remove).
-        self.users.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The maps stay consistent whatever a panicking holder did (every change is one insert or remove).
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Registers a socket; returns whether it is the user's first on this node. Past the per-user limit the
-    /// oldest socket is closed with 1008.
+    /// oldest socket is closed with 1008; a socket of a session revoked lately is closed at once (1008).
     pub fn attach(&self, id: u64, user_id: &str, session_hash: &str, outbox: Outbox) -> bool {
-        let handle =
-            Arc::new(SocketHandle { id, user_id: user_id.to_owned(), session_hash: session_hash.to_owned(), outbox });
-        let mut users = self.lock();
-        let sockets = users.entry(user_id.to_owned()).or_default();
+        let mut state = self.lock();
+        if state.revoked.get(session_hash).is_some_and(|at| at.elapsed() < REVOKED_REMEMBERED) {
+            outbox.closer().close(close::POLICY_VIOLATION);
+        }
+        let handle = Arc::new(SocketHandle { id, session_hash: session_hash.to_owned(), outbox });
+        let sockets = state.users.entry(user_id.to_owned()).or_default();
         let first = sockets.is_empty();
         sockets.push(handle);
         while sockets.len() > self.max_per_user {
@@ -64,7 +78,8 @@ impl Hub {
 
     /// Forgets a socket; returns whether the user has no socket left on this node (and had this one).
     pub fn detach(&self, user_id: &str, id: u64) -> bool {
-        let mut users = self.lock();
+        let mut state = self.lock();
+        let users = &mut state.users;
         let Some(sockets) = users.get_mut(user_id) else { return false };
         let before = sockets.len();
         sockets.retain(|s| s.id != id);
@@ -78,31 +93,40 @@ impl Hub {
 
     /// Whether the user has a socket on this node.
     pub fn holds(&self, user_id: &str) -> bool {
-        self.lock().contains_key(user_id)
+        self.lock().users.contains_key(user_id)
     }
 
     /// The users with a socket on this node.
     pub fn users(&self) -> Vec<String> {
-        self.lock().keys().cloned().collect()
+        self.lock().users.keys().cloned().collect()
     }
 
     /// Authenticated sockets on this node.
     pub fn socket_count(&self) -> usize {
-        self.lock().values().map(Vec::len).sum()
+        self.lock().users.values().map(Vec::len).sum()
     }
 
     /// Queues `frame` on every socket of `user_id` on this node.
     pub fn send_to_user(&self, user_id: &str, frame: &Frame) {
-        let sockets = self.lock().get(user_id).cloned().unwrap_or_default();
+        let sockets = self.lock().users.get(user_id).cloned().unwrap_or_default();
         for s in sockets {
             s.outbox.send(frame.clone());
         }
     }
 
-    /// Closes, with 1008, every socket authenticated by one of these sessions.
+    /// Users with a socket on this node.
+    pub fn user_count(&self) -> usize {
+        self.lock().users.len()
+    }
+
+    /// Closes, with 1008, every socket authenticated by one of these sessions, and those that attach with
+    /// one of them for a while yet.
     pub fn close_sessions(&self, session_hashes: &[String]) {
-        let users = self.lock();
-        for s in users.values().flatten() {
+        let mut state = self.lock();
+        let now = Instant::now();
+        state.revoked.retain(|_, at| now.duration_since(*at) < REVOKED_REMEMBERED);
+        state.revoked.extend(session_hashes.iter().map(|h| (h.clone(), now)));
+        for s in state.users.values().flatten() {
             if session_hashes.contains(&s.session_hash) {
                 s.outbox.closer().close(close::POLICY_VIOLATION);
             }
@@ -172,6 +196,16 @@ mod tests {
         assert!(!closer.is_requested());
         hub.send_to_user("a", &"3".into());
         assert_eq!(closer.code(), Some(close::POLICY_VIOLATION));
+    }
+
+    #[test]
+    fn a_socket_of_a_session_revoked_just_before_it_attached_is_closed() {
+        let hub = Hub::new(10);
+        hub.close_sessions(&["s1".to_owned()]);
+        let (_, _r1, late, _) = socket(&hub, "a", "s1");
+        assert_eq!(late.code(), Some(close::POLICY_VIOLATION));
+        let (_, _r2, other, _) = socket(&hub, "a", "s2");
+        assert!(!other.is_requested());
     }
 
     #[test]

@@ -64,7 +64,7 @@ fn sample(state: &AppState) {
     metrics::gauge!("db_pool_connections", "state" => "in_use").set(f64::from(pool.size.saturating_sub(pool.idle)));
     metrics::gauge!("db_pool_connections", "state" => "idle").set(f64::from(pool.idle));
     metrics::gauge!("realtime_sockets").set(state.realtime.hub.socket_count() as f64);
-    metrics::gauge!("realtime_users").set(state.realtime.hub.users().len() as f64);
+    metrics::gauge!("realtime_users").set(state.realtime.hub.user_count() as f64);
     if let Some(m) = memory_stats::memory_stats() {
         metrics::gauge!("process_resident_memory_bytes").set(m.physical_mem as f64);
     }

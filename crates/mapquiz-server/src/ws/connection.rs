@@ -14,6 +14,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::http::HeaderMap;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
+use mapquiz_store::StoreError;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
@@ -133,18 +134,30 @@ impl Connection {
 
     /// Whether the bound session (if any) still exists; a store failure gives it the benefit of the doubt.
     async fn session_still_valid(&mut self) -> bool {
-        let Some(me) = &mut self.me else { return true };
-        match self.state.auth.sessions.lookup(&me.token).await {
-            Ok(Lookup::Valid(current)) => {
+        self.recheck_session().await.unwrap_or(true)
+    }
+
+    /// Looks the bound session up again (it may have been extended, or have ended): `Ok(false)` when it
+    /// ended; `Ok(true)` with no session bound.
+    async fn recheck_session(&mut self) -> Result<bool, StoreError> {
+        let Some(me) = &mut self.me else { return Ok(true) };
+        let found = self.state.auth.sessions.lookup(&me.token).await.inspect_err(|e| {
+            tracing::warn!(error = format!("{e:#}"), "WebSocket session check failed");
+        })?;
+        match found {
+            Lookup::Valid(current) => {
                 me.session = current.session;
-                true
+                Ok(true)
             }
-            Ok(Lookup::Missing | Lookup::Expired(_)) => false,
-            Err(e) => {
-                tracing::warn!(error = format!("{e:#}"), "WebSocket session check failed");
-                true
-            }
+            Lookup::Missing | Lookup::Expired(_) => Ok(false),
         }
+    }
+
+    /// The session the upgrade's credentials name, if any.
+    async fn resolve_credentials(&self) -> Result<Option<Authenticated>, StoreError> {
+        self.state.auth.sessions.authenticate(&self.credentials).await.inspect_err(|e| {
+            tracing::warn!(error = format!("{e:#}"), "WebSocket authentication failed");
+        })
     }
 
     async fn on_text(&mut self, raw: &str) {
@@ -220,60 +233,44 @@ impl Connection {
         if let Some(me) = &self.me {
             return self.send(protocol::authenticated(&me.user.id));
         }
-        match self.state.auth.sessions.authenticate(&self.credentials).await {
+        match self.resolve_credentials().await {
             Ok(Some(me)) => self.register(me, true).await,
             Ok(None) => self.send(protocol::authentication_failed()),
-            Err(e) => {
-                tracing::warn!(error = format!("{e:#}"), "WebSocket authentication failed");
-                self.send(protocol::authentication_error());
-            }
+            Err(_) => self.send(protocol::authentication_error()),
         }
     }
 
     /// The bound user, resolving the upgrade's credentials first when the socket has none yet.
     async fn implicit_authentication(&mut self) -> Result<Authenticated, NotAuthenticated> {
-        if let Some(me) = &mut self.me {
-            if me.session.expires_at > self.state.clock.now() {
-                return Ok(me.clone());
+        if let Some(me) = &self.me {
+            // Past the expiry this socket knew, the session may have been extended since, or have ended.
+            if me.session.expires_at <= self.state.clock.now() {
+                match self.recheck_session().await {
+                    Ok(true) => {}
+                    Ok(false) => return Err(NotAuthenticated::Ended),
+                    Err(_) => return Err(NotAuthenticated::Internal),
+                }
             }
-            // Past the expiry this socket knew: the session may have been extended since, or have ended.
-            return match self.state.auth.sessions.lookup(&me.token).await {
-                Ok(Lookup::Valid(current)) => {
-                    me.session = current.session;
-                    Ok(me.clone())
-                }
-                Ok(Lookup::Missing | Lookup::Expired(_)) => Err(NotAuthenticated::Ended),
-                Err(e) => {
-                    tracing::warn!(error = format!("{e:#}"), "WebSocket session check failed");
-                    Err(NotAuthenticated::Internal)
-                }
-            };
+            return self.me.clone().ok_or(NotAuthenticated::NoSession);
         }
-        match self.state.auth.sessions.authenticate(&self.credentials).await {
+        match self.resolve_credentials().await {
             Ok(Some(me)) => {
                 self.register(me.clone(), false).await;
                 Ok(me)
             }
             Ok(None) => Err(NotAuthenticated::NoSession),
-            Err(e) => {
-                tracing::warn!(error = format!("{e:#}"), "WebSocket authentication failed");
-                Err(NotAuthenticated::Internal)
-            }
+            Err(_) => Err(NotAuthenticated::Internal),
         }
     }
 
-    /// Binds the socket to the user (once): the reply, then the hub, then presence.
+    /// Binds the socket to the user (once): the reply, then the hub (which closes it at once if its session
+    /// was revoked since the lookup), then presence.
     async fn register(&mut self, me: Authenticated, announce: bool) {
         if announce {
             self.send(protocol::authenticated(&me.user.id));
         }
         let realtime = &self.state.realtime;
         let first_here = realtime.hub.attach(self.id, &me.user.id, &me.session.token_hash, self.outbox.clone());
-        // A sign-out between the lookup and the attach closed the session's sockets without this one: ask the
-        // store itself (not the cache) once the socket is where a revocation would find it.
-        if let Ok(None) = self.state.store.session_by_token_hash(&me.session.token_hash).await {
-            self.closer.close(close::POLICY_VIOLATION);
-        }
         let user_id = me.user.id.clone();
         tracing::Span::current().record("user_id", user_id.as_str());
         self.me = Some(me);

@@ -861,3 +861,30 @@ async fn concurrent_answers_to_one_request_count_once(postgres: bool) {
     }
 }
 on_both_backends!(concurrent_answers_to_one_request_count_once);
+
+#[tokio::test]
+async fn the_friends_list_is_capped() {
+    use mapquiz_server::friends::routes::MAX_FRIENDS_LISTED;
+    let app = TestApp::spawn().await;
+    let a = app.sign_up("Alice").await;
+    let now = app.state.clock.now();
+    let many = MAX_FRIENDS_LISTED as usize + 5;
+    let users: Vec<mapquiz_store::NewUser> = (0..many)
+        .map(|i| mapquiz_store::NewUser {
+            id: format!("friend-{i:05}"),
+            name: format!("Friend {i}"),
+            email: format!("friend-{i}@example.com"),
+            email_verified: false,
+            image: None,
+            tag: mapquiz_server::users::tags::draw().as_str().to_owned(),
+            created_at: now,
+        })
+        .collect();
+    app.state.store.insert_users(&users).await.unwrap();
+    for u in &users {
+        app.state.store.add_friendship(&a.id, &u.id, now).await.unwrap();
+    }
+    let (status, body) = json(app.get_as(&a, "/api/friends/list").await).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["friends"].as_array().unwrap().len(), MAX_FRIENDS_LISTED as usize);
+}

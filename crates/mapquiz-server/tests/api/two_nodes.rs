@@ -80,10 +80,7 @@ impl Node {
     }
 
     async fn ws(&self, user: &TestUser) -> Ws {
-        let mut ws = Ws::connect(self.address, Some(&user.cookie)).await;
-        ws.authenticate(&user.id).await;
-        ws.settled().await;
-        ws
+        Ws::signed_in(self.address, user).await
     }
 
     /// `checks.realtime.bus` of `/health/detailed`.

@@ -40,6 +40,16 @@ impl Ws {
         ws
     }
 
+    /// A socket for `user` (cookie) on the server at `address` (any node), authenticated and registered.
+    pub async fn signed_in(address: SocketAddr, user: &TestUser) -> Ws {
+        let mut ws = Ws::connect(address, Some(&user.cookie)).await;
+        ws.authenticate(&user.id).await;
+        // The socket's registration (presence and its pushes) finishes before the next message is handled:
+        // a ping round trip keeps it from racing with what the test does next.
+        ws.settled().await;
+        ws
+    }
+
     /// Sends a JSON message.
     pub async fn send(&mut self, message: Value) {
         self.send_text(&message.to_string()).await;
@@ -124,12 +134,7 @@ impl Ws {
 impl TestApp {
     /// A socket for `user` (cookie), authenticated and registered.
     pub async fn ws(&self, user: &TestUser) -> Ws {
-        let mut ws = Ws::connect(self.address, Some(&user.cookie)).await;
-        ws.authenticate(&user.id).await;
-        // The socket's registration (presence and its pushes) finishes before the next message is handled:
-        // a ping round trip keeps it from racing with what the test does next.
-        ws.settled().await;
-        ws
+        Ws::signed_in(self.address, user).await
     }
 
     /// Makes `a` and `b` friends through the HTTP routes (request, then accept).
