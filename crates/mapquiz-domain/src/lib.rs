@@ -6,6 +6,7 @@
 pub mod account;
 pub mod bug_reports;
 pub mod id;
+pub mod lobby;
 pub mod region;
 pub mod scores;
 pub mod time;
