@@ -35,6 +35,9 @@ mod results;
 mod settings;
 mod timers;
 
+#[cfg(test)]
+mod tests;
+
 pub use command::{Command, InviteRequest, Parsed, parse_ready, parse_status};
 pub use config::{FairPlayConfig, LobbyConfig};
 pub use effect::{
