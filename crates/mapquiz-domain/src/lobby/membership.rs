@@ -75,11 +75,10 @@ impl Lobby {
         if let Some(reply) = reply {
             out.push(Effect::Reply(reply));
         }
-        let name = member.profile.name();
         let left = PlayerLeftGame {
             lobby_id: self.id.clone(),
             player_id: user.clone(),
-            player_name: if name.is_empty() { UNKNOWN_PLAYER_NAME.to_owned() } else { name.to_owned() },
+            player_name: member.profile.name().to_owned(),
             timestamp: now.millis(),
         };
         self.push_members(out, Event::PlayerLeftGame(left));

@@ -63,7 +63,7 @@ pub use timers::Timer;
 use crate::{LobbyId, Timestamp, UserId};
 use serde::Serialize;
 
-/// `playerName` of `player_left_game` when the player's name is unknown.
+/// The name shown for a player the lobby has no profile of (the host of an emptied lobby in an invitation).
 pub const UNKNOWN_PLAYER_NAME: &str = "Joueur inconnu";
 
 /// A lobby's status (protocol §3.2).
