@@ -6,11 +6,12 @@
 pub mod account;
 pub mod bug_reports;
 pub mod id;
+pub mod lobby;
 pub mod region;
 pub mod scores;
 pub mod time;
 
 pub use account::{DisplayName, Email, ImageUrl, Password, PasswordError, Tag};
-pub use id::new_id;
+pub use id::{InvitationId, LobbyId, MAX_ID_LEN, UserId, new_id};
 pub use region::{CountryCode, Region};
 pub use time::Timestamp;

@@ -20,12 +20,23 @@ pub enum GameMode {
 }
 
 impl GameMode {
+    /// The mode with exactly this wire name.
+    pub fn parse(s: &str) -> Option<GameMode> {
+        [GameMode::Quiz, GameMode::Training].into_iter().find(|m| m.as_str() == s)
+    }
+
     /// The wire and stored name.
     pub fn as_str(self) -> &'static str {
         match self {
             GameMode::Quiz => "quiz",
             GameMode::Training => "training",
         }
+    }
+}
+
+impl serde::Serialize for GameMode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
