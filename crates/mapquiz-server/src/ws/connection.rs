@@ -48,7 +48,7 @@ pub async fn run(state: AppState, socket: WebSocket, credentials: HeaderMap, met
     if let Some(me) = conn.me.take()
         && state.realtime.hub.detach(&me.user.id, conn.id)
     {
-        state.realtime.presence.departed(&me.user.id);
+        state.realtime.lifecycle.last_socket_closed(&me.user.id);
     }
     drop(conn);
     let _ = writer.await;
@@ -266,7 +266,8 @@ impl Connection {
     }
 
     /// Binds the socket to the user (once): the reply, then the hub (which closes it at once if its session
-    /// was revoked since the lookup), then presence.
+    /// was revoked since the lookup), then the lifecycle's subscribers (presence, …), whose pushes so follow
+    /// the reply.
     async fn register(&mut self, me: Authenticated, announce: bool) {
         if announce {
             self.send(protocol::authenticated(&me.user.id));
@@ -276,9 +277,7 @@ impl Connection {
         let user_id = me.user.id.clone();
         tracing::Span::current().record("user_id", user_id.as_str());
         self.me = Some(me);
-        if first_here {
-            realtime.presence.arrived(&user_id).await;
-        }
+        realtime.lifecycle.socket_authenticated(&user_id, first_here).await;
     }
 }
 
