@@ -1,12 +1,12 @@
 //! The WebSocket protocol as a document, built from the types that produce the frames (`ws::protocol`), the
-//! message table (`ws::dispatch`), the friend rules and the configured limits, so it cannot drift from
+//! features' message tables (`ws::messages`), the friend rules and the configured limits, so it cannot drift from
 //! what the gateway does.
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::RealtimeConfig;
 use crate::friends::FriendError;
 use crate::live::outbox::close;
-use crate::ws::dispatch::Command;
+use crate::ws::messages;
 use crate::ws::protocol::{self, FriendRemoved, FriendRequestAccepted, FriendStatusChange, Push, text};
 use mapquiz_domain::Timestamp;
 use serde::Serialize;
@@ -82,10 +82,10 @@ pub fn document(limits: &RealtimeConfig) -> Document {
             reply: "authenticated, authentication_failed or authentication_error".into(),
         },
     ];
-    client_messages.extend(Command::ALL.into_iter().map(|c| ClientMessage {
-        kind: c.name(),
-        payload: Some(c.example_payload()),
-        reply: format!("{}_success, or error", c.name()),
+    client_messages.extend(messages::all().map(|m| ClientMessage {
+        kind: m.kind,
+        payload: Some((m.example)()),
+        reply: format!("{}_success, or error", m.kind),
     }));
     let sent =
         json!({"success": true, "message": "Demande d'ami envoyée", "receiverId": "<id>", "autoAccepted": false});
@@ -129,10 +129,9 @@ pub fn document(limits: &RealtimeConfig) -> Document {
         (text::AUTH_ERROR, "authentication failed internally"),
         (text::TOO_MANY, "over the message rate (once per window)"),
         (text::OPERATION_FAILED, "an internal failure or the database is down"),
-        ("receiverTag requis", "send_friend_request without receiverTag"),
-        ("requestId et action requis", "respond_friend_request without requestId or action"),
     ]
     .into_iter()
+    .chain(messages::all().flat_map(|m| m.payload_errors.iter().copied()))
     .map(|(m, when)| ErrorText { message: m.to_owned(), when })
     .collect();
     errors.push(ErrorText { message: protocol::unsupported("<type>"), when: "a type the server does not handle" });

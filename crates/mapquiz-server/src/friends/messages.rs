@@ -1,11 +1,29 @@
-//! The friend messages of the WebSocket (protocol §2.7.1, §2.7.2): required fields, then the shared rules.
+//! The friend messages of the WebSocket (protocol §2.7.1, §2.7.2): one table entry each, then its handler
+//! (required fields, then the shared rules).
 
 use super::FriendError;
-use crate::http::meta::RequestMeta;
 use crate::state::AppState;
-use crate::ws::dispatch::{Failure, Handled, store_failure};
-use mapquiz_store::User;
-use serde_json::{Map, Value};
+use crate::ws::protocol::incoming::{Failure, Handled, Incoming, MessageSpec, store_failure};
+use serde_json::json;
+
+const RECEIVER_TAG_REQUIRED: &str = "receiverTag requis";
+const REQUEST_ID_AND_ACTION_REQUIRED: &str = "requestId et action requis";
+
+/// The friend messages, in the protocol's order.
+pub static MESSAGES: &[MessageSpec<AppState>] = &[
+    MessageSpec {
+        kind: "send_friend_request",
+        example: || json!({"receiverTag": "K7M2QX9B"}),
+        payload_errors: &[(RECEIVER_TAG_REQUIRED, "send_friend_request without receiverTag")],
+        handle: |m| Box::pin(send_friend_request(m)),
+    },
+    MessageSpec {
+        kind: "respond_friend_request",
+        example: || json!({"requestId": "<id>", "action": "accept"}),
+        payload_errors: &[(REQUEST_ID_AND_ACTION_REQUIRED, "respond_friend_request without requestId or action")],
+        handle: |m| Box::pin(respond_friend_request(m)),
+    },
+];
 
 fn failure(e: FriendError) -> Failure {
     match e {
@@ -14,33 +32,18 @@ fn failure(e: FriendError) -> Failure {
     }
 }
 
-/// A non-empty string field.
-fn required<'a>(payload: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    payload.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
-}
-
 /// `send_friend_request {receiverTag}`.
-pub async fn send_friend_request(
-    state: &AppState,
-    me: &User,
-    payload: &Map<String, Value>,
-    meta: &RequestMeta,
-) -> Result<Handled, Failure> {
-    let tag = required(payload, "receiverTag").ok_or(Failure::Borrowed("receiverTag requis"))?;
-    let outcome = super::send_request(state, me, tag, meta).await.map_err(failure)?;
+async fn send_friend_request(m: Incoming<'_, AppState>) -> Result<Handled, Failure> {
+    let tag = m.required("receiverTag").ok_or(Failure::Borrowed(RECEIVER_TAG_REQUIRED))?;
+    let outcome = super::send_request(m.state, m.me, tag, m.meta).await.map_err(failure)?;
     Handled::new(&outcome.body, outcome.events)
 }
 
 /// `respond_friend_request {requestId, action}`.
-pub async fn respond_friend_request(
-    state: &AppState,
-    me: &User,
-    payload: &Map<String, Value>,
-    meta: &RequestMeta,
-) -> Result<Handled, Failure> {
-    let (Some(id), Some(action)) = (required(payload, "requestId"), required(payload, "action")) else {
-        return Err(Failure::Borrowed("requestId et action requis"));
+async fn respond_friend_request(m: Incoming<'_, AppState>) -> Result<Handled, Failure> {
+    let (Some(id), Some(action)) = (m.required("requestId"), m.required("action")) else {
+        return Err(Failure::Borrowed(REQUEST_ID_AND_ACTION_REQUIRED));
     };
-    let outcome = super::respond(state, me, id, action, meta).await.map_err(failure)?;
+    let outcome = super::respond(m.state, m.me, id, action, m.meta).await.map_err(failure)?;
     Handled::new(&outcome.body, outcome.events)
 }

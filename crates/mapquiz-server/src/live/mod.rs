@@ -1,7 +1,9 @@
-//! Live state shared by the gateway: this node's sockets ([`hub`]), presence ([`presence`]) and, with
-//! Redis, the registry of nodes ([`nodes`]). Lobby actors join them here.
+//! Live state shared by the gateway: this node's sockets ([`hub`]), who hears of them coming and going
+//! ([`lifecycle`]), presence ([`presence`]) and, with Redis, the registry of nodes ([`nodes`]). Lobby actors
+//! join them here.
 
 pub mod hub;
+pub mod lifecycle;
 pub mod nodes;
 pub mod outbox;
 pub mod presence;
@@ -11,6 +13,7 @@ use crate::clock::DynClock;
 use crate::config::Config;
 use anyhow::Context;
 use hub::Hub;
+use lifecycle::Lifecycle;
 use mapquiz_store::DynStore;
 use presence::Presence;
 use std::sync::Arc;
@@ -22,11 +25,13 @@ pub struct Realtime {
     pub hub: Arc<Hub>,
     pub bus: Arc<Bus>,
     pub presence: Arc<Presence>,
+    /// Where the gateway reports sockets authenticating and closing.
+    pub lifecycle: Lifecycle,
 }
 
 impl Realtime {
     /// Builds the hub, the bus (through Redis when configured) and presence, then resets the presence
-    /// flags no live node vouches for.
+    /// flags no live node vouches for; subscribes presence to the socket lifecycle.
     pub async fn start(config: &Config, store: DynStore, clock: DynClock) -> anyhow::Result<Self> {
         let node_id: Arc<str> = mapquiz_domain::new_id().into();
         let hub = Arc::new(Hub::new(config.realtime.max_sockets_per_user));
@@ -42,7 +47,8 @@ impl Realtime {
         let presence =
             Arc::new(Presence::new(store, clock, hub.clone(), bus.clone(), nodes, config.realtime.presence_grace));
         presence.reset_at_start().await.context("cannot reset presence flags at start-up")?;
-        Ok(Realtime { node_id, hub, bus, presence })
+        let lifecycle = Lifecycle::new(vec![Box::new(presence.clone())]);
+        Ok(Realtime { node_id, hub, bus, presence, lifecycle })
     }
 
     /// What sign-out and revocation call: close those sessions' sockets on every node.

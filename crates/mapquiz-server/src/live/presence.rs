@@ -8,6 +8,7 @@
 use crate::bus::{Bus, Event};
 use crate::clock::DynClock;
 use crate::live::hub::Hub;
+use crate::live::lifecycle::SocketLifecycle;
 use crate::live::nodes::{HEARTBEAT_EVERY, Nodes};
 use crate::ws::protocol::{FriendStatusChange, Push};
 use mapquiz_store::{DynStore, StoreError};
@@ -17,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// The presence service.
+/// The presence service; it hears of sockets through its [`SocketLifecycle`] subscription.
 pub struct Presence {
     store: DynStore,
     clock: DynClock,
@@ -77,7 +78,7 @@ impl Presence {
     }
 
     /// The user's first socket on this node authenticated.
-    pub async fn arrived(&self, user_id: &str) {
+    async fn arrived(&self, user_id: &str) {
         if let Some((_, timer)) = self.pending().remove(user_id) {
             timer.cancel();
         }
@@ -100,7 +101,7 @@ impl Presence {
 
     /// The user's last socket on this node closed: offline after the grace period, unless a socket comes
     /// back (here or on another node) meanwhile.
-    pub fn departed(self: &Arc<Self>, user_id: &str) {
+    fn departed(self: &Arc<Self>, user_id: &str) {
         let token = CancellationToken::new();
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
         if let Some((_, old)) = self.pending().insert(user_id.to_owned(), (generation, token.clone())) {
@@ -228,5 +229,17 @@ impl Presence {
         if let Some(nodes) = &self.nodes {
             nodes.leave().await;
         }
+    }
+}
+
+/// On the `Arc`: the offline timer a close starts outlives the call and holds the service.
+#[async_trait::async_trait]
+impl SocketLifecycle for Arc<Presence> {
+    async fn first_socket_authenticated(&self, user_id: &str) {
+        self.arrived(user_id).await;
+    }
+
+    fn last_socket_closed(&self, user_id: &str) {
+        self.departed(user_id);
     }
 }

@@ -7,8 +7,9 @@ use crate::http::meta::RequestMeta;
 use crate::live::hub::next_socket_id;
 use crate::live::outbox::{Closer, Outbox, OutboxReader, close, outbox};
 use crate::state::AppState;
-use crate::ws::dispatch::Command;
 use crate::ws::limits::{MessageLimiter, Verdict};
+use crate::ws::messages;
+use crate::ws::protocol::incoming::Incoming;
 use crate::ws::protocol::{self, Frame, text};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::http::HeaderMap;
@@ -47,7 +48,7 @@ pub async fn run(state: AppState, socket: WebSocket, credentials: HeaderMap, met
     if let Some(me) = conn.me.take()
         && state.realtime.hub.detach(&me.user.id, conn.id)
     {
-        state.realtime.presence.departed(&me.user.id);
+        state.realtime.lifecycle.last_socket_closed(&me.user.id);
     }
     drop(conn);
     let _ = writer.await;
@@ -187,14 +188,14 @@ impl Connection {
         let label = match envelope.kind.as_str() {
             "ping" => "ping",
             "authenticate" => "authenticate",
-            kind => Command::parse(kind).map_or("unknown", Command::name),
+            kind => messages::find(kind).map_or("unknown", |m| m.kind),
         };
         metrics::counter!("ws_messages_received_total", "type" => label).increment(1);
         match envelope.kind.as_str() {
             "ping" => self.send(protocol::pong()),
             "authenticate" => self.authenticate().await,
             kind => {
-                let Some(command) = Command::parse(kind) else {
+                let Some(message) = messages::find(kind) else {
                     return self.send(protocol::error(&protocol::unsupported(kind)));
                 };
                 let me = match self.implicit_authentication().await {
@@ -208,8 +209,9 @@ impl Connection {
                 };
                 let span = tracing::info_span!("ws_message", r#type = label, user_id = %me.user.id);
                 let started = Instant::now();
-                let outcome =
-                    command.run(&self.state, &me.user, &envelope.payload, &self.meta).instrument(span.clone()).await;
+                let incoming =
+                    Incoming { state: &self.state, me: &me.user, payload: &envelope.payload, meta: &self.meta };
+                let outcome = (message.handle)(incoming).instrument(span.clone()).await;
                 span.in_scope(|| {
                     tracing::debug!(
                         elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
@@ -264,7 +266,8 @@ impl Connection {
     }
 
     /// Binds the socket to the user (once): the reply, then the hub (which closes it at once if its session
-    /// was revoked since the lookup), then presence.
+    /// was revoked since the lookup), then the lifecycle's subscribers (presence, …), whose pushes so follow
+    /// the reply.
     async fn register(&mut self, me: Authenticated, announce: bool) {
         if announce {
             self.send(protocol::authenticated(&me.user.id));
@@ -274,9 +277,7 @@ impl Connection {
         let user_id = me.user.id.clone();
         tracing::Span::current().record("user_id", user_id.as_str());
         self.me = Some(me);
-        if first_here {
-            realtime.presence.arrived(&user_id).await;
-        }
+        realtime.lifecycle.socket_authenticated(&user_id, first_here).await;
     }
 }
 

@@ -1,9 +1,10 @@
 //! The real-time gateway at `/ws` (protocol §2): the upgrade and its checks here, one task pair per
-//! connection in [`connection`], the message table in [`dispatch`], the wire contract in [`protocol`].
+//! connection in [`connection`], the features' message tables joined in [`messages`], the wire contract in
+//! [`protocol`].
 
 pub mod connection;
-pub mod dispatch;
 pub mod limits;
+pub mod messages;
 pub mod protocol;
 
 use crate::error::{ApiError, json};

@@ -1,7 +1,10 @@
 //! The WebSocket wire contract in one place (protocol §0.5, §2): the envelope clients send, every frame the
 //! server sends, and the French strings the web client matches.
 //!
-//! Frames are serialised once ([`Frame`]) and shared by every socket they go to.
+//! Frames are serialised once ([`Frame`]) and shared by every socket they go to. What a message handler is
+//! given and answers is in [`incoming`].
+
+pub mod incoming;
 
 use axum::extract::ws::Utf8Bytes;
 use mapquiz_domain::Timestamp;

@@ -2,8 +2,8 @@
 //! the auth rate limit and the origin check on auth routes (protocol §1.1.1, §1.1.3, §1.1.5, §1.4.1,
 //! §1.4.4–§1.4.6; checklist 21–33, 39, 40).
 
-use crate::auth_support::*;
-use crate::helpers::{PASSWORD, TestApp, header, is_timestamp, json, on_both_backends, session_cookie};
+use crate::support::auth::*;
+use crate::support::{PASSWORD, TestApp, header, is_timestamp, json, on_both_backends, session_cookie};
 use serde_json::{Value, json};
 use std::time::Duration;
 

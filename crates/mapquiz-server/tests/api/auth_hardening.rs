@@ -3,9 +3,9 @@
 //! 401 before validation, re-enabling 2FA refused, `Authorization` schemes other than Bearer, the pending
 //! two-factor cookie and the session cookie not interchangeable, size bounds, and the 2FA audit lines.
 
-use crate::auth_support::*;
-use crate::helpers::{PASSWORD, TestApp, TestUser, json, on_both_backends, session_cookie};
-use crate::oidc_provider::OidcProvider;
+use crate::support::auth::*;
+use crate::support::oidc_provider::OidcProvider;
+use crate::support::{PASSWORD, TestApp, TestUser, json, on_both_backends, session_cookie};
 use crate::two_factor::{activate, align, code_at, current_code, now_secs, sign_in_pending, two_factor_cookie, verify};
 use serde_json::{Value, json};
 use std::time::Duration;

@@ -106,7 +106,7 @@ async fn migrate_commands_round_trip(pg: bool) {
     let status = stdout(&mapquiz(dir.path(), &["migrate", "status"], &env));
     assert_eq!(status.matches("applied").count(), 6, "{status}");
 }
-crate::helpers::on_both_backends!(migrate_commands_round_trip);
+crate::support::on_both_backends!(migrate_commands_round_trip);
 
 #[test]
 fn migrate_down_in_production_needs_confirmation() {

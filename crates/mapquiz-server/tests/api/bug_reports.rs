@@ -2,7 +2,7 @@
 //! issue by the background worker, against a stand-in GitHub API started in the test: its failures, the
 //! back-off, abandonment after 7 days, and a restart between a failure and the success.
 
-use crate::helpers::{TestApp, base_figment, header, json, on_both_backends};
+use crate::support::{TestApp, base_figment, header, json, on_both_backends};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};

@@ -1,6 +1,6 @@
 //! CORS and the origin check (protocol §1.1.1, checklist 3–6).
 
-use crate::helpers::{TestApp, header, json};
+use crate::support::{TestApp, header, json};
 use serde_json::json;
 
 const ALLOWED: &str = "http://127.0.0.1:5173";

@@ -1,7 +1,7 @@
 //! The API documentation: the OpenAPI document covers the routes the server serves (and the protocol's route
 //! table), and `/docs` works offline under its own CSP.
 
-use crate::helpers::{TestApp, header, json};
+use crate::support::{TestApp, header, json};
 use serde_json::Value;
 
 /// Every route of protocol.md's route table (§1.2) and the operational ones, as `METHOD path`.

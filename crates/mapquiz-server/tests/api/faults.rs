@@ -2,8 +2,8 @@
 //! recovers by itself when the database is back. The machine's PostgreSQL is never stopped: the test puts a
 //! TCP proxy of its own in front of it and cuts that.
 
-use crate::helpers::{TestApp, base_figment, json};
-use crate::proxy::Proxy;
+use crate::support::proxy::Proxy;
+use crate::support::{TestApp, base_figment, json};
 use mapquiz_server::config::Config;
 use mapquiz_store::testing::TestDatabase;
 use std::time::{Duration, Instant};

@@ -2,9 +2,10 @@
 //! lists, the pushes each operation causes, and the races the store must survive (protocol §1.6, §2.7.1,
 //! §2.7.2, §2.8, §4.1–4.5; checklist 45–51, 55).
 
-use crate::auth_support::{has_key_anywhere, is_tag, keys, roomy_app, set, sql_count, sql_str, ts_millis};
-use crate::helpers::{TestApp, TestUser, json, on_both_backends};
-use crate::ws_support::Ws;
+use crate::support::auth::{is_tag, keys, roomy_app, set, sql_count, sql_str, ts_millis};
+use crate::support::friends::assert_no_email;
+use crate::support::ws::Ws;
+use crate::support::{TestApp, TestUser, json, on_both_backends};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -64,12 +65,6 @@ fn unused_tag(users: &[&TestUser]) -> String {
         .to_owned()
 }
 
-/// Asserts that nothing in a body looks like an email address (§0.6, §1.5).
-fn assert_no_email(body: &Value) {
-    assert!(!has_key_anywhere(body, "email"), "an email key: {body}");
-    assert!(!body.to_string().contains('@'), "an email address: {body}");
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // Requests
 // ---------------------------------------------------------------------------------------------------------
@@ -78,14 +73,6 @@ async fn add_body(app: &TestApp, user: &TestUser, body: &Value) -> (u16, Value) 
     let (status, body) = json(app.post_as(user, "/api/friends/add", body).await).await;
     assert_no_email(&body);
     (status, body)
-}
-
-async fn add(app: &TestApp, user: &TestUser, tag: &str) -> (u16, Value) {
-    add_body(app, user, &json!({"tag": tag})).await
-}
-
-async fn respond(app: &TestApp, user: &TestUser, request_id: &str, action: &str) -> (u16, Value) {
-    respond_body(app, user, request_id, &json!({"action": action})).await
 }
 
 async fn respond_body(app: &TestApp, user: &TestUser, request_id: &str, body: &Value) -> (u16, Value) {
@@ -149,14 +136,6 @@ fn sender_ids(items: &[Value]) -> Vec<&str> {
     items.iter().map(|i| i["senderId"].as_str().unwrap()).collect()
 }
 
-/// The id of the one pending request `receiver` has from `sender`.
-async fn request_id(app: &TestApp, receiver: &TestUser, sender: &TestUser) -> String {
-    let requests = requests_of(app, receiver).await;
-    let mine: Vec<_> = requests.iter().filter(|r| r["senderId"] == sender.id.as_str()).collect();
-    assert_eq!(mine.len(), 1, "one request from {}: {requests:?}", sender.name);
-    mine[0]["id"].as_str().unwrap().to_owned()
-}
-
 /// Rows of `friend_requests` between the two users (either direction), optionally of one status.
 async fn stored_requests(app: &TestApp, a: &TestUser, b: &TestUser, status: Option<&str>) -> i64 {
     let (a, b) = (sql_str(&a.id), sql_str(&b.id));
@@ -211,7 +190,7 @@ async fn a_request_by_tag_is_sent_and_pushed_to_the_receiver(postgres: bool) {
     let mut a_ws = app.ws(&a).await;
     let mut b_ws = app.ws(&b).await;
 
-    assert_eq!(add(&app, &a, &b.tag).await, (200, sent(&b)));
+    assert_eq!(app.add_friend(&a, &b.tag).await, (200, sent(&b)));
     assert_eq!(b_ws.recv().await, received_push(), "exactly the bare push, no payload");
     b_ws.silent_for(QUIET).await;
     a_ws.silent_for(Duration::ZERO).await;
@@ -227,7 +206,7 @@ async fn a_request_by_tag_is_sent_and_pushed_to_the_receiver(postgres: bool) {
 
     // Tag lookups trim and upper-case (§4.1).
     let padded = format!("  {}\t", c.tag.to_lowercase());
-    assert_eq!(add(&app, &a, &padded).await, (200, sent(&c)));
+    assert_eq!(app.add_friend(&a, &padded).await, (200, sent(&c)));
     assert_eq!(sender_ids(&requests_of(&app, &c).await), vec![a.id.as_str()]);
     a_ws.silent_for(QUIET).await;
     b_ws.silent_for(Duration::ZERO).await;
@@ -251,26 +230,26 @@ async fn add_errors_come_in_protocol_order(postgres: bool) {
     // 2. nobody has that tag (well-formed or not).
     let unknown = unused_tag(&[&a, &b, &c]);
     for tag in [unknown.as_str(), "not-a-tag", "ABC", "IIIIIIII"] {
-        assert_eq!(add(&app, &a, tag).await, not_found, "for {tag:?}");
+        assert_eq!(app.add_friend(&a, tag).await, not_found, "for {tag:?}");
     }
     // 3. the caller's own tag, however typed.
-    assert_eq!(add(&app, &a, &a.tag).await, myself);
-    assert_eq!(add(&app, &a, &format!(" {} ", a.tag.to_lowercase())).await, myself);
+    assert_eq!(app.add_friend(&a, &a.tag).await, myself);
+    assert_eq!(app.add_friend(&a, &format!(" {} ", a.tag.to_lowercase())).await, myself);
     // 4. already friends, whichever side asks.
     app.befriend(&a, &b).await;
-    assert_eq!(add(&app, &a, &b.tag).await, already_friends);
-    assert_eq!(add(&app, &b, &a.tag.to_lowercase()).await, already_friends);
+    assert_eq!(app.add_friend(&a, &b.tag).await, already_friends);
+    assert_eq!(app.add_friend(&b, &a.tag.to_lowercase()).await, already_friends);
     // 5. a pending request from the caller.
-    assert_eq!(add(&app, &a, &c.tag).await, (200, sent(&c)));
+    assert_eq!(app.add_friend(&a, &c.tag).await, (200, sent(&c)));
     assert_eq!(c_ws.recv().await, received_push());
-    assert_eq!(add(&app, &a, &c.tag).await, pending);
-    assert_eq!(add(&app, &a, &c.tag.to_lowercase()).await, pending);
+    assert_eq!(app.add_friend(&a, &c.tag).await, pending);
+    assert_eq!(app.add_friend(&a, &c.tag.to_lowercase()).await, pending);
     c_ws.silent_for(QUIET).await;
     assert_eq!(requests_of(&app, &c).await.len(), 1, "a refused duplicate creates nothing");
     assert_eq!(stored_requests(&app, &a, &c, None).await, 1);
     // Earlier checks still win over later ones.
-    assert_eq!(add(&app, &a, " ").await, tag_required);
-    assert_eq!(add(&app, &a, &unknown).await, not_found);
+    assert_eq!(app.add_friend(&a, " ").await, tag_required);
+    assert_eq!(app.add_friend(&a, &unknown).await, not_found);
 }
 on_both_backends!(add_errors_come_in_protocol_order);
 
@@ -293,7 +272,7 @@ async fn every_friend_route_needs_credentials() {
     }
     // A tampered cookie is no credential either.
     let forged = TestUser { cookie: format!("{}x", a.cookie), ..a.clone() };
-    assert_eq!(add(&app, &forged, &b.tag).await, (401, unauthorized()));
+    assert_eq!(app.add_friend(&forged, &b.tag).await, (401, unauthorized()));
     assert!(requests_of(&app, &b).await.is_empty(), "nothing was sent");
 }
 
@@ -307,11 +286,11 @@ async fn a_mutual_request_makes_friends_at_once(postgres: bool) {
     let mut a_ws = app.ws(&a).await;
     let mut b_ws = app.ws(&b).await;
 
-    assert_eq!(add(&app, &a, &b.tag).await, (200, sent(&b)));
+    assert_eq!(app.add_friend(&a, &b.tag).await, (200, sent(&b)));
     assert_eq!(b_ws.recv().await, received_push());
-    let first = request_id(&app, &b, &a).await;
+    let first = app.friend_request_id(&b, &a).await;
 
-    assert_eq!(add(&app, &b, &a.tag.to_lowercase()).await, (200, mutual(&a)));
+    assert_eq!(app.add_friend(&b, &a.tag.to_lowercase()).await, (200, mutual(&a)));
     // §2.8: each recipient's friendId is its new friend; acceptedBy is the user whose request accepted.
     assert_eq!(a_ws.recv().await, accepted_push(&b, &b));
     assert_eq!(b_ws.recv().await, accepted_push(&b, &a));
@@ -323,10 +302,10 @@ async fn a_mutual_request_makes_friends_at_once(postgres: bool) {
     assert_eq!(stored_requests(&app, &a, &b, None).await, 1);
     assert_eq!(stored_requests(&app, &a, &b, Some("accepted")).await, 1);
     assert_eq!(
-        respond(&app, &b, &first, "accept").await,
+        app.respond_to_friend_request(&b, &first, "accept").await,
         (409, err("request_already_processed", "Demande déjà traitée"))
     );
-    assert_eq!(add(&app, &a, &b.tag).await.0, 409, "already friends");
+    assert_eq!(app.add_friend(&a, &b.tag).await.0, 409, "already friends");
 }
 on_both_backends!(a_mutual_request_makes_friends_at_once);
 
@@ -339,11 +318,11 @@ async fn accepting_tells_the_sender_and_makes_friends(postgres: bool) {
     let (a, b) = (app.sign_up("Alice").await, app.sign_up("Bob").await);
     let mut a_ws = app.ws(&a).await;
     let mut b_ws = app.ws(&b).await;
-    assert_eq!(add(&app, &a, &b.tag).await, (200, sent(&b)));
+    assert_eq!(app.add_friend(&a, &b.tag).await, (200, sent(&b)));
     assert_eq!(b_ws.recv().await, received_push());
-    let id = request_id(&app, &b, &a).await;
+    let id = app.friend_request_id(&b, &a).await;
 
-    assert_eq!(respond(&app, &b, &id, "accept").await, (200, done("Demande acceptée")));
+    assert_eq!(app.respond_to_friend_request(&b, &id, "accept").await, (200, done("Demande acceptée")));
     assert_eq!(a_ws.recv().await, accepted_push(&b, &b));
     a_ws.silent_for(QUIET).await;
     b_ws.silent_for(Duration::ZERO).await;
@@ -359,8 +338,8 @@ async fn accepting_tells_the_sender_and_makes_friends(postgres: bool) {
 
     // Answered once only, whichever answer comes second.
     let processed = (409, err("request_already_processed", "Demande déjà traitée"));
-    assert_eq!(respond(&app, &b, &id, "accept").await, processed);
-    assert_eq!(respond(&app, &b, &id, "reject").await, processed);
+    assert_eq!(app.respond_to_friend_request(&b, &id, "accept").await, processed);
+    assert_eq!(app.respond_to_friend_request(&b, &id, "reject").await, processed);
     a_ws.silent_for(QUIET).await;
     assert_friends_once(&app, &a, &b).await;
 }
@@ -371,31 +350,31 @@ async fn rejecting_pushes_nothing_and_allows_a_new_request(postgres: bool) {
     let (a, b) = (app.sign_up("Alice").await, app.sign_up("Bob").await);
     let mut a_ws = app.ws(&a).await;
     let mut b_ws = app.ws(&b).await;
-    assert_eq!(add(&app, &a, &b.tag).await, (200, sent(&b)));
+    assert_eq!(app.add_friend(&a, &b.tag).await, (200, sent(&b)));
     assert_eq!(b_ws.recv().await, received_push());
-    let rejected = request_id(&app, &b, &a).await;
+    let rejected = app.friend_request_id(&b, &a).await;
 
-    assert_eq!(respond(&app, &b, &rejected, "reject").await, (200, done("Demande rejetée")));
+    assert_eq!(app.respond_to_friend_request(&b, &rejected, "reject").await, (200, done("Demande rejetée")));
     a_ws.silent_for(QUIET).await;
     b_ws.silent_for(Duration::ZERO).await;
     assert!(requests_of(&app, &b).await.is_empty(), "a rejected request is no longer listed");
     assert!(friends_of(&app, &a).await.is_empty() && friends_of(&app, &b).await.is_empty());
     assert_eq!(
-        respond(&app, &b, &rejected, "accept").await,
+        app.respond_to_friend_request(&b, &rejected, "accept").await,
         (409, err("request_already_processed", "Demande déjà traitée"))
     );
 
     // No cool-down: A asks again, and the new request replaces the rejected one (§4.2 rule 7).
-    assert_eq!(add(&app, &a, &b.tag).await, (200, sent(&b)));
+    assert_eq!(app.add_friend(&a, &b.tag).await, (200, sent(&b)));
     assert_eq!(b_ws.recv().await, received_push());
-    let again = request_id(&app, &b, &a).await;
+    let again = app.friend_request_id(&b, &a).await;
     assert_ne!(again, rejected, "a new request");
     assert_eq!(stored_requests(&app, &a, &b, None).await, 1, "the rejected request was replaced");
     assert_eq!(
-        respond(&app, &b, &rejected, "accept").await,
+        app.respond_to_friend_request(&b, &rejected, "accept").await,
         (404, err("friend_request_not_found", "Demande d'ami non trouvée"))
     );
-    assert_eq!(respond(&app, &b, &again, "accept").await, (200, done("Demande acceptée")));
+    assert_eq!(app.respond_to_friend_request(&b, &again, "accept").await, (200, done("Demande acceptée")));
     assert_eq!(a_ws.recv().await, accepted_push(&b, &b));
     assert_friends_once(&app, &a, &b).await;
 }
@@ -405,12 +384,12 @@ async fn after_a_rejection_the_other_side_may_ask(postgres: bool) {
     let Some(app) = roomy_app(postgres).await else { return };
     let (a, b) = (app.sign_up("Alice").await, app.sign_up("Bob").await);
     let mut a_ws = app.ws(&a).await;
-    assert_eq!(add(&app, &a, &b.tag).await, (200, sent(&b)));
-    let id = request_id(&app, &b, &a).await;
-    assert_eq!(respond(&app, &b, &id, "reject").await, (200, done("Demande rejetée")));
+    assert_eq!(app.add_friend(&a, &b.tag).await, (200, sent(&b)));
+    let id = app.friend_request_id(&b, &a).await;
+    assert_eq!(app.respond_to_friend_request(&b, &id, "reject").await, (200, done("Demande rejetée")));
 
     // A rejected request is not pending: B's request is a plain new one, not an auto-accept.
-    assert_eq!(add(&app, &b, &a.tag).await, (200, sent(&a)));
+    assert_eq!(app.add_friend(&b, &a.tag).await, (200, sent(&a)));
     assert_eq!(a_ws.recv().await, received_push());
     assert_eq!(sender_ids(&requests_of(&app, &a).await), vec![b.id.as_str()]);
     assert!(requests_of(&app, &b).await.is_empty());
@@ -423,8 +402,8 @@ async fn respond_errors_come_in_protocol_order(postgres: bool) {
     let Some(app) = roomy_app(postgres).await else { return };
     let (a, b, c) = (app.sign_up("Alice").await, app.sign_up("Bob").await, app.sign_up("Carol").await);
     let mut a_ws = app.ws(&a).await;
-    assert_eq!(add(&app, &a, &b.tag).await, (200, sent(&b)));
-    let id = request_id(&app, &b, &a).await;
+    assert_eq!(app.add_friend(&a, &b.tag).await, (200, sent(&b)));
+    let id = app.friend_request_id(&b, &a).await;
     let invalid = (400, err("invalid_action", "Action invalide"));
     let not_found = (404, err("friend_request_not_found", "Demande d'ami non trouvée"));
     let forbidden = (403, err("forbidden", "Non autorisé"));
@@ -437,22 +416,22 @@ async fn respond_errors_come_in_protocol_order(postgres: bool) {
         assert_eq!(respond_body(&app, &c, &unknown_id, &body).await, invalid, "for {body} on an unknown id");
     }
     // 2. unknown request.
-    assert_eq!(respond(&app, &b, &unknown_id, "accept").await, not_found);
-    assert_eq!(respond(&app, &b, "not-even-an-id", "reject").await, not_found);
+    assert_eq!(app.respond_to_friend_request(&b, &unknown_id, "accept").await, not_found);
+    assert_eq!(app.respond_to_friend_request(&b, "not-even-an-id", "reject").await, not_found);
     // 3. not the receiver: a third user, and the sender itself.
-    assert_eq!(respond(&app, &c, &id, "accept").await, forbidden);
-    assert_eq!(respond(&app, &c, &id, "reject").await, forbidden);
-    assert_eq!(respond(&app, &a, &id, "accept").await, forbidden);
+    assert_eq!(app.respond_to_friend_request(&c, &id, "accept").await, forbidden);
+    assert_eq!(app.respond_to_friend_request(&c, &id, "reject").await, forbidden);
+    assert_eq!(app.respond_to_friend_request(&a, &id, "accept").await, forbidden);
     // None of the refusals touched the request.
     assert_eq!(ids(&requests_of(&app, &b).await), vec![id.as_str()]);
     assert!(friends_of(&app, &a).await.is_empty() && friends_of(&app, &c).await.is_empty());
     a_ws.silent_for(QUIET).await;
 
     // 4. already answered (and "not the receiver" still comes first).
-    assert_eq!(respond(&app, &b, &id, "accept").await, (200, done("Demande acceptée")));
+    assert_eq!(app.respond_to_friend_request(&b, &id, "accept").await, (200, done("Demande acceptée")));
     assert_eq!(a_ws.recv().await, accepted_push(&b, &b));
-    assert_eq!(respond(&app, &b, &id, "accept").await, processed);
-    assert_eq!(respond(&app, &c, &id, "accept").await, forbidden);
+    assert_eq!(app.respond_to_friend_request(&b, &id, "accept").await, processed);
+    assert_eq!(app.respond_to_friend_request(&c, &id, "accept").await, forbidden);
     assert_eq!(respond_body(&app, &b, &id, &json!({"action": "maybe"})).await, invalid);
     a_ws.silent_for(QUIET).await;
     assert_friends_once(&app, &a, &b).await;
@@ -489,14 +468,14 @@ async fn lists_have_their_exact_shapes_and_newest_first(postgres: bool) {
     }
 
     // Incoming: from F, then G; an outgoing one to H and a rejected one from I are not listed.
-    assert_eq!(add(&app, &f, &a.tag).await, (200, sent(&a)));
+    assert_eq!(app.add_friend(&f, &a.tag).await, (200, sent(&a)));
     app.clock.advance(Duration::from_secs(2));
-    assert_eq!(add(&app, &g, &a.tag).await, (200, sent(&a)));
+    assert_eq!(app.add_friend(&g, &a.tag).await, (200, sent(&a)));
     app.clock.advance(Duration::from_secs(2));
-    assert_eq!(add(&app, &a, &h.tag).await, (200, sent(&h)));
-    assert_eq!(add(&app, &i, &a.tag).await, (200, sent(&a)));
-    let from_i = request_id(&app, &a, &i).await;
-    assert_eq!(respond(&app, &a, &from_i, "reject").await, (200, done("Demande rejetée")));
+    assert_eq!(app.add_friend(&a, &h.tag).await, (200, sent(&h)));
+    assert_eq!(app.add_friend(&i, &a.tag).await, (200, sent(&a)));
+    let from_i = app.friend_request_id(&a, &i).await;
+    assert_eq!(app.respond_to_friend_request(&a, &from_i, "reject").await, (200, done("Demande rejetée")));
 
     let (status, body) = json(app.get_as(&a, "/api/friends/requests").await).await;
     assert_eq!(status, 200);
@@ -551,10 +530,10 @@ async fn removing_a_friend_tells_them_once(postgres: bool) {
     a_ws.silent_for(Duration::ZERO).await;
 
     // They may become friends again; the earlier accepted request does not get in the way.
-    assert_eq!(add(&app, &b, &a.tag).await, (200, sent(&a)));
+    assert_eq!(app.add_friend(&b, &a.tag).await, (200, sent(&a)));
     assert_eq!(a_ws.recv().await, received_push());
-    let id = request_id(&app, &a, &b).await;
-    assert_eq!(respond(&app, &a, &id, "accept").await, (200, done("Demande acceptée")));
+    let id = app.friend_request_id(&a, &b).await;
+    assert_eq!(app.respond_to_friend_request(&a, &id, "accept").await, (200, done("Demande acceptée")));
     assert_eq!(b_ws.recv().await, accepted_push(&a, &a));
     assert_friends_once(&app, &a, &b).await;
 
@@ -622,13 +601,13 @@ async fn ws_send_friend_request_checks_then_rules(postgres: bool) {
     assert_eq!(b_ws.recv().await, received_push());
     assert_eq!(sender_ids(&requests_of(&app, &b).await), vec![a.id.as_str()]);
 
-    let again = a_ws.request(json!({"type": "send_friend_request", "payload": {"receiverTag": b.tag}})).await;
+    let again = a_ws.send_friend_request(&b.tag).await;
     assert_eq!(again, ws_error("Une demande est déjà en attente"));
     assert_usable(&mut a_ws).await;
 
     app.befriend(&a, &c).await;
     assert_eq!(a_ws.recv().await, accepted_push(&c, &c), "C accepted over HTTP");
-    let friends = a_ws.request(json!({"type": "send_friend_request", "payload": {"receiverTag": c.tag}})).await;
+    let friends = a_ws.send_friend_request(&c.tag).await;
     assert_eq!(friends, ws_error("Vous êtes déjà amis avec cet utilisateur"));
     assert_usable(&mut a_ws).await;
     b_ws.silent_for(QUIET).await;
@@ -641,7 +620,7 @@ async fn ws_mutual_request_replies_before_its_pushes(postgres: bool) {
     let (a, b) = (app.sign_up("Alice").await, app.sign_up("Bob").await);
     let mut a_ws = app.ws(&a).await;
     let mut b_ws = app.ws(&b).await;
-    assert_eq!(add(&app, &a, &b.tag).await, (200, sent(&b)));
+    assert_eq!(app.add_friend(&a, &b.tag).await, (200, sent(&b)));
     assert_eq!(b_ws.recv().await, received_push());
 
     b_ws.send(json!({"type": "send_friend_request", "payload": {"receiverTag": a.tag}})).await;
@@ -656,7 +635,7 @@ async fn ws_mutual_request_replies_before_its_pushes(postgres: bool) {
     b_ws.silent_for(Duration::ZERO).await;
     assert_friends_once(&app, &a, &b).await;
 
-    let again = a_ws.request(json!({"type": "send_friend_request", "payload": {"receiverTag": b.tag}})).await;
+    let again = a_ws.send_friend_request(&b.tag).await;
     assert_eq!(again, ws_error("Vous êtes déjà amis avec cet utilisateur"));
     assert_usable(&mut a_ws).await;
 }
@@ -668,9 +647,9 @@ async fn ws_respond_friend_request_checks_then_rules(postgres: bool) {
     let mut a_ws = app.ws(&a).await;
     let mut b_ws = app.ws(&b).await;
     let mut c_ws = app.ws(&c).await;
-    assert_eq!(add(&app, &a, &b.tag).await, (200, sent(&b)));
+    assert_eq!(app.add_friend(&a, &b.tag).await, (200, sent(&b)));
     assert_eq!(b_ws.recv().await, received_push());
-    let id = request_id(&app, &b, &a).await;
+    let id = app.friend_request_id(&b, &a).await;
     let unknown_id = uuid::Uuid::now_v7().to_string();
     let respond_msg = |payload: Value| json!({"type": "respond_friend_request", "payload": payload});
 
@@ -691,25 +670,25 @@ async fn ws_respond_friend_request_checks_then_rules(postgres: bool) {
         assert_usable(&mut b_ws).await;
     }
     for ws in [&mut a_ws, &mut c_ws] {
-        let reply = ws.request(respond_msg(json!({"requestId": id, "action": "accept"}))).await;
+        let reply = ws.respond_friend_request(&id, "accept").await;
         assert_eq!(reply, ws_error("Non autorisé"), "only the receiver answers");
         assert_usable(ws).await;
     }
     assert_eq!(ids(&requests_of(&app, &b).await), vec![id.as_str()], "still pending");
 
-    let reply = b_ws.request(respond_msg(json!({"requestId": id, "action": "accept"}))).await;
+    let reply = b_ws.respond_friend_request(&id, "accept").await;
     assert_eq!(reply, json!({"type": "respond_friend_request_success", "data": done("Demande acceptée")}));
     assert_eq!(a_ws.recv().await, accepted_push(&b, &b));
-    let twice = b_ws.request(respond_msg(json!({"requestId": id, "action": "reject"}))).await;
+    let twice = b_ws.respond_friend_request(&id, "reject").await;
     assert_eq!(twice, ws_error("Demande déjà traitée"));
     assert_usable(&mut b_ws).await;
     assert_friends_once(&app, &a, &b).await;
 
     // Rejecting over the socket: its own reply, and nothing for the sender.
-    assert_eq!(add(&app, &c, &b.tag).await, (200, sent(&b)));
+    assert_eq!(app.add_friend(&c, &b.tag).await, (200, sent(&b)));
     assert_eq!(b_ws.recv().await, received_push());
-    let from_c = request_id(&app, &b, &c).await;
-    let reply = b_ws.request(respond_msg(json!({"requestId": from_c, "action": "reject"}))).await;
+    let from_c = app.friend_request_id(&b, &c).await;
+    let reply = b_ws.respond_friend_request(&from_c, "reject").await;
     assert_eq!(reply, json!({"type": "respond_friend_request_success", "data": done("Demande rejetée")}));
     c_ws.silent_for(QUIET).await;
     a_ws.silent_for(Duration::ZERO).await;
@@ -727,12 +706,12 @@ async fn pushes_reach_every_socket_of_the_recipient(postgres: bool) {
     let mut b1 = app.ws(&b).await;
     let mut b2 = app.ws(&b).await;
 
-    assert_eq!(add(&app, &a, &b.tag).await, (200, sent(&b)));
+    assert_eq!(app.add_friend(&a, &b.tag).await, (200, sent(&b)));
     assert_eq!(b1.recv().await, received_push());
     assert_eq!(b2.recv().await, received_push());
 
-    let id = request_id(&app, &b, &a).await;
-    assert_eq!(respond(&app, &b, &id, "accept").await, (200, done("Demande acceptée")));
+    let id = app.friend_request_id(&b, &a).await;
+    assert_eq!(app.respond_to_friend_request(&b, &id, "accept").await, (200, done("Demande acceptée")));
     assert_eq!(a1.recv().await, accepted_push(&b, &b));
     assert_eq!(a2.recv().await, accepted_push(&b, &b));
 
@@ -827,8 +806,8 @@ async fn concurrent_answers_to_one_request_count_once(postgres: bool) {
     let Some(app) = roomy_app(postgres).await else { return };
     let (a, b) = (app.sign_up("Alice").await, app.sign_up("Bob").await);
     let mut a_ws = app.ws(&a).await;
-    assert_eq!(add(&app, &a, &b.tag).await, (200, sent(&b)));
-    let id = request_id(&app, &b, &a).await;
+    assert_eq!(app.add_friend(&a, &b.tag).await, (200, sent(&b)));
+    let id = app.friend_request_id(&b, &a).await;
 
     let tasks: Vec<_> = (0..40)
         .map(|n| {

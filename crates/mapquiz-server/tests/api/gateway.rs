@@ -1,8 +1,8 @@
 //! The gateway's connection lifecycle (protocol §2.1–2.5): open, authentication, envelope errors, limits.
 
-use crate::auth_support::sign_in_again;
-use crate::helpers::{TestApp, json};
-use crate::ws_support::{WAIT, Ws, eventually, open};
+use crate::support::auth::sign_in_again;
+use crate::support::ws::{WAIT, Ws, eventually, open};
+use crate::support::{TestApp, json};
 use futures_util::{SinkExt, StreamExt};
 use mapquiz_server::bus::Event;
 use mapquiz_server::ws::protocol::{Frame, pong};
@@ -125,7 +125,7 @@ async fn invalid_credentials_do_not_refuse_the_upgrade() {
         );
         assert_eq!(ws.request(json!({"type": "ping"})).await, json!({"type": "pong"}), "the socket stays usable");
         assert_eq!(
-            ws.request(json!({"type": "send_friend_request", "payload": {"receiverTag": "ZZZZZZZZ"}})).await,
+            ws.send_friend_request("ZZZZZZZZ").await,
             json!({"type": "error", "message": "Non authentifié - veuillez vous connecter"})
         );
     }
@@ -138,7 +138,7 @@ async fn a_first_message_authenticates_implicitly_without_an_authenticated_frame
     let a = app.sign_up("Alice").await;
     let mut ws = Ws::connect(app.address, Some(&a.cookie)).await;
     assert_eq!(
-        ws.request(json!({"type": "send_friend_request", "payload": {"receiverTag": "ZZZZZZZZ"}})).await,
+        ws.send_friend_request("ZZZZZZZZ").await,
         json!({"type": "error", "message": "Utilisateur non trouvé"}),
         "the message is processed, with no authenticated frame before its answer"
     );
@@ -435,7 +435,7 @@ async fn a_session_that_expires_while_the_socket_is_open_ends_it() {
     let a = app.sign_up("Alice").await;
     let mut ws = app.ws(&a).await;
     app.clock.advance(Duration::from_secs(8 * 86_400));
-    let reply = ws.request(json!({"type": "send_friend_request", "payload": {"receiverTag": "ZZZZZZZZ"}})).await;
+    let reply = ws.send_friend_request("ZZZZZZZZ").await;
     assert_eq!(reply, json!({"type": "error", "message": "Non authentifié - veuillez vous connecter"}));
     assert_eq!(ws.closed().await, Some(1008));
 }
@@ -450,7 +450,7 @@ async fn a_session_extended_since_the_socket_opened_keeps_it() {
     let res = app.get_as(&a, "/api/auth/get-session").await;
     assert_eq!(res.status(), 200);
     app.clock.advance(Duration::from_secs(2 * 86_400));
-    let reply = ws.request(json!({"type": "send_friend_request", "payload": {"receiverTag": "ZZZZZZZZ"}})).await;
+    let reply = ws.send_friend_request("ZZZZZZZZ").await;
     assert_eq!(reply, json!({"type": "error", "message": "Utilisateur non trouvé"}));
 }
 

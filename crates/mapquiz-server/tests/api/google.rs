@@ -1,9 +1,9 @@
 //! Sign-in with Google (protocol §1.4.2, §1.4.3, checklist 35–38), end to end against the test identity
-//! provider of [`crate::oidc_provider`]: the authorization URL, the callback's every outcome, account linking,
-//! and the session it opens.
+//! provider of [`crate::support::oidc_provider`]: the authorization URL, the callback's every outcome,
+//! account linking, and the session it opens.
 
-use crate::helpers::{TestApp, json, on_both_backends, session_cookie, set_cookies};
-use crate::oidc_provider::{Fault, Identity, OidcProvider};
+use crate::support::oidc_provider::{Fault, Identity, OidcProvider};
+use crate::support::{TestApp, json, on_both_backends, session_cookie, set_cookies};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -416,7 +416,7 @@ async fn a_verified_email_links_the_existing_account(postgres: bool) {
     // wait for its owner) loses the password and the sessions they held.
     let res = g
         .app
-        .post_json("/api/auth/sign-in/email", &json!({"email": ada.email, "password": crate::helpers::PASSWORD}))
+        .post_json("/api/auth/sign-in/email", &json!({"email": ada.email, "password": crate::support::PASSWORD}))
         .await;
     assert_eq!(
         json(res).await,

@@ -1,6 +1,6 @@
 //! Service routes (protocol §1.3, checklist 17–20).
 
-use crate::helpers::{TestApp, is_timestamp, json, on_both_backends};
+use crate::support::{TestApp, is_timestamp, json, on_both_backends};
 use serde_json::json;
 
 on_both_backends!(health_reports_a_connected_database, detailed_health_has_every_check, probes_answer);

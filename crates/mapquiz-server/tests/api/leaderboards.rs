@@ -2,9 +2,9 @@
 //! out, boards keyed by the set of regions, calendar periods in the configured time zone, `limit`,
 //! `around=me` far from the top, the friends scope, and never an email address.
 
-use crate::auth_support::{has_key_anywhere, is_tag, keys, roomy_app, set, sign_in_again};
-use crate::helpers::{TestApp, TestUser, json, on_both_backends};
 use crate::scores::{assert_invalid, game, millis_of, save, set_now, unauthorized};
+use crate::support::auth::{has_key_anywhere, is_tag, keys, roomy_app, set, sign_in_again};
+use crate::support::{TestApp, TestUser, json, on_both_backends};
 use mapquiz_server::clock::Clock as _;
 use serde_json::{Value, json};
 

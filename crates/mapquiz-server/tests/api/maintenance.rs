@@ -1,7 +1,7 @@
 //! Maintenance jobs, backups, restores and the audit listing, through the real `mapquiz` binary; and the
 //! in-process scheduler, which runs a due job once under its lease.
 
-use crate::helpers::{TestApp, on_both_backends};
+use crate::support::{TestApp, on_both_backends};
 use mapquiz_domain::Timestamp;
 use mapquiz_server::clock::Clock as _;
 use mapquiz_server::ops::maintenance::{JOB_INTERVAL, Task, run_due};

@@ -1,7 +1,7 @@
 //! What operators see: the metrics after a scripted workload, and the audit rows of friend changes.
 
-use crate::helpers::{TestApp, json};
-use crate::ws_support::Ws;
+use crate::support::ws::Ws;
+use crate::support::{TestApp, json};
 use serde_json::json;
 
 /// The value of the first sample line of `/metrics` that starts with `series` (a name and its labels).
@@ -17,7 +17,7 @@ async fn metrics_after_a_scripted_workload() {
     assert_eq!(ws.request(json!({"type": "frobnicate"})).await["type"], "error");
     ws.send_text("not json").await;
     assert_eq!(ws.recv().await["type"], "error");
-    let reply = ws.request(json!({"type": "send_friend_request", "payload": {"receiverTag": b.tag}})).await;
+    let reply = ws.send_friend_request(&b.tag).await;
     assert_eq!(reply["type"], "send_friend_request_success");
     let (status, _) = json(app.get_as(&b, &format!("/api/users/{}", a.id)).await).await;
     assert_eq!(status, 200);
@@ -75,7 +75,7 @@ async fn friend_changes_are_audited_with_their_target() {
     // Over the WebSocket: sent, then rejected.
     let mut cws = Ws::connect(app.address, Some(&c.cookie)).await;
     cws.authenticate(&c.id).await;
-    let reply = cws.request(json!({"type": "send_friend_request", "payload": {"receiverTag": a.tag}})).await;
+    let reply = cws.send_friend_request(&a.tag).await;
     assert_eq!(reply["type"], "send_friend_request_success");
     let (_, list) = json(app.get_as(&a, "/api/friends/requests").await).await;
     let id = list["friendRequests"][0]["id"].as_str().unwrap().to_owned();

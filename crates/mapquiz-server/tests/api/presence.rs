@@ -2,8 +2,8 @@
 //! presence delay once the last one closes, `friend_status_change` to connected friends only, and every flag
 //! reset when the server starts.
 
-use crate::helpers::{TestApp, TestUser, base_figment, is_timestamp, json, on_both_backends};
-use crate::ws_support::Ws;
+use crate::support::ws::Ws;
+use crate::support::{TestApp, TestUser, base_figment, json, on_both_backends};
 use mapquiz_server::config::Config;
 use mapquiz_store::ConnectOptions;
 use serde_json::{Value, json};
@@ -15,14 +15,6 @@ const GRACE: Duration = Duration::from_millis(300);
 async fn app_with_grace(postgres: bool, grace: Duration) -> Option<TestApp> {
     let ms = u64::try_from(grace.as_millis()).unwrap();
     TestApp::spawn_with(postgres, |f| f.merge(("presence_grace_ms", ms))).await
-}
-
-/// An authenticated socket for `user`, once the server has finished registering it (its presence pushes
-/// sent), so that they cannot race with what the test does next.
-async fn connect(app: &TestApp, user: &TestUser) -> Ws {
-    let mut ws = app.ws(user).await;
-    ws.settled().await;
-    ws
 }
 
 /// `friend` as `user`'s friends list shows them.
@@ -38,35 +30,22 @@ async fn listed_friend(app: &TestApp, user: &TestUser, friend: &TestUser) -> Val
         .unwrap_or_else(|| panic!("{} is not in {}'s list: {body}", friend.name, user.name))
 }
 
-/// The next frame must be `friend_status_change` for `friend` with `online`; its `lastSeen`.
-async fn status_change(ws: &mut Ws, friend: &TestUser, online: bool) -> String {
-    let frame = ws.recv_type("friend_status_change").await;
-    let payload = &frame["payload"];
-    assert_eq!(payload["friendId"], friend.id.as_str(), "{frame}");
-    assert_eq!(payload["isOnline"], online, "{frame}");
-    let last_seen = payload["lastSeen"].as_str().unwrap_or_else(|| panic!("lastSeen is a string: {frame}"));
-    assert!(is_timestamp(last_seen), "{frame}");
-    assert_eq!(frame.as_object().unwrap().len(), 2, "only type and payload: {frame}");
-    assert_eq!(payload.as_object().unwrap().len(), 3, "{frame}");
-    last_seen.to_owned()
-}
-
 async fn online_then_offline_after_the_delay(postgres: bool) {
     let Some(app) = app_with_grace(postgres, GRACE).await else { return };
     let (a, b) = (app.sign_up("Alice").await, app.sign_up("Bruno").await);
     app.befriend(&a, &b).await;
     assert_eq!(listed_friend(&app, &b, &a).await["isOnline"], false);
-    let mut bws = connect(&app, &b).await;
+    let mut bws = app.ws(&b).await;
 
     // A's first socket: B is told once, and the list agrees.
-    let mut first = connect(&app, &a).await;
-    let since = status_change(&mut bws, &a, true).await;
+    let mut first = app.ws(&a).await;
+    let since = bws.expect_friend_status(&a, true).await;
     let listed = listed_friend(&app, &b, &a).await;
     assert_eq!(listed["isOnline"], true);
     assert_eq!(listed["lastSeen"], since.as_str());
 
     // A second socket, and a second `authenticate` on either: nothing more.
-    let mut second = connect(&app, &a).await;
+    let mut second = app.ws(&a).await;
     first.authenticate(&a.id).await;
     second.authenticate(&a.id).await;
     bws.silent_for(GRACE + Duration::from_millis(200)).await;
@@ -79,7 +58,7 @@ async fn online_then_offline_after_the_delay(postgres: bool) {
     // The last one: offline, but only once the delay has passed.
     second.close().await;
     bws.silent_for(GRACE - Duration::from_millis(100)).await;
-    status_change(&mut bws, &a, false).await;
+    bws.expect_friend_status(&a, false).await;
     assert_eq!(listed_friend(&app, &b, &a).await["isOnline"], false);
     assert!(!app.state.realtime.hub.holds(&a.id));
     bws.silent_for(Duration::from_millis(200)).await;
@@ -92,13 +71,13 @@ async fn implicit_authentication_also_brings_the_user_online() {
     let app = app_with_grace(false, GRACE).await.unwrap();
     let (a, b) = (app.sign_up("Alice").await, app.sign_up("Bruno").await);
     app.befriend(&a, &b).await;
-    let mut bws = connect(&app, &b).await;
+    let mut bws = app.ws(&b).await;
     let mut aws = Ws::connect(app.address, Some(&a.cookie)).await;
     assert_eq!(
-        aws.request(json!({"type": "send_friend_request", "payload": {"receiverTag": b.tag}})).await,
+        aws.send_friend_request(&b.tag).await,
         json!({"type": "error", "message": "Vous êtes déjà amis avec cet utilisateur"})
     );
-    status_change(&mut bws, &a, true).await;
+    bws.expect_friend_status(&a, true).await;
     aws.authenticate(&a.id).await;
     bws.silent_for(Duration::from_millis(300)).await;
 }
@@ -110,18 +89,18 @@ async fn a_reconnection_within_the_delay_is_invisible() {
     let app = app_with_grace(false, grace).await.unwrap();
     let (a, b) = (app.sign_up("Alice").await, app.sign_up("Bruno").await);
     app.befriend(&a, &b).await;
-    let mut bws = connect(&app, &b).await;
-    let aws = connect(&app, &a).await;
-    status_change(&mut bws, &a, true).await;
+    let mut bws = app.ws(&b).await;
+    let aws = app.ws(&a).await;
+    bws.expect_friend_status(&a, true).await;
 
     aws.close().await;
-    let aws = connect(&app, &a).await;
+    let aws = app.ws(&a).await;
     bws.silent_for(grace + Duration::from_millis(300)).await;
     assert_eq!(listed_friend(&app, &b, &a).await["isOnline"], true);
 
     // The same close without a reconnection is announced: the silence above was the reconnection's doing.
     aws.close().await;
-    status_change(&mut bws, &a, false).await;
+    bws.expect_friend_status(&a, false).await;
 }
 
 #[tokio::test]
@@ -131,16 +110,16 @@ async fn only_connected_friends_are_told() {
     let (stranger, offline) = (app.sign_up("Chloe").await, app.sign_up("Dora").await);
     app.befriend(&a, &b).await;
     app.befriend(&a, &offline).await;
-    let mut bws = connect(&app, &b).await;
-    let mut sws = connect(&app, &stranger).await;
+    let mut bws = app.ws(&b).await;
+    let mut sws = app.ws(&stranger).await;
 
-    let mut aws = connect(&app, &a).await;
-    status_change(&mut bws, &a, true).await;
+    let mut aws = app.ws(&a).await;
+    bws.expect_friend_status(&a, true).await;
     sws.silent_for(Duration::from_millis(300)).await;
 
     // The friend who was offline is not told afterwards (nothing is queued); A hears of them.
-    let mut dws = connect(&app, &offline).await;
-    status_change(&mut aws, &offline, true).await;
+    let mut dws = app.ws(&offline).await;
+    aws.expect_friend_status(&offline, true).await;
     dws.silent_for(Duration::from_millis(300)).await;
     bws.silent_for(Duration::from_millis(100)).await;
     sws.silent_for(Duration::from_millis(100)).await;
@@ -148,8 +127,8 @@ async fn only_connected_friends_are_told() {
 
     // A goes offline: the connected friends are told, the stranger is not.
     aws.close().await;
-    status_change(&mut bws, &a, false).await;
-    status_change(&mut dws, &a, false).await;
+    bws.expect_friend_status(&a, false).await;
+    dws.expect_friend_status(&a, false).await;
     sws.silent_for(GRACE).await;
 }
 
@@ -159,9 +138,9 @@ async fn a_restart_resets_every_flag(postgres: bool) {
     let Some(first) = app_with_grace(postgres, long).await else { return };
     let (a, b) = (first.sign_up("Alice").await, first.sign_up("Bruno").await);
     first.befriend(&a, &b).await;
-    let mut bws = connect(&first, &b).await;
-    let _aws = connect(&first, &a).await;
-    status_change(&mut bws, &a, true).await;
+    let mut bws = first.ws(&b).await;
+    let _aws = first.ws(&a).await;
+    bws.expect_friend_status(&a, true).await;
     assert_eq!(listed_friend(&first, &b, &a).await["isOnline"], true);
     let before = listed_friend(&first, &b, &a).await["lastSeen"].clone();
 
@@ -185,9 +164,9 @@ async fn a_restart_resets_every_flag(postgres: bool) {
         }
     }
     // The stored flag really is off: A's next socket is a transition, announced to B.
-    let mut bws = connect(&second, &b).await;
-    let _aws = connect(&second, &a).await;
-    status_change(&mut bws, &a, true).await;
+    let mut bws = second.ws(&b).await;
+    let _aws = second.ws(&a).await;
+    bws.expect_friend_status(&a, true).await;
 }
 
 on_both_backends!(a_restart_resets_every_flag);
@@ -198,13 +177,13 @@ async fn a_flag_turned_off_under_a_connected_user_is_repaired() {
     let app = app_with_grace(false, GRACE).await.unwrap();
     let (a, b) = (app.sign_up("Alice").await, app.sign_up("Bruno").await);
     app.befriend(&a, &b).await;
-    let mut bws = connect(&app, &b).await;
-    let _aws = connect(&app, &a).await;
-    status_change(&mut bws, &a, true).await;
+    let mut bws = app.ws(&b).await;
+    let _aws = app.ws(&a).await;
+    bws.expect_friend_status(&a, true).await;
     let now = app.state.clock.now();
     assert!(app.state.store.set_offline(&a.id, now).await.unwrap());
     assert_eq!(listed_friend(&app, &b, &a).await["isOnline"], false);
     // The next heartbeat (every 5 s) puts the flag back and tells B.
-    status_change(&mut bws, &a, true).await;
+    bws.expect_friend_status(&a, true).await;
     assert_eq!(listed_friend(&app, &b, &a).await["isOnline"], true);
 }

@@ -1,6 +1,6 @@
 //! The global rate limit (protocol §1.1.3, checklist 8).
 
-use crate::helpers::{TestApp, header, json};
+use crate::support::{TestApp, header, json};
 use serde_json::json;
 
 async fn limited_app(extra: impl FnOnce(figment::Figment) -> figment::Figment) -> TestApp {

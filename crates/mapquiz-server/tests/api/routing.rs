@@ -1,6 +1,6 @@
 //! Routing and cross-cutting response rules (protocol §1.1.2, §1.1.4; checklist 1, 7, 12).
 
-use crate::helpers::{TestApp, header, json};
+use crate::support::{TestApp, header, json};
 use serde_json::json;
 
 #[tokio::test]

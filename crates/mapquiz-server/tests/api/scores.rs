@@ -2,8 +2,8 @@
 //! order, limit, `DD/MM` label in the configured time zone) and the statistics (protocol §1.1.4, §1.7, §5;
 //! quirks 6 and 16; checklist 9–13, 56–61).
 
-use crate::auth_support::{keys, roomy_app, set, sign_in_again};
-use crate::helpers::{TestApp, TestUser, header, is_timestamp, json, on_both_backends};
+use crate::support::auth::{keys, roomy_app, set, sign_in_again};
+use crate::support::{TestApp, TestUser, header, is_timestamp, json, on_both_backends};
 use mapquiz_domain::Timestamp;
 use serde_json::{Value, json};
 

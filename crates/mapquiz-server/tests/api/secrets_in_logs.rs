@@ -1,7 +1,7 @@
 //! The real binary at `debug` log level never writes a password, a session token or a signed cookie value
 //! (protocol §1.4.7: secrets never in logs; §1.1.5: tokens never stored or shown in clear).
 
-use crate::auth_support::{encode_uri_component, signature_with};
+use crate::support::auth::{encode_uri_component, signature_with};
 use serde_json::{Value, json};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

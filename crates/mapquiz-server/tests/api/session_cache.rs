@@ -3,7 +3,7 @@
 //! once on every other node (protocol §1.1.5, §1.4.4, §1.4.7). The Redis tests run when `TEST_REDIS_URL` is
 //! set (required under `CI`); each starts two nodes on one database.
 
-use crate::helpers::{
+use crate::support::{
     PASSWORD, TestApp, TestUser, base_figment, json, on_both_backends, session_cookie, test_redis_url,
 };
 use mapquiz_server::app::App;

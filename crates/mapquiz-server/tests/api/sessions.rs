@@ -1,8 +1,8 @@
 //! Session management, profile and password changes, the audit trail, and the 401s of protected routes
 //! (protocol §1.1.5, §1.4.7, §1.5; checklist 13–15).
 
-use crate::auth_support::*;
-use crate::helpers::{PASSWORD, TestApp, TestUser, json, on_both_backends};
+use crate::support::auth::*;
+use crate::support::{PASSWORD, TestApp, TestUser, json, on_both_backends};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 

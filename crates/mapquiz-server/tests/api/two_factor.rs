@@ -2,7 +2,7 @@
 //! replays, backup codes, the wrong-code lockout, and secrets kept out of the database in clear.
 //! Codes are computed like an authenticator app would, at the server's clock (`app.clock`).
 
-use crate::helpers::{PASSWORD, TestApp, TestUser, json, on_both_backends, session_cookie, set_cookies};
+use crate::support::{PASSWORD, TestApp, TestUser, json, on_both_backends, session_cookie, set_cookies};
 use mapquiz_server::clock::Clock;
 use serde_json::{Value, json};
 use std::time::Duration;

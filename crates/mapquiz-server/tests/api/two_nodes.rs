@@ -4,9 +4,10 @@
 //!
 //! Runs when `TEST_DATABASE_URL` and `TEST_REDIS_URL` are set (both required under `CI`).
 
-use crate::helpers::{TEST_SECRET, TestUser, json, sign_up_at, test_redis_url};
-use crate::proxy::Proxy;
-use crate::ws_support::Ws;
+use crate::support::friends::friend_request_id_at;
+use crate::support::proxy::Proxy;
+use crate::support::ws::Ws;
+use crate::support::{TEST_SECRET, TestUser, json, sign_up_at, test_redis_url};
 use mapquiz_store::testing::TestDatabase;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -105,25 +106,6 @@ impl Drop for Node {
     }
 }
 
-/// The id of the pending request `from` sent to `to`.
-async fn request_id(node: &Node, to: &TestUser, from: &TestUser) -> String {
-    let (_, list) = node.get_as(to, "/api/friends/requests").await;
-    list["friendRequests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["senderId"] == from.id.as_str())
-        .and_then(|r| r["id"].as_str())
-        .expect("the request is listed")
-        .to_owned()
-}
-
-fn status_change(user: &TestUser, online: bool, frame: &Value) {
-    assert_eq!(frame["type"], "friend_status_change", "{frame}");
-    assert_eq!(frame["payload"]["friendId"], user.id.as_str(), "{frame}");
-    assert_eq!(frame["payload"]["isOnline"], online, "{frame}");
-}
-
 #[tokio::test]
 async fn friends_and_presence_cross_nodes_and_survive_a_redis_outage() {
     let Some(redis) = test_redis_url() else { return };
@@ -150,7 +132,7 @@ async fn friends_and_presence_cross_nodes_and_survive_a_redis_outage() {
     let (status, body) = node_a.post_as(&alice, "/api/friends/add", json!({"tag": bob.tag})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(bob_ws.recv().await, json!({"type": "friend_request_received"}));
-    let id = request_id(&node_b, &bob, &alice).await;
+    let id = friend_request_id_at(&node_b.client, node_b.address, &bob, &alice).await;
     let reply = bob_ws
         .request(json!({"type": "respond_friend_request", "payload": {"requestId": id, "action": "accept"}}))
         .await;
@@ -168,10 +150,10 @@ async fn friends_and_presence_cross_nodes_and_survive_a_redis_outage() {
     let (_, friends) = node_a.get_as(&bob, "/api/friends/list").await;
     assert_eq!(friends["friends"][0]["isOnline"], true, "{friends}");
     alice_on_b.close().await;
-    status_change(&alice, false, &bob_ws.recv().await);
+    bob_ws.expect_friend_status(&alice, false).await;
     // She comes back through node A: Bob (node B) sees her online.
     let mut alice_ws = node_a.ws(&alice).await;
-    status_change(&alice, true, &bob_ws.recv().await);
+    bob_ws.expect_friend_status(&alice, true).await;
 
     // Redis goes away. Nothing fails for the clients; events still reach sockets on the sender's node.
     proxy.cut();
@@ -202,7 +184,7 @@ async fn friends_and_presence_cross_nodes_and_survive_a_redis_outage() {
             break;
         }
         assert!(Instant::now() < deadline, "cross-node delivery never resumed: {}", node_a.log());
-        let id = request_id(&node_b, &dave, &carol).await;
+        let id = friend_request_id_at(&node_b.client, node_b.address, &dave, &carol).await;
         let (status, _) =
             node_b.post_as(&dave, &format!("/api/friends/requests/{id}"), json!({"action": "reject"})).await;
         assert_eq!(status, 200);

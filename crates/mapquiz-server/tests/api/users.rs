@@ -1,8 +1,8 @@
 //! Users: search and pagination, lookups by id and by tag, the caller's tag, tag uniqueness, and no email
 //! address ever (protocol §1.5, §4.1; checklist 41–44).
 
-use crate::auth_support::*;
-use crate::helpers::{PASSWORD, TestApp, TestUser, json, on_both_backends};
+use crate::support::auth::*;
+use crate::support::{PASSWORD, TestApp, TestUser, json, on_both_backends};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 

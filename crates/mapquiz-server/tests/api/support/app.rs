@@ -138,17 +138,7 @@ pub async fn sign_up_at(client: &reqwest::Client, address: SocketAddr, name: &st
         .send()
         .await
         .expect("request sent");
-    let cookie = session_cookie(&res).expect("sign-up sets the session cookie");
-    let (status, body) = json(res).await;
-    assert_eq!(status, 200, "sign-up failed: {body}");
-    TestUser {
-        id: body["user"]["id"].as_str().unwrap().to_owned(),
-        name: name.to_owned(),
-        email,
-        tag: body["user"]["tag"].as_str().unwrap().to_owned(),
-        token: body["token"].as_str().unwrap().to_owned(),
-        cookie,
-    }
+    TestUser::signed_up(name, email, res).await
 }
 
 /// The password [`TestApp::sign_up`] uses.
@@ -168,6 +158,21 @@ pub struct TestUser {
 }
 
 impl TestUser {
+    /// The user a sign-up response answered for `name` and `email`; panics unless the sign-up succeeded.
+    pub async fn signed_up(name: &str, email: String, res: reqwest::Response) -> TestUser {
+        let cookie = session_cookie(&res).expect("sign-up sets the session cookie");
+        let (status, body) = json(res).await;
+        assert_eq!(status, 200, "sign-up failed: {body}");
+        TestUser {
+            id: body["user"]["id"].as_str().unwrap().to_owned(),
+            name: name.to_owned(),
+            email,
+            tag: body["user"]["tag"].as_str().unwrap().to_owned(),
+            token: body["token"].as_str().unwrap().to_owned(),
+            cookie,
+        }
+    }
+
     /// `Bearer <raw token>`, for an `Authorization` header.
     pub fn bearer(&self) -> String {
         format!("Bearer {}", self.token)

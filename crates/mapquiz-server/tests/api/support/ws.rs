@@ -1,6 +1,7 @@
-//! A real WebSocket client for the gateway tests (tokio-tungstenite), with the waits the tests need.
+//! A real WebSocket client for the gateway tests (tokio-tungstenite), with the waits the tests need and the
+//! protocol's messages as verbs (`ws.send_friend_request(tag)`, `ws.expect("type")`).
 
-use crate::helpers::{TestApp, TestUser};
+use crate::support::{TestApp, TestUser, is_timestamp};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -81,7 +82,7 @@ impl Ws {
     }
 
     /// The next frame, which must have this `type`.
-    pub async fn recv_type(&mut self, kind: &str) -> Value {
+    pub async fn expect(&mut self, kind: &str) -> Value {
         let v = self.recv().await;
         assert_eq!(v["type"], kind, "expected a {kind} frame, got {v}");
         v
@@ -120,6 +121,31 @@ impl Ws {
         assert_eq!(reply, json!({"type": "authenticated", "data": {"userId": user_id}}));
     }
 
+    /// `send_friend_request {receiverTag}`: the reply (`send_friend_request_success` or `error`).
+    pub async fn send_friend_request(&mut self, receiver_tag: &str) -> Value {
+        self.request(json!({"type": "send_friend_request", "payload": {"receiverTag": receiver_tag}})).await
+    }
+
+    /// `respond_friend_request {requestId, action}`: the reply (`respond_friend_request_success` or `error`).
+    pub async fn respond_friend_request(&mut self, request_id: &str, action: &str) -> Value {
+        self.request(json!({"type": "respond_friend_request", "payload": {"requestId": request_id, "action": action}}))
+            .await
+    }
+
+    /// The next frame must be `friend_status_change` for `friend` with `online`, exactly of the protocol's
+    /// shape; its `lastSeen`.
+    pub async fn expect_friend_status(&mut self, friend: &TestUser, online: bool) -> String {
+        let frame = self.expect("friend_status_change").await;
+        let payload = &frame["payload"];
+        assert_eq!(payload["friendId"], friend.id.as_str(), "{frame}");
+        assert_eq!(payload["isOnline"], online, "{frame}");
+        let last_seen = payload["lastSeen"].as_str().unwrap_or_else(|| panic!("lastSeen is a string: {frame}"));
+        assert!(is_timestamp(last_seen), "{frame}");
+        assert_eq!(frame.as_object().unwrap().len(), 2, "only type and payload: {frame}");
+        assert_eq!(payload.as_object().unwrap().len(), 3, "{frame}");
+        last_seen.to_owned()
+    }
+
     /// Closes from the client side (normal closure).
     pub async fn close(mut self) {
         let _ = self
@@ -135,26 +161,6 @@ impl TestApp {
     /// A socket for `user` (cookie), authenticated and registered.
     pub async fn ws(&self, user: &TestUser) -> Ws {
         Ws::signed_in(self.address, user).await
-    }
-
-    /// Makes `a` and `b` friends through the HTTP routes (request, then accept).
-    pub async fn befriend(&self, a: &TestUser, b: &TestUser) {
-        let (status, body) =
-            crate::helpers::json(self.post_as(a, "/api/friends/add", &json!({"tag": b.tag})).await).await;
-        assert_eq!(status, 200, "{body}");
-        let (_, list) = crate::helpers::json(self.get_as(b, "/api/friends/requests").await).await;
-        let id = list["friendRequests"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["senderId"] == a.id.as_str())
-            .map(|r| r["id"].as_str().unwrap().to_owned())
-            .expect("the request is listed");
-        let (status, body) = crate::helpers::json(
-            self.post_as(b, &format!("/api/friends/requests/{id}"), &json!({"action": "accept"})).await,
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
     }
 }
 

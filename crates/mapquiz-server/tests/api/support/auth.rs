@@ -2,7 +2,7 @@
 //! chosen credentials, computing the signed cookie value the protocol specifies (§1.1.5), reading
 //! `Set-Cookie` attributes, and the few raw database reads and writes the protocol offers no HTTP way for.
 
-use crate::helpers::{PASSWORD, TEST_SECRET, TestApp, TestUser, is_timestamp, json, session_cookie, set_cookies};
+use crate::support::{PASSWORD, TEST_SECRET, TestApp, TestUser, is_timestamp, json, session_cookie, set_cookies};
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use mapquiz_server::clock::Clock as _;
@@ -161,17 +161,7 @@ pub async fn sign_in_again(app: &TestApp, user: &TestUser) -> TestUser {
 /// Signs up `name` with `email` and `password`; panics unless it succeeds.
 pub async fn sign_up_as(app: &TestApp, name: &str, email: &str, password: &str) -> TestUser {
     let res = sign_up_raw(app, &json!({"name": name, "email": email, "password": password})).await;
-    let cookie = session_cookie(&res).expect("sign-up sets the session cookie");
-    let (status, body) = json(res).await;
-    assert_eq!(status, 200, "sign-up failed: {body}");
-    TestUser {
-        id: body["user"]["id"].as_str().unwrap().to_owned(),
-        name: name.to_owned(),
-        email: email.to_lowercase(),
-        tag: body["user"]["tag"].as_str().unwrap().to_owned(),
-        token: body["token"].as_str().unwrap().to_owned(),
-        cookie,
-    }
+    TestUser::signed_up(name, email.to_lowercase(), res).await
 }
 
 /// GET `get-session` with a `Cookie` header (or none).
