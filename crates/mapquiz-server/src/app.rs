@@ -1,5 +1,6 @@
 //! The application's life: build (store, migrations, state, listener), serve, drain and close.
 
+use crate::audit::Audit;
 use crate::auth::Auth;
 use crate::clock::{DynClock, SystemClock};
 use crate::config::{Config, secret};
@@ -59,8 +60,9 @@ impl App {
         let (routes, openapi) = crate::http::routes().split_for_parts();
         let openapi_json = openapi.to_json().context("cannot render the OpenAPI document")?;
         let state = AppState::new(Inner {
-            limiters: Limiters::new(config.rate_limits.clone()),
+            limiters: Arc::new(Limiters::new(config.rate_limits.clone())),
             config,
+            audit: Audit::new(store.clone(), clock.clone()),
             store,
             clock,
             auth,

@@ -1,7 +1,7 @@
 //! The audit trail: security-relevant actions, with who, from where and when. Never secrets.
 
+use crate::clock::DynClock;
 use crate::http::meta::RequestMeta;
-use crate::state::AppState;
 use mapquiz_domain::{Timestamp, new_id};
 use mapquiz_store::{AuditEntry, DynStore};
 use serde_json::Value;
@@ -56,38 +56,45 @@ impl Action {
     }
 }
 
-/// Appends a line. A failure to write it is logged, not returned: the action itself already happened.
-pub async fn record(
-    state: &AppState,
-    action: Action,
-    user_id: Option<&str>,
-    meta: &RequestMeta,
-    details: Option<Value>,
-) {
-    record_on(state, action, user_id, None, meta, details).await;
+/// The audit service: built from the store and the clock alone, so anything that acts for a user (a route,
+/// a socket, a lobby actor) can hold a copy. Cloning is cheap.
+#[derive(Clone)]
+pub struct Audit {
+    store: DynStore,
+    clock: DynClock,
 }
 
-/// [`record`] for an action on another user (`target_id`): a friend request, a removal, a kick.
-pub async fn record_on(
-    state: &AppState,
-    action: Action,
-    user_id: Option<&str>,
-    target_id: Option<&str>,
-    meta: &RequestMeta,
-    details: Option<Value>,
-) {
-    let entry = AuditEntry {
-        id: new_id(),
-        occurred_at: state.clock.now(),
-        action: action.as_str().to_owned(),
-        user_id: user_id.map(str::to_owned),
-        target_id: target_id.map(str::to_owned),
-        ip_address: Some(meta.ip.to_string()),
-        user_agent: meta.user_agent.clone(),
-        details,
-    };
-    if let Err(e) = state.store.append_audit(&entry).await {
-        tracing::error!(error = format!("{e:#}"), action = action.as_str(), "cannot write the audit trail");
+impl Audit {
+    /// Writes to `store`, dated by `clock`.
+    pub fn new(store: DynStore, clock: DynClock) -> Self {
+        Audit { store, clock }
+    }
+
+    /// Appends a line. A failure to write it is logged, not returned: the action itself already happened.
+    pub async fn record(&self, action: Action, user_id: Option<&str>, meta: &RequestMeta, details: Option<Value>) {
+        self.record_on(action, user_id, None, meta, details).await;
+    }
+
+    /// [`Audit::record`] for an action on another user (`target_id`): a friend request, a removal, a kick.
+    pub async fn record_on(
+        &self,
+        action: Action,
+        user_id: Option<&str>,
+        target_id: Option<&str>,
+        meta: &RequestMeta,
+        details: Option<Value>,
+    ) {
+        let entry = AuditEntry {
+            id: new_id(),
+            occurred_at: self.clock.now(),
+            action: action.as_str().to_owned(),
+            user_id: user_id.map(str::to_owned),
+            target_id: target_id.map(str::to_owned),
+            ip_address: Some(meta.ip.to_string()),
+            user_agent: meta.user_agent.clone(),
+            details,
+        };
+        append(&self.store, &entry).await;
     }
 }
 
@@ -110,8 +117,8 @@ impl Actor {
     }
 }
 
-/// Appends a line for an operator or scheduler action: no user, no IP; `details` gains `actor`. A failure to
-/// write it is logged, not returned: the action itself already happened.
+/// Appends a line for an operator or scheduler action, which runs with a store but without the audit service
+/// (the command line): no user, no IP; `details` gains `actor`. A failure to write it is logged, not returned.
 pub async fn record_system(store: &DynStore, now: Timestamp, action: Action, actor: Actor, details: Value) {
     let mut details = details;
     if let Value::Object(map) = &mut details {
@@ -127,7 +134,12 @@ pub async fn record_system(store: &DynStore, now: Timestamp, action: Action, act
         user_agent: None,
         details: Some(details),
     };
-    if let Err(e) = store.append_audit(&entry).await {
-        tracing::error!(error = format!("{e:#}"), action = action.as_str(), "cannot write the audit trail");
+    append(store, &entry).await;
+}
+
+/// Writes `entry`; a failure is logged, not returned: the action itself already happened.
+async fn append(store: &DynStore, entry: &AuditEntry) {
+    if let Err(e) = store.append_audit(entry).await {
+        tracing::error!(error = format!("{e:#}"), action = entry.action.as_str(), "cannot write the audit trail");
     }
 }

@@ -1,10 +1,18 @@
 //! Everything a handler may need, passed by axum's `State`: no globals.
+//!
+//! This module sits above the services it holds: none of them takes the whole state. An extractor names the
+//! part it reads (its substate, through axum's `FromRef`), a middleware layer is given its part when the
+//! router is built, and a service is built from the few services it uses.
 
+use crate::audit::Audit;
 use crate::auth::Auth;
+use crate::auth::sessions::Sessions;
 use crate::clock::DynClock;
 use crate::config::Config;
+use crate::http::json::BodyLimit;
 use crate::http::rate_limit::Limiters;
 use crate::live::Realtime;
+use axum::extract::FromRef;
 use mapquiz_store::DynStore;
 use metrics_exporter_prometheus::PrometheusHandle;
 use secrecy::SecretString;
@@ -24,6 +32,8 @@ pub struct Inner {
     pub store: DynStore,
     /// "Now" for every rule that depends on time (injectable for tests).
     pub clock: DynClock,
+    /// The audit trail, over `store` and `clock`.
+    pub audit: Audit,
     /// Sessions, password hashing, lockouts, Google.
     pub auth: Auth,
     /// The resolved signing secret (configured, or generated beside the database outside production).
@@ -31,7 +41,7 @@ pub struct Inner {
     pub metrics: PrometheusHandle,
     /// Sockets, bus, presence.
     pub realtime: Realtime,
-    pub limiters: Limiters,
+    pub limiters: Arc<Limiters>,
     pub started_at: Instant,
     /// Start-up finished and shutdown not begun.
     pub ready: AtomicBool,
@@ -61,5 +71,23 @@ impl Deref for AppState {
     type Target = Inner;
     fn deref(&self) -> &Inner {
         &self.0
+    }
+}
+
+impl FromRef<AppState> for Arc<Sessions> {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.sessions.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Limiters> {
+    fn from_ref(state: &AppState) -> Self {
+        state.limiters.clone()
+    }
+}
+
+impl FromRef<AppState> for BodyLimit {
+    fn from_ref(state: &AppState) -> Self {
+        BodyLimit(state.config.http.body_limit_bytes)
     }
 }

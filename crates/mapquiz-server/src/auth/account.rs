@@ -5,7 +5,7 @@ use super::body::AuthBody;
 use super::crypto::sha256_hex;
 use super::email::{recheck_password, user_body};
 use super::wire::{SessionBody, Status, TokenAndUser, answer};
-use crate::audit::{self, Action};
+use crate::audit::Action;
 use crate::error::AuthError;
 use crate::http::meta::RequestMeta;
 use crate::state::AppState;
@@ -43,8 +43,8 @@ async fn revoke(
 ) -> Result<Response, AuthError> {
     let count = state.auth.sessions.revoke(&selector).await?;
     if count > 0 {
-        audit::record(state, Action::SessionRevoked, Some(user_id), meta, Some(j!({"scope": scope, "count": count})))
-            .await;
+        let details = Some(j!({"scope": scope, "count": count}));
+        state.audit.record(Action::SessionRevoked, Some(user_id), meta, details).await;
     }
     Ok(answer(&Status { status: true }, HeaderMap::new()))
 }
@@ -119,7 +119,7 @@ pub(super) async fn update_user(
     let image = image.as_ref().map(|i| i.as_ref().map(ImageUrl::as_str));
     state.store.update_profile(&auth.user.id, name.as_ref().map(DisplayName::as_str), image, state.clock.now()).await?;
     state.auth.sessions.forget_user(&auth.user.id).await?;
-    audit::record(&state, Action::ProfileUpdated, Some(&auth.user.id), &meta, None).await;
+    state.audit.record(Action::ProfileUpdated, Some(&auth.user.id), &meta, None).await;
     Ok(answer(&Status { status: true }, HeaderMap::new()))
 }
 
@@ -152,13 +152,7 @@ pub(super) async fn change_password(
     } else {
         None
     };
-    audit::record(
-        &state,
-        Action::PasswordChanged,
-        Some(&auth.user.id),
-        &meta,
-        Some(j!({"revokedOthers": revoke_others})),
-    )
-    .await;
+    let details = Some(j!({"revokedOthers": revoke_others}));
+    state.audit.record(Action::PasswordChanged, Some(&auth.user.id), &meta, details).await;
     Ok(answer(&TokenAndUser { token, user: user_body(&state, &auth.user).await? }, out))
 }

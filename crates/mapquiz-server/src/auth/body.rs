@@ -2,9 +2,8 @@
 //! Better Auth's error shape, then read field by field so that each rule gets its own error.
 
 use crate::error::AuthError;
-use crate::http::json::{BodyError, read};
-use crate::state::AppState;
-use axum::extract::{FromRequest, Request};
+use crate::http::json::{BodyError, BodyLimit, read};
+use axum::extract::{FromRef, FromRequest, Request};
 use serde_json::{Map, Value};
 
 /// A JSON object body; an empty body reads as `{}` (sign-out and the `revoke-*` routes may send none).
@@ -22,12 +21,16 @@ impl From<BodyError> for AuthError {
     }
 }
 
-impl FromRequest<AppState> for AuthBody {
+impl<S> FromRequest<S> for AuthBody
+where
+    BodyLimit: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = AuthError;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
-        match read(&parts.headers, body, state.config.http.body_limit_bytes).await? {
+        match read(&parts.headers, body, BodyLimit::from_ref(state).0).await? {
             None => Ok(AuthBody::default()),
             Some(Value::Object(map)) => Ok(AuthBody(map)),
             Some(_) => Err(AuthError::INVALID_BODY),

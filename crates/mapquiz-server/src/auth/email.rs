@@ -6,7 +6,7 @@ use super::redirect::allowed_target;
 use super::sessions::{Credential, Lookup};
 use super::wire::{SessionAndUser, SessionBody, TokenAndUser, UserBody, answer};
 use super::{AuthRateLimit, two_factor};
-use crate::audit::{self, Action};
+use crate::audit::Action;
 use crate::error::{AuthError, json};
 use crate::http::meta::RequestMeta;
 use crate::state::AppState;
@@ -87,7 +87,7 @@ pub(super) async fn ok() -> Response {
 fn callback_url(state: &AppState, body: &AuthBody) -> Result<Option<url::Url>, AuthError> {
     match body.str("callbackURL")? {
         None => Ok(None),
-        Some(raw) => allowed_target(state, raw).map(Some).ok_or(AuthError::INVALID_CALLBACKURL),
+        Some(raw) => allowed_target(&state.config, raw).map(Some).ok_or(AuthError::INVALID_CALLBACKURL),
     }
 }
 
@@ -140,7 +140,7 @@ pub(super) async fn sign_up(
         other => other?,
     };
     let (_, token) = state.auth.sessions.create(&user.id, remember, &meta).await?;
-    audit::record(&state, Action::SignUp, Some(&user.id), &meta, Some(j!({"method": "email"}))).await;
+    state.audit.record(Action::SignUp, Some(&user.id), &meta, Some(j!({"method": "email"}))).await;
     let mut out = HeaderMap::new();
     state.auth.sessions.set_cookie(&mut out, &token, remember);
     Ok(answer(&TokenAndUser { token: Some(token), user: user_body(&state, &user).await? }, out))
@@ -196,10 +196,10 @@ pub(super) async fn sign_in(
             let locked_email = lockouts.failed(FailureScope::Email, email.as_str()).await?;
             let locked_ip = lockouts.record_failure(FailureScope::Ip, &ip).await?;
             let failure = Some(j!({"method": "email"}));
-            audit::record(&state, Action::SignInFailed, user_id.as_deref(), &meta, failure).await;
+            state.audit.record(Action::SignInFailed, user_id.as_deref(), &meta, failure).await;
             if locked_email || locked_ip {
                 let scope = if locked_email { "email" } else { "ip" };
-                audit::record(&state, Action::Lockout, user_id.as_deref(), &meta, Some(j!({"scope": scope}))).await;
+                state.audit.record(Action::Lockout, user_id.as_deref(), &meta, Some(j!({"scope": scope}))).await;
             }
             return Err(AuthError::INVALID_EMAIL_OR_PASSWORD);
         }
@@ -210,7 +210,7 @@ pub(super) async fn sign_in(
         return two_factor::begin_pending_sign_in(&state, &user, remember).await;
     }
     let (_, token) = state.auth.sessions.create(&user.id, remember, &meta).await?;
-    audit::record(&state, Action::SignIn, Some(&user.id), &meta, Some(j!({"method": "email"}))).await;
+    state.audit.record(Action::SignIn, Some(&user.id), &meta, Some(j!({"method": "email"}))).await;
     let mut out = HeaderMap::new();
     state.auth.sessions.set_cookie(&mut out, &token, remember);
     if let Some(location) = callback.as_ref().and_then(|u| HeaderValue::from_str(u.as_str()).ok()) {
@@ -255,7 +255,7 @@ pub(super) async fn sign_out(
         return Ok(res);
     };
     sessions.revoke(&SessionSelector::Token { token_hash: session.session.token_hash }).await?;
-    audit::record(&state, Action::SignOut, Some(&session.user.id), &meta, None).await;
+    state.audit.record(Action::SignOut, Some(&session.user.id), &meta, None).await;
     Ok(answer(&j!({"success": true}), out))
 }
 
@@ -280,7 +280,7 @@ pub(super) async fn recheck_password(
         return Ok(());
     }
     if lockouts.failed(FailureScope::Email, &user.email).await? {
-        audit::record(state, Action::Lockout, Some(&user.id), meta, Some(j!({"scope": "email"}))).await;
+        state.audit.record(Action::Lockout, Some(&user.id), meta, Some(j!({"scope": "email"}))).await;
     }
     Err(AuthError::INVALID_PASSWORD)
 }

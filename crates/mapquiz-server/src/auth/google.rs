@@ -7,7 +7,7 @@ use super::crypto::{pkce_challenge, random_alphanumeric, random_identifier};
 use super::oidc::{ExchangeError, Identity};
 use super::redirect::{allowed_target, with_error};
 use super::wire::answer;
-use crate::audit::{self, Action};
+use crate::audit::Action;
 use crate::error::AuthError;
 use crate::http::meta::RequestMeta;
 use crate::state::AppState;
@@ -42,7 +42,7 @@ struct FlowState {
 }
 
 fn target(state: &AppState, body: &AuthBody, key: &str, refused: AuthError) -> Result<Option<Url>, AuthError> {
-    body.str(key)?.map(|raw| allowed_target(state, raw).ok_or(refused)).transpose()
+    body.str(key)?.map(|raw| allowed_target(&state.config, raw).ok_or(refused)).transpose()
 }
 
 /// The `redirect_uri` registered with Google: always the API's public URL.
@@ -177,9 +177,9 @@ pub(super) async fn callback(
 
     let (_, token) = state.auth.sessions.create(&user.id, true, &meta).await?;
     if created {
-        audit::record(&state, Action::SignUp, Some(&user.id), &meta, Some(j!({"method": GOOGLE}))).await;
+        state.audit.record(Action::SignUp, Some(&user.id), &meta, Some(j!({"method": GOOGLE}))).await;
     }
-    audit::record(&state, Action::SignIn, Some(&user.id), &meta, Some(j!({"method": GOOGLE}))).await;
+    state.audit.record(Action::SignIn, Some(&user.id), &meta, Some(j!({"method": GOOGLE}))).await;
     let mut headers = HeaderMap::new();
     state.auth.sessions.set_cookie(&mut headers, &token, true);
     let to = match (created, flow.new_user_url) {

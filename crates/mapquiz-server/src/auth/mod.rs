@@ -2,7 +2,8 @@
 //! and password, Google (OpenID Connect), session management and TOTP two-factor.
 //!
 //! Every protected route of the server finds its user through [`CurrentUser`] (application routes) or
-//! [`Auth::require`] (Better Auth routes), both backed by [`sessions::Sessions`].
+//! [`Auth::require`] (Better Auth routes), both backed by [`sessions::Sessions`]. The services here take only
+//! what they use; the Better Auth handlers ([`routes`]) are the only part that reads the application state.
 
 mod account;
 pub mod body;
@@ -15,6 +16,7 @@ pub mod lockout;
 pub mod oidc;
 pub mod password;
 mod redirect;
+pub mod routes;
 pub mod sessions;
 mod two_factor;
 pub mod wire;
@@ -23,18 +25,17 @@ use crate::clock::DynClock;
 use crate::config::Config;
 use crate::error::{ApiError, AuthError};
 use crate::http::client_ip::ClientIp;
-use crate::state::AppState;
-use axum::extract::FromRequestParts;
+use crate::http::rate_limit::Limiters;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use mapquiz_store::DynStore;
 use sessions::{Authenticated, Sessions};
 use std::sync::Arc;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// Everything sign-in needs, built once at start-up.
 pub struct Auth {
-    pub sessions: Sessions,
+    /// Shared with the extractors and the gateway, which need nothing else of the auth services.
+    pub sessions: Arc<Sessions>,
     pub hasher: password::Hasher,
     pub keys: Arc<crypto::Keys>,
     pub lockouts: lockout::Lockouts,
@@ -56,7 +57,7 @@ impl Auth {
             cache::SessionCache::new(a.session_cache_ttl, a.session_cache_capacity, config.redis_url.as_ref()).await?;
         let jar = cookies::CookieJar::new(a);
         Ok(Auth {
-            sessions: Sessions::new(store.clone(), clock.clone(), cache, keys.clone(), jar),
+            sessions: Arc::new(Sessions::new(store.clone(), clock.clone(), cache, keys.clone(), jar)),
             hasher: password::Hasher::new(a.argon2).await?,
             keys,
             lockouts: lockout::Lockouts::new(store, clock, a.lockout),
@@ -79,11 +80,15 @@ impl Auth {
 /// The signed-in user of an application route; rejects with 401 `unauthorized` (503 when the store is down).
 pub struct CurrentUser(pub Authenticated);
 
-impl FromRequestParts<AppState> for CurrentUser {
+impl<S> FromRequestParts<S> for CurrentUser
+where
+    Arc<Sessions>: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        match state.auth.sessions.authenticate(&parts.headers).await? {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Arc::<Sessions>::from_ref(state).authenticate(&parts.headers).await? {
             Some(a) => Ok(CurrentUser(a)),
             None => Err(ApiError::Unauthorized),
         }
@@ -93,12 +98,17 @@ impl FromRequestParts<AppState> for CurrentUser {
 /// The auth rate limit (protocol §1.1.3), as an extractor so it runs before the body is read.
 pub struct AuthRateLimit;
 
-impl FromRequestParts<AppState> for AuthRateLimit {
+impl<S> FromRequestParts<S> for AuthRateLimit
+where
+    Arc<Limiters>: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = AuthError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let Some(ClientIp(ip)) = parts.extensions.get::<ClientIp>().copied() else { return Ok(AuthRateLimit) };
-        match state.limiters.check(&state.limiters.auth, ip) {
+        let limiters = Arc::<Limiters>::from_ref(state);
+        match limiters.check(&limiters.auth, ip) {
             Ok(()) => Ok(AuthRateLimit),
             Err(secs) => {
                 metrics::counter!("http_rate_limited_total", "limit" => "auth").increment(1);
@@ -106,28 +116,4 @@ impl FromRequestParts<AppState> for AuthRateLimit {
             }
         }
     }
-}
-
-/// The `/api/auth` routes.
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(email::get_session))
-        .routes(routes!(email::ok))
-        .routes(routes!(email::sign_up))
-        .routes(routes!(email::sign_in))
-        .routes(routes!(email::sign_out))
-        .routes(routes!(google::sign_in_social))
-        .routes(routes!(google::callback))
-        .routes(routes!(account::list_sessions))
-        .routes(routes!(account::revoke_session))
-        .routes(routes!(account::revoke_other_sessions))
-        .routes(routes!(account::revoke_sessions))
-        .routes(routes!(account::update_user))
-        .routes(routes!(account::change_password))
-        .routes(routes!(two_factor::enable))
-        .routes(routes!(two_factor::verify_totp))
-        .routes(routes!(two_factor::verify_backup_code))
-        .routes(routes!(two_factor::generate_backup_codes))
-        .routes(routes!(two_factor::get_totp_uri))
-        .routes(routes!(two_factor::disable))
 }

@@ -1,6 +1,6 @@
 //! Where sign-in may send the browser: relative paths on the frontend, or absolute URLs on an allowed origin.
 
-use crate::state::AppState;
+use crate::config::Config;
 use url::Url;
 
 /// Longest callback URL accepted: it is stored with the OAuth state, so a client must not choose its size.
@@ -9,7 +9,7 @@ pub const MAX_URL_LEN: usize = 2048;
 /// The absolute URL `raw` designates, if it is acceptable: a relative path (resolved against the frontend
 /// URL) or an absolute http(s) URL whose origin is in the CORS allowlist. Anything else (another origin,
 /// `//host`, `javascript:`) is refused: an open redirect would hand sessions to phishing pages.
-pub fn allowed_target(state: &AppState, raw: &str) -> Option<Url> {
+pub fn allowed_target(config: &Config, raw: &str) -> Option<Url> {
     let raw = raw.trim();
     if raw.is_empty() || raw.len() > MAX_URL_LEN || raw.chars().any(|c| c.is_control() || c == '\\') {
         return None;
@@ -18,11 +18,11 @@ pub fn allowed_target(state: &AppState, raw: &str) -> Option<Url> {
         if raw.starts_with("//") {
             return None;
         }
-        return state.config.auth.frontend_url.join(raw).ok();
+        return config.auth.frontend_url.join(raw).ok();
     }
     let url = Url::parse(raw).ok()?;
     let origin = url.origin().ascii_serialization();
-    (matches!(url.scheme(), "http" | "https") && state.config.http.cors_origins.contains(&origin)).then_some(url)
+    (matches!(url.scheme(), "http" | "https") && config.http.cors_origins.contains(&origin)).then_some(url)
 }
 
 /// `target` with `error=<code>` added to its query.

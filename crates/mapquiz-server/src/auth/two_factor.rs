@@ -7,7 +7,7 @@ use super::crypto::random_identifier;
 use super::email::{recheck_password, user_body};
 use super::sessions::Authenticated;
 use super::wire::{Status, TokenAndUser, answer};
-use crate::audit::{self, Action};
+use crate::audit::Action;
 use crate::error::AuthError;
 use crate::http::meta::RequestMeta;
 use crate::state::AppState;
@@ -189,13 +189,13 @@ async fn complete(
             let (_, token) = state.auth.sessions.create(&user.id, pending.remember, meta).await?;
             state.auth.sessions.set_cookie(&mut out, &token, pending.remember);
             out.append(header::SET_COOKIE, state.auth.sessions.jar().clear(TWO_FACTOR));
-            audit::record(state, Action::SignIn, Some(&user.id), meta, Some(j!({"method": "two_factor"}))).await;
+            state.audit.record(Action::SignIn, Some(&user.id), meta, Some(j!({"method": "two_factor"}))).await;
             Ok(answer(&TokenAndUser { token: Some(token), user: user_body(state, &user).await? }, out))
         }
         Subject::Session(auth) => {
             if !enabled_before {
                 state.store.enable_two_factor(&auth.user.id, state.clock.now()).await?;
-                audit::record(state, Action::TwoFactorEnabled, Some(&auth.user.id), meta, None).await;
+                state.audit.record(Action::TwoFactorEnabled, Some(&auth.user.id), meta, None).await;
             }
             Ok(answer(
                 &TokenAndUser { token: Some(auth.token.clone()), user: user_body(state, &auth.user).await? },
@@ -208,10 +208,10 @@ async fn complete(
 /// Counts a wrong code (audited) and answers `INVALID_CODE`.
 async fn wrong_code(state: &AppState, user_id: &str, meta: &RequestMeta) -> AuthError {
     let failure = Some(j!({"method": "two_factor"}));
-    audit::record(state, Action::SignInFailed, Some(user_id), meta, failure).await;
+    state.audit.record(Action::SignInFailed, Some(user_id), meta, failure).await;
     match state.auth.lockouts.failed(FailureScope::TwoFactor, user_id).await {
         Ok(true) => {
-            audit::record(state, Action::Lockout, Some(user_id), meta, Some(j!({"scope": "two_factor"}))).await;
+            state.audit.record(Action::Lockout, Some(user_id), meta, Some(j!({"scope": "two_factor"}))).await;
             AuthError::INVALID_CODE
         }
         Ok(false) => AuthError::INVALID_CODE,
@@ -329,7 +329,7 @@ pub(super) async fn disable(
 ) -> Result<Response, AuthError> {
     let auth = with_password(&state, &headers, &body, &meta).await?;
     if state.store.delete_two_factor(&auth.user.id).await? {
-        audit::record(&state, Action::TwoFactorDisabled, Some(&auth.user.id), &meta, None).await;
+        state.audit.record(Action::TwoFactorDisabled, Some(&auth.user.id), &meta, None).await;
     }
     Ok(answer(&Status { status: true }, HeaderMap::new()))
 }

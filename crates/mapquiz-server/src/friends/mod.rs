@@ -5,7 +5,7 @@
 pub mod messages;
 pub mod routes;
 
-use crate::audit::{self, Action};
+use crate::audit::Action;
 use crate::bus::Event;
 use crate::error::ApiError;
 use crate::http::meta::RequestMeta;
@@ -134,15 +134,14 @@ pub async fn send_request(
         SendOutcome::AlreadyPending => return Err(FriendError::AlreadyPending),
         SendOutcome::Sent { .. } => {
             metrics::counter!("friend_requests_total", "outcome" => "sent").increment(1);
-            audit::record_on(state, Action::FriendRequestSent, Some(&me.id), Some(&receiver.id), meta, None).await;
+            state.audit.record_on(Action::FriendRequestSent, Some(&me.id), Some(&receiver.id), meta, None).await;
             let received = Event::to_user(&receiver.id, &Push::FriendRequestReceived.frame());
             ("Demande d'ami envoyée", false, vec![received])
         }
         SendOutcome::AutoAccepted { .. } => {
             metrics::counter!("friend_requests_total", "outcome" => "auto_accepted").increment(1);
             let details = Some(serde_json::json!({"mutual": true}));
-            audit::record_on(state, Action::FriendRequestAccepted, Some(&me.id), Some(&receiver.id), meta, details)
-                .await;
+            state.audit.record_on(Action::FriendRequestAccepted, Some(&me.id), Some(&receiver.id), meta, details).await;
             let events = vec![accepted(&me.id, &me.id, &receiver.id), accepted(&receiver.id, &me.id, &me.id)];
             ("Vous êtes maintenant amis", true, events)
         }
@@ -169,12 +168,12 @@ pub async fn respond(
         RespondOutcome::AlreadyProcessed => Err(FriendError::AlreadyProcessed),
         RespondOutcome::Accepted { sender_id } => {
             metrics::counter!("friend_requests_total", "outcome" => "accepted").increment(1);
-            audit::record_on(state, Action::FriendRequestAccepted, Some(&me.id), Some(&sender_id), meta, None).await;
+            state.audit.record_on(Action::FriendRequestAccepted, Some(&me.id), Some(&sender_id), meta, None).await;
             Ok(Outcome { body: Done::new("Demande acceptée"), events: vec![accepted(&sender_id, &me.id, &me.id)] })
         }
         RespondOutcome::Rejected { sender_id } => {
             metrics::counter!("friend_requests_total", "outcome" => "rejected").increment(1);
-            audit::record_on(state, Action::FriendRequestRejected, Some(&me.id), Some(&sender_id), meta, None).await;
+            state.audit.record_on(Action::FriendRequestRejected, Some(&me.id), Some(&sender_id), meta, None).await;
             Ok(Outcome { body: Done::new("Demande rejetée"), events: Vec::new() })
         }
     }
@@ -189,7 +188,7 @@ pub async fn remove(
 ) -> Result<Outcome<Done>, FriendError> {
     let removed = state.store.remove_friendship(&me.id, friend_id).await?;
     let events = if removed {
-        audit::record_on(state, Action::FriendRemoved, Some(&me.id), Some(friend_id), meta, None).await;
+        state.audit.record_on(Action::FriendRemoved, Some(&me.id), Some(friend_id), meta, None).await;
         let push = Push::FriendRemoved { payload: FriendRemoved { friend_id: me.id.clone() } };
         vec![Event::to_user(friend_id, &push.frame())]
     } else {

@@ -1,16 +1,20 @@
 //! The client's address: the TCP peer, or for a trusted proxy the address it appended to `X-Forwarded-For`.
 
-use crate::state::AppState;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::Response;
 use ipnet::IpNet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 
 /// The resolved client address, as a request extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
+
+/// The peers whose `X-Forwarded-For` is believed: all that [`layer`] needs.
+#[derive(Clone, Debug)]
+pub struct TrustedProxies(pub Arc<[IpNet]>);
 
 /// Walks `X-Forwarded-For` from the right while the hop that added the entry is a trusted proxy.
 ///
@@ -52,13 +56,13 @@ fn canonical(ip: IpAddr) -> IpAddr {
 }
 
 /// Stores [`ClientIp`] in the request for the rate limiters, the audit log and the handlers.
-pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn layer(State(trusted): State<TrustedProxies>, mut req: Request, next: Next) -> Response {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    let ip = resolve(peer, req.headers(), &state.config.http.trusted_proxies);
+    let ip = resolve(peer, req.headers(), &trusted.0);
     req.extensions_mut().insert(ClientIp(ip));
     next.run(req).await
 }

@@ -5,27 +5,33 @@
 //! refused with 403 before routing.
 
 use crate::error::{ApiError, AuthError, is_auth_path};
-use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
 
 const ALLOW_METHODS: &str = "GET, POST, PUT, PATCH, DELETE";
 const ALLOW_HEADERS: &str = "content-type, authorization";
 const MAX_AGE: &str = "600";
 
-/// The request's `Origin` when it is on the allowlist.
-fn allowed_origin<'h>(state: &AppState, headers: &'h HeaderMap) -> Option<&'h HeaderValue> {
-    let origin = headers.get(header::ORIGIN)?;
-    let origin_str = origin.to_str().ok()?;
-    state.config.http.cors_origins.iter().any(|o| o == origin_str).then_some(origin)
+/// The allowlisted browser origins (serialised `scheme://host[:port]`): all that the CORS layers need.
+#[derive(Clone, Debug)]
+pub struct AllowedOrigins(pub Arc<[String]>);
+
+impl AllowedOrigins {
+    /// The request's `Origin` when it is on the allowlist.
+    fn allowed<'h>(&self, headers: &'h HeaderMap) -> Option<&'h HeaderValue> {
+        let origin = headers.get(header::ORIGIN)?;
+        let origin_str = origin.to_str().ok()?;
+        self.0.iter().any(|o| o == origin_str).then_some(origin)
+    }
 }
 
 /// Outer layer: adds the allow-origin headers to every response for an allowlisted origin, so that even
 /// a 429 or a 404 can be read by the web client.
-pub async fn decorate(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let allowed = allowed_origin(&state, req.headers()).cloned();
+pub async fn decorate(State(origins): State<AllowedOrigins>, req: Request, next: Next) -> Response {
+    let allowed = origins.allowed(req.headers()).cloned();
     let mut res = next.run(req).await;
     let headers = res.headers_mut();
     headers.append(header::VARY, HeaderValue::from_static("Origin"));
@@ -37,8 +43,8 @@ pub async fn decorate(State(state): State<AppState>, req: Request, next: Next) -
 }
 
 /// Inner layer (after the rate limit): answers preflights and refuses foreign-origin writes on `/api`.
-pub async fn preflight_and_origin_check(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let allowed = allowed_origin(&state, req.headers()).is_some();
+pub async fn preflight_and_origin_check(State(origins): State<AllowedOrigins>, req: Request, next: Next) -> Response {
+    let allowed = origins.allowed(req.headers()).is_some();
     if req.method() == Method::OPTIONS {
         let mut res = StatusCode::NO_CONTENT.into_response();
         if allowed {

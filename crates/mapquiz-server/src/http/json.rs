@@ -2,12 +2,15 @@
 //! 400 `invalid_json` → (authentication, then validation, in the handler).
 
 use crate::error::ApiError;
-use crate::state::AppState;
 use axum::body::Body;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRef, FromRequest, Request};
 use axum::http::{HeaderMap, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::Value;
+
+/// The largest request body read, bytes: all that the body extractors take from the state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BodyLimit(pub usize);
 
 /// Why a body could not be read.
 #[derive(Debug, PartialEq, Eq)]
@@ -62,12 +65,16 @@ pub async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Result<Optio
 #[derive(Debug)]
 pub struct JsonBody(pub Value);
 
-impl FromRequest<AppState> for JsonBody {
+impl<S> FromRequest<S> for JsonBody
+where
+    BodyLimit: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
-        match read(&parts.headers, body, state.config.http.body_limit_bytes).await? {
+        match read(&parts.headers, body, BodyLimit::from_ref(state).0).await? {
             Some(value) => Ok(JsonBody(value)),
             None => Err(BodyError::Missing.into()),
         }

@@ -29,7 +29,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(crate::openapi::base())
         .merge(crate::health::routes())
         .merge(crate::ops::routes())
-        .merge(crate::auth::routes())
+        .merge(crate::auth::routes::routes())
         .merge(crate::users::routes())
         .merge(crate::scores::routes())
         .merge(crate::bug_reports::routes())
@@ -41,15 +41,19 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// The complete application: `routes` (from [`routes`]) with the fallback and the middleware.
 pub fn router(routes: Router<AppState>, state: AppState) -> Router {
-    let timeout = state.config.http.request_timeout;
+    let http = &state.config.http;
+    let timeout = http.request_timeout;
+    // Each layer gets only its part of the state.
+    let origins = cors::AllowedOrigins(http.cors_origins.as_slice().into());
+    let trusted = client_ip::TrustedProxies(http.trusted_proxies.as_slice().into());
     routes
         .fallback(fallback)
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
         .layer(from_fn(long_segments))
-        .layer(from_fn_with_state(state.clone(), cors::preflight_and_origin_check))
-        .layer(from_fn_with_state(state.clone(), rate_limit::global))
-        .layer(from_fn_with_state(state.clone(), cors::decorate))
-        .layer(from_fn_with_state(state.clone(), client_ip::layer))
+        .layer(from_fn_with_state(origins.clone(), cors::preflight_and_origin_check))
+        .layer(from_fn_with_state(state.limiters.clone(), rate_limit::global))
+        .layer(from_fn_with_state(origins, cors::decorate))
+        .layer(from_fn_with_state(trusted, client_ip::layer))
         .layer(from_fn(normalize::layer))
         .layer(from_fn(metrics::layer))
         .layer(

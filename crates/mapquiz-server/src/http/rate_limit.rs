@@ -4,7 +4,6 @@
 use crate::config::{Quota, RateLimits};
 use crate::error::{ApiError, AuthError, is_auth_path};
 use crate::http::client_ip::ClientIp;
-use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -12,6 +11,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, RateLimiter};
 use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Paths outside the global limit: probes and scrapes must keep working under load.
@@ -106,7 +106,7 @@ pub fn too_many_requests(path: &str, retry_after_secs: u64) -> Response {
 }
 
 /// The global limit, on every request but the probes.
-pub async fn global(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn global(State(limiters): State<Arc<Limiters>>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
     if UNLIMITED_PATHS.contains(&path) {
         return next.run(req).await;
@@ -114,10 +114,10 @@ pub async fn global(State(state): State<AppState>, req: Request, next: Next) -> 
     let Some(ClientIp(ip)) = req.extensions().get::<ClientIp>().copied() else {
         return next.run(req).await;
     };
-    if state.limiters.config.exempt_loopback && ip.is_loopback() {
+    if limiters.config.exempt_loopback && ip.is_loopback() {
         return next.run(req).await;
     }
-    match state.limiters.check(&state.limiters.global, ip) {
+    match limiters.check(&limiters.global, ip) {
         Ok(()) => next.run(req).await,
         Err(secs) => {
             metrics::counter!("http_rate_limited_total", "limit" => "global").increment(1);
