@@ -4,27 +4,31 @@
 //! Each part's trait lives next to its models (`src/friends.rs`); each backend implements it in its feature
 //! file, next to its SQL (`sqlite/friends.rs`, `postgres/friends.rs`), with its migrations in
 //! `migrations/sqlite` and `migrations/postgres`. The behavioural test suite in `tests/store` runs against
-//! both. Calling a part's method on a [`DynStore`] needs the part in scope: `use mapquiz_store::prelude::*`.
+//! both. A [`DynStore`] answers every part's methods without imports (a trait object's methods include its
+//! supertraits'); code generic over a part, or holding a concrete store, imports the traits from [`prelude`].
 
+// The parts of the store, one per concern, each with its models (a new part: see [`Store`]).
 mod audit;
-mod board;
 mod bug_reports;
-mod db_time;
-mod error;
 mod friends;
 mod lockout;
 mod maintenance;
-mod migrations;
-mod options;
-mod postgres;
 mod presence;
 mod scores;
 mod sessions;
+mod two_factor;
+mod users;
+
+// The backends, and what both share.
+mod board;
+mod db_time;
+mod error;
+mod migrations;
+mod options;
+mod postgres;
 mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
-mod two_factor;
-mod users;
 
 pub use audit::{Audit, AuditEntry};
 pub use bug_reports::{BugReport, BugReportCounts, BugReports, DeliveryStatus, MAX_DELIVERY_ERROR_CHARS, NewBugReport};
@@ -40,7 +44,7 @@ pub use sessions::{Session, SessionSelector, SessionWithUser, Sessions};
 pub use two_factor::{TwoFactor, TwoFactors};
 pub use users::{Account, NewUser, User, UserSearch, Users, name_key};
 
-/// The store's traits, to call any part's method on a [`DynStore`].
+/// Every trait of the store, for code that calls the parts on something other than a [`DynStore`].
 pub mod prelude {
     pub use crate::{
         Audit, BugReports, Friends, Lockout, Maintenance, Presence, Scores, Sessions, Store, TwoFactors, Users,

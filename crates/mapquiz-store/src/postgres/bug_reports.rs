@@ -1,9 +1,10 @@
 //! Bug reports and their delivery state. `environment` is JSONB, times are `timestamptz`.
 
 use super::PgStore;
-use crate::BugReports;
 use crate::db_time::{DbTime, time, time_opt};
-use crate::{BugReport, BugReportCounts, DeliveryStatus, MAX_DELIVERY_ERROR_CHARS, NewBugReport, StoreError};
+use crate::{
+    BugReport, BugReportCounts, BugReports, DeliveryStatus, MAX_DELIVERY_ERROR_CHARS, NewBugReport, StoreError,
+};
 use async_trait::async_trait;
 use mapquiz_domain::Timestamp;
 use mapquiz_domain::bug_reports::truncate_chars;

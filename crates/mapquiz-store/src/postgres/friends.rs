@@ -1,16 +1,15 @@
 //! Friend requests and friendships (stored in both directions).
 //!
 //! Transactions run under READ COMMITTED and several nodes may write at once, so two sends can both pass
-//! the checks of [`send_friend_request`]. The writes decide: the unique indexes on `friend_requests` refuse
+//! the checks of [`Friends::send_friend_request`]. The writes decide: the unique indexes on `friend_requests` refuse
 //! a second pending request of a pair, the auto-accept only updates a request still pending, and a new
 //! request is withdrawn when the pair turns out to be friends. The loser rolls back and evaluates again
 //! against what the winner committed.
 
 use super::PgStore;
 use super::users::{user_at, user_columns};
-use crate::Friends;
 use crate::db_time::{DbTime, time};
-use crate::{Friend, FriendRequest, IncomingRequest, RequestStatus, RespondOutcome, SendOutcome, StoreError};
+use crate::{Friend, FriendRequest, Friends, IncomingRequest, RequestStatus, RespondOutcome, SendOutcome, StoreError};
 use async_trait::async_trait;
 use mapquiz_domain::Timestamp;
 use sqlx::postgres::PgRow;

@@ -1,9 +1,8 @@
 //! Presence: the stored online flag and last-seen time.
 
 use super::PgStore;
-use crate::Presence;
-use crate::StoreError;
 use crate::db_time::DbTime;
+use crate::{Presence, StoreError};
 use async_trait::async_trait;
 use mapquiz_domain::Timestamp;
 use sqlx::PgPool;

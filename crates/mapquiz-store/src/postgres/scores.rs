@@ -6,10 +6,9 @@
 
 use super::PgStore;
 use super::users::user_at;
-use crate::Scores;
 use crate::board::{self, BestRow, TieKey};
 use crate::db_time::{DbTime, time};
-use crate::{BoardEntry, BoardKey, BoardScope, NewScore, Score, ScoreStats, StoreError};
+use crate::{BoardEntry, BoardKey, BoardScope, NewScore, Score, ScoreStats, Scores, StoreError};
 use async_trait::async_trait;
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;

@@ -1,9 +1,8 @@
 //! Authenticator-app settings. Backup codes are a JSONB array; the compare-and-set compares them as JSONB.
 
 use super::PgStore;
-use crate::TwoFactors;
 use crate::db_time::DbTime;
-use crate::{StoreError, TwoFactor};
+use crate::{StoreError, TwoFactor, TwoFactors};
 use async_trait::async_trait;
 use mapquiz_domain::Timestamp;
 use sqlx::Row;

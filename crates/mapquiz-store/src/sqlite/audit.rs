@@ -1,9 +1,8 @@
 //! The audit trail. `details` is JSON in TEXT.
 
 use super::SqliteStore;
-use crate::Audit;
 use crate::db_time::{DbTime, time};
-use crate::{AuditEntry, StoreError};
+use crate::{Audit, AuditEntry, StoreError};
 use async_trait::async_trait;
 use mapquiz_domain::Timestamp;
 use sqlx::Row;

@@ -1,9 +1,10 @@
 //! Bug reports and their delivery state. `environment` is JSON in TEXT, times are INTEGER milliseconds.
 
 use super::SqliteStore;
-use crate::BugReports;
 use crate::db_time::{DbTime, time, time_opt};
-use crate::{BugReport, BugReportCounts, DeliveryStatus, MAX_DELIVERY_ERROR_CHARS, NewBugReport, StoreError};
+use crate::{
+    BugReport, BugReportCounts, BugReports, DeliveryStatus, MAX_DELIVERY_ERROR_CHARS, NewBugReport, StoreError,
+};
 use async_trait::async_trait;
 use mapquiz_domain::Timestamp;
 use mapquiz_domain::bug_reports::truncate_chars;

@@ -1,15 +1,14 @@
 //! Friend requests and friendships (stored in both directions).
 //!
 //! The single writer connection serializes every write transaction, so the checks of
-//! [`send_friend_request`] cannot be overtaken here; the evaluation is still written to survive a lost race
+//! [`Friends::send_friend_request`] cannot be overtaken here; the evaluation is still written to survive a lost race
 //! (re-run on a unique violation or a request answered meanwhile), as on PostgreSQL, so both backends obey
 //! the same rules.
 
 use super::SqliteStore;
 use super::users::{user_at, user_columns};
-use crate::Friends;
 use crate::db_time::{DbTime, time};
-use crate::{Friend, FriendRequest, IncomingRequest, RequestStatus, RespondOutcome, SendOutcome, StoreError};
+use crate::{Friend, FriendRequest, Friends, IncomingRequest, RequestStatus, RespondOutcome, SendOutcome, StoreError};
 use async_trait::async_trait;
 use mapquiz_domain::Timestamp;
 use sqlx::sqlite::SqliteRow;

@@ -1,9 +1,8 @@
 //! The failure counters behind sign-in lockouts.
 
 use super::SqliteStore;
-use crate::Lockout;
 use crate::db_time::DbTime;
-use crate::{FailureScope, StoreError};
+use crate::{FailureScope, Lockout, StoreError};
 use async_trait::async_trait;
 use mapquiz_domain::Timestamp;
 

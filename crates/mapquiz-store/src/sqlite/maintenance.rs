@@ -1,10 +1,8 @@
-//! Clean-up of expired rows, the account takeover guard of provider linking, and the weekly maintenance
-//! jobs with the leases that let one node at a time run each.
+//! The weekly maintenance jobs with the leases that let one node at a time run each, and online backups.
 
 use super::SqliteStore;
-use crate::Maintenance;
-use crate::StoreError;
 use crate::db_time::DbTime;
+use crate::{Maintenance, StoreError};
 use async_trait::async_trait;
 use mapquiz_domain::Timestamp;
 use std::path::Path;

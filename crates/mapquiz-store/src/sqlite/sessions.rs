@@ -1,10 +1,9 @@
-//! Sign-in sessions and the short-lived verification values.
+//! Sign-in sessions and the short-lived verification values, and the clean-up of expired ones.
 
 use super::SqliteStore;
 use super::users::user_at;
-use crate::Sessions;
 use crate::db_time::{DbTime, time};
-use crate::{Session, SessionSelector, SessionWithUser, StoreError};
+use crate::{Session, SessionSelector, SessionWithUser, Sessions, StoreError};
 use async_trait::async_trait;
 use mapquiz_domain::Timestamp;
 use sqlx::Row;

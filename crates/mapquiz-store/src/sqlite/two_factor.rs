@@ -2,9 +2,8 @@
 //! the compare-and-set can compare the text exactly.
 
 use super::SqliteStore;
-use crate::TwoFactors;
 use crate::db_time::DbTime;
-use crate::{StoreError, TwoFactor};
+use crate::{StoreError, TwoFactor, TwoFactors};
 use async_trait::async_trait;
 use mapquiz_domain::Timestamp;
 use sqlx::Row;

@@ -1,10 +1,10 @@
-//! Users and the accounts they sign in with.
+//! Users and the accounts they sign in with, the account takeover guard of provider linking, and bulk
+//! loads of users (demo data).
 
 use super::SqliteStore;
-use crate::Users;
 use crate::db_time::{DbTime, time, time_opt};
 use crate::users::like_prefix;
-use crate::{Account, NewUser, StoreError, User, UserSearch, name_key};
+use crate::{Account, NewUser, StoreError, User, UserSearch, Users, name_key};
 use async_trait::async_trait;
 use mapquiz_domain::Timestamp;
 use sqlx::sqlite::SqliteRow;
