@@ -66,7 +66,7 @@ impl<'a> BestRow<'a> {
 /// The best game of `scores` for each (board, player), in first-seen order.
 ///
 /// One multi-row upsert may not touch a row twice on PostgreSQL, and later equal games must not replace
-/// earlier ones, so a batch is reduced as [`crate::Store::insert_score`] would have, one game at a time.
+/// earlier ones, so a batch is reduced as [`crate::Scores::insert_score`] would have, one game at a time.
 pub(crate) fn best_rows(scores: &[NewScore]) -> Vec<BestRow<'_>> {
     let mut rows: Vec<BestRow<'_>> = Vec::new();
     let mut index: HashMap<(&str, &str, &str, &str), usize> = HashMap::new();

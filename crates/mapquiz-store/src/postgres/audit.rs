@@ -1,11 +1,13 @@
 //! The audit trail. `details` is JSONB.
 
-use super::time;
-use crate::{AuditEntry, StoreError};
+use super::PgStore;
+use crate::db_time::{DbTime, time};
+use crate::{Audit, AuditEntry, StoreError};
+use async_trait::async_trait;
 use mapquiz_domain::Timestamp;
+use sqlx::Row;
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
-use sqlx::{PgPool, Row};
 
 /// The columns [`entry_at`] reads, in its order.
 macro_rules! audit_columns {
@@ -28,61 +30,73 @@ fn entry_at(row: &PgRow) -> Result<AuditEntry, sqlx::Error> {
     })
 }
 
-pub(super) async fn append_audit(pool: &PgPool, entry: &AuditEntry) -> Result<(), StoreError> {
-    sqlx::query(concat!("INSERT INTO audit_log (", audit_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
-        .bind(&entry.id)
-        .bind(entry.occurred_at.datetime())
-        .bind(&entry.action)
-        .bind(&entry.user_id)
-        .bind(&entry.target_id)
-        .bind(&entry.ip_address)
-        .bind(&entry.user_agent)
-        .bind(entry.details.as_ref().map(Json))
-        .execute(pool)
-        .await?;
-    Ok(())
-}
+#[async_trait]
+impl Audit for PgStore {
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        sqlx::query(concat!("INSERT INTO audit_log (", audit_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+            .bind(&entry.id)
+            .bind(DbTime(entry.occurred_at))
+            .bind(&entry.action)
+            .bind(&entry.user_id)
+            .bind(&entry.target_id)
+            .bind(&entry.ip_address)
+            .bind(&entry.user_agent)
+            .bind(entry.details.as_ref().map(Json))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
 
-pub(super) async fn audit_trail(
-    pool: &PgPool,
-    user_id: Option<&str>,
-    limit: u32,
-) -> Result<Vec<AuditEntry>, StoreError> {
-    let query = match user_id {
-        Some(user_id) => sqlx::query(concat!(
-            "SELECT ",
-            audit_columns!(),
-            " FROM audit_log WHERE user_id = $1 ORDER BY occurred_at DESC, id DESC LIMIT $2"
-        ))
-        .bind(user_id),
-        None => sqlx::query(concat!(
-            "SELECT ",
-            audit_columns!(),
-            " FROM audit_log ORDER BY occurred_at DESC, id DESC LIMIT $1"
-        )),
-    };
-    Ok(query.bind(i64::from(limit)).try_map(|row: PgRow| entry_at(&row)).fetch_all(pool).await?)
-}
+    async fn audit_trail(&self, user_id: Option<&str>, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        let query = match user_id {
+            Some(user_id) => sqlx::query(concat!(
+                "SELECT ",
+                audit_columns!(),
+                " FROM audit_log WHERE user_id = $1 ORDER BY occurred_at DESC, id DESC LIMIT $2"
+            ))
+            .bind(user_id),
+            None => sqlx::query(concat!(
+                "SELECT ",
+                audit_columns!(),
+                " FROM audit_log ORDER BY occurred_at DESC, id DESC LIMIT $1"
+            )),
+        };
+        Ok(query.bind(i64::from(limit)).try_map(|row: PgRow| entry_at(&row)).fetch_all(&self.pool).await?)
+    }
 
-pub(super) async fn audit_since(
-    pool: &PgPool,
-    user_id: Option<&str>,
-    since: Timestamp,
-    limit: u32,
-) -> Result<Vec<AuditEntry>, StoreError> {
-    // Two statements rather than `$1 IS NULL OR …`, so each uses its index: (user_id, occurred_at) or occurred_at.
-    let query = match user_id {
-        Some(user_id) => sqlx::query(concat!(
-            "SELECT ",
-            audit_columns!(),
-            " FROM audit_log WHERE user_id = $1 AND occurred_at >= $2 ORDER BY occurred_at DESC, id DESC LIMIT $3"
-        ))
-        .bind(user_id),
-        None => sqlx::query(concat!(
-            "SELECT ",
-            audit_columns!(),
-            " FROM audit_log WHERE occurred_at >= $1 ORDER BY occurred_at DESC, id DESC LIMIT $2"
-        )),
-    };
-    Ok(query.bind(since.datetime()).bind(i64::from(limit)).try_map(|row: PgRow| entry_at(&row)).fetch_all(pool).await?)
+    async fn audit_since(
+        &self,
+        user_id: Option<&str>,
+        since: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        // Two statements rather than `$1 IS NULL OR …`, so each uses its index: (user_id, occurred_at) or occurred_at.
+        let query = match user_id {
+            Some(user_id) => sqlx::query(concat!(
+                "SELECT ",
+                audit_columns!(),
+                " FROM audit_log WHERE user_id = $1 AND occurred_at >= $2 ORDER BY occurred_at DESC, id DESC LIMIT $3"
+            ))
+            .bind(user_id),
+            None => sqlx::query(concat!(
+                "SELECT ",
+                audit_columns!(),
+                " FROM audit_log WHERE occurred_at >= $1 ORDER BY occurred_at DESC, id DESC LIMIT $2"
+            )),
+        };
+        Ok(query
+            .bind(DbTime(since))
+            .bind(i64::from(limit))
+            .try_map(|row: PgRow| entry_at(&row))
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn prune_audit(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM audit_log WHERE occurred_at < $1")
+            .bind(DbTime(before))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
 }

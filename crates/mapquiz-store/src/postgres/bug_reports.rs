@@ -1,12 +1,16 @@
 //! Bug reports and their delivery state. `environment` is JSONB, times are `timestamptz`.
 
-use super::{time, time_opt};
-use crate::{BugReport, BugReportCounts, DeliveryStatus, MAX_DELIVERY_ERROR_CHARS, NewBugReport, StoreError};
+use super::PgStore;
+use crate::db_time::{DbTime, time, time_opt};
+use crate::{
+    BugReport, BugReportCounts, BugReports, DeliveryStatus, MAX_DELIVERY_ERROR_CHARS, NewBugReport, StoreError,
+};
+use async_trait::async_trait;
 use mapquiz_domain::Timestamp;
 use mapquiz_domain::bug_reports::truncate_chars;
+use sqlx::Row;
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
-use sqlx::{PgPool, Row};
 
 /// The columns [`report_at`] reads, in its order.
 macro_rules! report_columns {
@@ -43,112 +47,115 @@ fn report_at(row: &PgRow) -> Result<BugReport, sqlx::Error> {
     })
 }
 
-pub(super) async fn insert_bug_report(pool: &PgPool, r: &NewBugReport) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO bug_reports (id, reporter_id, title, description, steps_to_reproduce, location, environment, \
-         user_agent, url, delivery_status, attempts, next_attempt_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', 0, NULL, $10, $10)",
-    )
-    .bind(&r.id)
-    .bind(&r.reporter_id)
-    .bind(&r.title)
-    .bind(&r.description)
-    .bind(&r.steps_to_reproduce)
-    .bind(&r.location)
-    .bind(Json(&r.environment))
-    .bind(&r.user_agent)
-    .bind(&r.url)
-    .bind(r.created_at.datetime())
-    .execute(pool)
-    .await?;
-    Ok(())
-}
+#[async_trait]
+impl BugReports for PgStore {
+    async fn insert_bug_report(&self, r: &NewBugReport) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO bug_reports (id, reporter_id, title, description, steps_to_reproduce, location, environment, \
+             user_agent, url, delivery_status, attempts, next_attempt_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', 0, NULL, $10, $10)",
+        )
+        .bind(&r.id)
+        .bind(&r.reporter_id)
+        .bind(&r.title)
+        .bind(&r.description)
+        .bind(&r.steps_to_reproduce)
+        .bind(&r.location)
+        .bind(Json(&r.environment))
+        .bind(&r.user_agent)
+        .bind(&r.url)
+        .bind(DbTime(r.created_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
 
-pub(super) async fn claim_bug_reports(
-    pool: &PgPool,
-    now: Timestamp,
-    lease_until: Timestamp,
-    limit: u32,
-) -> Result<Vec<BugReport>, StoreError> {
-    // Nodes sharing the database may claim at the same moment: SKIP LOCKED makes each take rows the others
-    // have not locked, and a row another node has just leased no longer matches once its lock is released.
-    let mut claimed = sqlx::query(concat!(
-        "UPDATE bug_reports SET next_attempt_at = $1, updated_at = $2 WHERE id IN (",
-        "SELECT id FROM bug_reports WHERE delivery_status = 'pending' ",
-        "AND (next_attempt_at IS NULL OR next_attempt_at <= $2) ORDER BY created_at, id LIMIT $3 ",
-        "FOR UPDATE SKIP LOCKED",
-        ") RETURNING ",
-        report_columns!()
-    ))
-    .bind(lease_until.datetime())
-    .bind(now.datetime())
-    .bind(i64::from(limit))
-    .try_map(|row: PgRow| report_at(&row))
-    .fetch_all(pool)
-    .await?;
-    // RETURNING gives no order guarantee.
-    claimed.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-    Ok(claimed)
-}
-
-pub(super) async fn bug_report_delivered(
-    pool: &PgPool,
-    id: &str,
-    issue_number: i64,
-    issue_url: &str,
-    now: Timestamp,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "UPDATE bug_reports SET delivery_status = 'delivered', attempts = attempts + 1, next_attempt_at = NULL, \
-         last_error = NULL, issue_number = $1, issue_url = $2, updated_at = $3 \
-         WHERE id = $4 AND delivery_status = 'pending'",
-    )
-    .bind(issue_number)
-    .bind(issue_url)
-    .bind(now.datetime())
-    .bind(id)
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-pub(super) async fn bug_report_failed(
-    pool: &PgPool,
-    id: &str,
-    claimed_until: Option<Timestamp>,
-    error: &str,
-    retry_at: Option<Timestamp>,
-    now: Timestamp,
-) -> Result<bool, StoreError> {
-    let status = if retry_at.is_some() { DeliveryStatus::Pending } else { DeliveryStatus::Abandoned };
-    let done = sqlx::query(
-        "UPDATE bug_reports SET delivery_status = $1, attempts = attempts + 1, next_attempt_at = $2, \
-         last_error = $3, updated_at = $4 WHERE id = $5 AND delivery_status = 'pending' \
-         AND ($6::timestamptz IS NULL OR next_attempt_at = $6)",
-    )
-    .bind(status.as_str())
-    .bind(retry_at.map(Timestamp::datetime))
-    .bind(truncate_chars(error, MAX_DELIVERY_ERROR_CHARS))
-    .bind(now.datetime())
-    .bind(id)
-    .bind(claimed_until.map(Timestamp::datetime))
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-pub(super) async fn bug_report_counts(pool: &PgPool) -> Result<BugReportCounts, StoreError> {
-    let rows: Vec<(String, i64)> =
-        sqlx::query_as("SELECT delivery_status, COUNT(*) FROM bug_reports GROUP BY delivery_status")
-            .fetch_all(pool)
-            .await?;
-    Ok(BugReportCounts::from_rows(rows))
-}
-
-pub(super) async fn bug_report(pool: &PgPool, id: &str) -> Result<Option<BugReport>, StoreError> {
-    Ok(sqlx::query(concat!("SELECT ", report_columns!(), " FROM bug_reports WHERE id = $1"))
-        .bind(id)
+    async fn claim_bug_reports(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<BugReport>, StoreError> {
+        // Nodes sharing the database may claim at the same moment: SKIP LOCKED makes each take rows the others
+        // have not locked, and a row another node has just leased no longer matches once its lock is released.
+        let mut claimed = sqlx::query(concat!(
+            "UPDATE bug_reports SET next_attempt_at = $1, updated_at = $2 WHERE id IN (",
+            "SELECT id FROM bug_reports WHERE delivery_status = 'pending' ",
+            "AND (next_attempt_at IS NULL OR next_attempt_at <= $2) ORDER BY created_at, id LIMIT $3 ",
+            "FOR UPDATE SKIP LOCKED",
+            ") RETURNING ",
+            report_columns!()
+        ))
+        .bind(DbTime(lease_until))
+        .bind(DbTime(now))
+        .bind(i64::from(limit))
         .try_map(|row: PgRow| report_at(&row))
-        .fetch_optional(pool)
-        .await?)
+        .fetch_all(&self.pool)
+        .await?;
+        // RETURNING gives no order guarantee.
+        claimed.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(claimed)
+    }
+
+    async fn bug_report_delivered(
+        &self,
+        id: &str,
+        issue_number: i64,
+        issue_url: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE bug_reports SET delivery_status = 'delivered', attempts = attempts + 1, next_attempt_at = NULL, \
+             last_error = NULL, issue_number = $1, issue_url = $2, updated_at = $3 \
+             WHERE id = $4 AND delivery_status = 'pending'",
+        )
+        .bind(issue_number)
+        .bind(issue_url)
+        .bind(DbTime(now))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn bug_report_failed(
+        &self,
+        id: &str,
+        claimed_until: Option<Timestamp>,
+        error: &str,
+        retry_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let status = if retry_at.is_some() { DeliveryStatus::Pending } else { DeliveryStatus::Abandoned };
+        let done = sqlx::query(
+            "UPDATE bug_reports SET delivery_status = $1, attempts = attempts + 1, next_attempt_at = $2, \
+             last_error = $3, updated_at = $4 WHERE id = $5 AND delivery_status = 'pending' \
+             AND ($6::timestamptz IS NULL OR next_attempt_at = $6)",
+        )
+        .bind(status.as_str())
+        .bind(retry_at.map(DbTime))
+        .bind(truncate_chars(error, MAX_DELIVERY_ERROR_CHARS))
+        .bind(DbTime(now))
+        .bind(id)
+        .bind(claimed_until.map(DbTime))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn bug_report_counts(&self) -> Result<BugReportCounts, StoreError> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT delivery_status, COUNT(*) FROM bug_reports GROUP BY delivery_status")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(BugReportCounts::from_rows(rows))
+    }
+
+    async fn bug_report(&self, id: &str) -> Result<Option<BugReport>, StoreError> {
+        Ok(sqlx::query(concat!("SELECT ", report_columns!(), " FROM bug_reports WHERE id = $1"))
+            .bind(id)
+            .try_map(|row: PgRow| report_at(&row))
+            .fetch_optional(&self.pool)
+            .await?)
+    }
 }

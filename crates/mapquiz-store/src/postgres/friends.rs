@@ -1,17 +1,19 @@
 //! Friend requests and friendships (stored in both directions).
 //!
 //! Transactions run under READ COMMITTED and several nodes may write at once, so two sends can both pass
-//! the checks of [`send_friend_request`]. The writes decide: the unique indexes on `friend_requests` refuse
+//! the checks of [`Friends::send_friend_request`]. The writes decide: the unique indexes on `friend_requests` refuse
 //! a second pending request of a pair, the auto-accept only updates a request still pending, and a new
 //! request is withdrawn when the pair turns out to be friends. The loser rolls back and evaluates again
 //! against what the winner committed.
 
-use super::time;
+use super::PgStore;
 use super::users::{user_at, user_columns};
-use crate::{Friend, FriendRequest, IncomingRequest, RequestStatus, RespondOutcome, SendOutcome, StoreError};
+use crate::db_time::{DbTime, time};
+use crate::{Friend, FriendRequest, Friends, IncomingRequest, RequestStatus, RespondOutcome, SendOutcome, StoreError};
+use async_trait::async_trait;
 use mapquiz_domain::Timestamp;
 use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{PgConnection, Row};
 
 /// Evaluations of one send before the lost race is reported.
 const SEND_ATTEMPTS: usize = 5;
@@ -55,20 +57,151 @@ async fn insert_friendship(
     )
     .bind(first)
     .bind(second)
-    .bind(now.datetime())
+    .bind(DbTime(now))
     .execute(conn)
     .await?;
     Ok(())
 }
 
-pub(super) async fn add_friendship(
-    pool: &PgPool,
-    user_id: &str,
-    friend_id: &str,
-    now: Timestamp,
-) -> Result<(), StoreError> {
-    let mut conn = pool.acquire().await?;
-    insert_friendship(&mut conn, user_id, friend_id, now).await
+#[async_trait]
+impl Friends for PgStore {
+    async fn send_friend_request(
+        &self,
+        sender_id: &str,
+        receiver_id: &str,
+        new_request_id: &str,
+        now: Timestamp,
+    ) -> Result<SendOutcome, StoreError> {
+        let mut lost = StoreError::Conflict("friend_requests_pending_pair_key");
+        for _ in 0..SEND_ATTEMPTS {
+            let mut tx = self.pool.begin().await?;
+            match evaluate_send(&mut tx, sender_id, receiver_id, new_request_id, now).await {
+                Ok(Some(outcome)) => {
+                    tx.commit().await?;
+                    return Ok(outcome);
+                }
+                Ok(None) => lost = StoreError::Conflict("friend_requests_pending_pair_key"),
+                Err(err) if lost_race(&err) => lost = err,
+                Err(err) => return Err(err),
+            }
+            tx.rollback().await?;
+        }
+        Err(lost)
+    }
+
+    async fn respond_friend_request(
+        &self,
+        request_id: &str,
+        caller_id: &str,
+        accept: bool,
+        now: Timestamp,
+    ) -> Result<RespondOutcome, StoreError> {
+        let status = if accept { RequestStatus::Accepted } else { RequestStatus::Rejected };
+        let mut tx = self.pool.begin().await?;
+        // Conditional on still pending: of several concurrent answers, one changes the row.
+        let sender_id: Option<String> = sqlx::query_scalar(
+            "UPDATE friend_requests SET status = $1, updated_at = $2 \
+              WHERE id = $3 AND receiver_id = $4 AND status = 'pending' RETURNING sender_id",
+        )
+        .bind(status.as_str())
+        .bind(DbTime(now))
+        .bind(request_id)
+        .bind(caller_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(sender_id) = sender_id else {
+            // Nothing changed: say why, in the protocol's order of checks.
+            let receiver: Option<String> = sqlx::query_scalar("SELECT receiver_id FROM friend_requests WHERE id = $1")
+                .bind(request_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            tx.rollback().await?;
+            return Ok(match receiver {
+                None => RespondOutcome::NotFound,
+                Some(receiver) if receiver != caller_id => RespondOutcome::Forbidden,
+                Some(_) => RespondOutcome::AlreadyProcessed,
+            });
+        };
+        if accept {
+            insert_friendship(&mut tx, &sender_id, caller_id, now).await?;
+        }
+        tx.commit().await?;
+        Ok(if accept { RespondOutcome::Accepted { sender_id } } else { RespondOutcome::Rejected { sender_id } })
+    }
+
+    async fn remove_friendship(&self, user_id: &str, friend_id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM friendships WHERE (user_id = $1 AND friend_id = $2) OR (user_id = $2 AND friend_id = $1)",
+        )
+        .bind(user_id)
+        .bind(friend_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn friends(&self, user_id: &str, limit: u32) -> Result<Vec<Friend>, StoreError> {
+        // The user columns come from a subquery so that `user_at`'s list applies unchanged next to the join.
+        Ok(sqlx::query(concat!(
+            "SELECT f.created_at, u.* FROM friendships f JOIN (SELECT ",
+            user_columns!(),
+            " FROM users) u ON u.id = f.friend_id WHERE f.user_id = $1 \
+              ORDER BY f.created_at DESC, f.friend_id COLLATE \"C\" LIMIT $2"
+        ))
+        .bind(user_id)
+        .bind(i64::from(limit))
+        .try_map(|row: PgRow| Ok(Friend { since: time(&row, 0)?, user: user_at(&row, 1)? }))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn friend_ids(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT friend_id FROM friendships WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn incoming_friend_requests(&self, user_id: &str, limit: u32) -> Result<Vec<IncomingRequest>, StoreError> {
+        // Both column lists through subqueries: request columns first (0..6), then the sender's (6..16).
+        Ok(sqlx::query(concat!(
+            "SELECT r.*, u.* FROM (SELECT ",
+            request_columns!(),
+            " FROM friend_requests WHERE receiver_id = $1 AND status = 'pending') r JOIN (SELECT ",
+            user_columns!(),
+            " FROM users) u ON u.id = r.sender_id ORDER BY r.created_at DESC, r.id COLLATE \"C\" DESC LIMIT $2"
+        ))
+        .bind(user_id)
+        .bind(i64::from(limit))
+        .try_map(|row: PgRow| Ok(IncomingRequest { request: request_at(&row, 0)?, sender: user_at(&row, 6)? }))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn friend_request(&self, id: &str) -> Result<Option<FriendRequest>, StoreError> {
+        Ok(sqlx::query(concat!("SELECT ", request_columns!(), " FROM friend_requests WHERE id = $1"))
+            .bind(id)
+            .try_map(|row: PgRow| request_at(&row, 0))
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn add_friendship(&self, user_id: &str, friend_id: &str, now: Timestamp) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        insert_friendship(&mut conn, user_id, friend_id, now).await
+    }
+
+    async fn are_friends(&self, user_id: &str, friend_id: &str) -> Result<bool, StoreError> {
+        friendship_exists(&self.pool, user_id, friend_id).await
+    }
+
+    async fn prune_rejected_friend_requests(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM friend_requests WHERE status = 'rejected' AND updated_at < $1")
+            .bind(DbTime(before))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
 }
 
 /// A write that a concurrent transaction made impossible: the whole evaluation is run again.
@@ -79,30 +212,6 @@ fn lost_race(err: &StoreError) -> bool {
         StoreError::Unavailable(sqlx::Error::Database(db)) => matches!(db.code().as_deref(), Some("40P01" | "40001")),
         _ => false,
     }
-}
-
-pub(super) async fn send_friend_request(
-    pool: &PgPool,
-    sender_id: &str,
-    receiver_id: &str,
-    new_request_id: &str,
-    now: Timestamp,
-) -> Result<SendOutcome, StoreError> {
-    let mut lost = StoreError::Conflict("friend_requests_pending_pair_key");
-    for _ in 0..SEND_ATTEMPTS {
-        let mut tx = pool.begin().await?;
-        match evaluate_send(&mut tx, sender_id, receiver_id, new_request_id, now).await {
-            Ok(Some(outcome)) => {
-                tx.commit().await?;
-                return Ok(outcome);
-            }
-            Ok(None) => lost = StoreError::Conflict("friend_requests_pending_pair_key"),
-            Err(err) if lost_race(&err) => lost = err,
-            Err(err) => return Err(err),
-        }
-        tx.rollback().await?;
-    }
-    Err(lost)
 }
 
 /// One evaluation of protocol §4.2 rules 4–7; `Ok(None)` when a conditional write found the state changed
@@ -135,7 +244,7 @@ async fn evaluate_send(
         let accepted = sqlx::query(
             "UPDATE friend_requests SET status = 'accepted', updated_at = $1 WHERE id = $2 AND status = 'pending'",
         )
-        .bind(now.datetime())
+        .bind(DbTime(now))
         .bind(&request_id)
         .execute(&mut *conn)
         .await?;
@@ -164,114 +273,17 @@ async fn evaluate_send(
     .bind(new_request_id)
     .bind(sender_id)
     .bind(receiver_id)
-    .bind(now.datetime())
+    .bind(DbTime(now))
     .execute(&mut *conn)
     .await?;
-    if are_friends(&mut *conn, sender_id, receiver_id).await? {
+    if friendship_exists(&mut *conn, sender_id, receiver_id).await? {
         return Ok(None);
     }
     Ok(Some(SendOutcome::Sent { request_id: new_request_id.to_owned() }))
 }
 
-pub(super) async fn respond_friend_request(
-    pool: &PgPool,
-    request_id: &str,
-    caller_id: &str,
-    accept: bool,
-    now: Timestamp,
-) -> Result<RespondOutcome, StoreError> {
-    let status = if accept { RequestStatus::Accepted } else { RequestStatus::Rejected };
-    let mut tx = pool.begin().await?;
-    // Conditional on still pending: of several concurrent answers, one changes the row.
-    let sender_id: Option<String> = sqlx::query_scalar(
-        "UPDATE friend_requests SET status = $1, updated_at = $2 \
-          WHERE id = $3 AND receiver_id = $4 AND status = 'pending' RETURNING sender_id",
-    )
-    .bind(status.as_str())
-    .bind(now.datetime())
-    .bind(request_id)
-    .bind(caller_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(sender_id) = sender_id else {
-        // Nothing changed: say why, in the protocol's order of checks.
-        let receiver: Option<String> = sqlx::query_scalar("SELECT receiver_id FROM friend_requests WHERE id = $1")
-            .bind(request_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        tx.rollback().await?;
-        return Ok(match receiver {
-            None => RespondOutcome::NotFound,
-            Some(receiver) if receiver != caller_id => RespondOutcome::Forbidden,
-            Some(_) => RespondOutcome::AlreadyProcessed,
-        });
-    };
-    if accept {
-        insert_friendship(&mut tx, &sender_id, caller_id, now).await?;
-    }
-    tx.commit().await?;
-    Ok(if accept { RespondOutcome::Accepted { sender_id } } else { RespondOutcome::Rejected { sender_id } })
-}
-
-pub(super) async fn remove_friendship(pool: &PgPool, user_id: &str, friend_id: &str) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "DELETE FROM friendships WHERE (user_id = $1 AND friend_id = $2) OR (user_id = $2 AND friend_id = $1)",
-    )
-    .bind(user_id)
-    .bind(friend_id)
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected() > 0)
-}
-
-pub(super) async fn friends(pool: &PgPool, user_id: &str, limit: u32) -> Result<Vec<Friend>, StoreError> {
-    // The user columns come from a subquery so that `user_at`'s list applies unchanged next to the join.
-    Ok(sqlx::query(concat!(
-        "SELECT f.created_at, u.* FROM friendships f JOIN (SELECT ",
-        user_columns!(),
-        " FROM users) u ON u.id = f.friend_id WHERE f.user_id = $1 \
-          ORDER BY f.created_at DESC, f.friend_id COLLATE \"C\" LIMIT $2"
-    ))
-    .bind(user_id)
-    .bind(i64::from(limit))
-    .try_map(|row: PgRow| Ok(Friend { since: time(&row, 0)?, user: user_at(&row, 1)? }))
-    .fetch_all(pool)
-    .await?)
-}
-
-pub(super) async fn friend_ids(pool: &PgPool, user_id: &str) -> Result<Vec<String>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT friend_id FROM friendships WHERE user_id = $1").bind(user_id).fetch_all(pool).await?)
-}
-
-pub(super) async fn incoming_friend_requests(
-    pool: &PgPool,
-    user_id: &str,
-    limit: u32,
-) -> Result<Vec<IncomingRequest>, StoreError> {
-    // Both column lists through subqueries: request columns first (0..6), then the sender's (6..16).
-    Ok(sqlx::query(concat!(
-        "SELECT r.*, u.* FROM (SELECT ",
-        request_columns!(),
-        " FROM friend_requests WHERE receiver_id = $1 AND status = 'pending') r JOIN (SELECT ",
-        user_columns!(),
-        " FROM users) u ON u.id = r.sender_id ORDER BY r.created_at DESC, r.id COLLATE \"C\" DESC LIMIT $2"
-    ))
-    .bind(user_id)
-    .bind(i64::from(limit))
-    .try_map(|row: PgRow| Ok(IncomingRequest { request: request_at(&row, 0)?, sender: user_at(&row, 6)? }))
-    .fetch_all(pool)
-    .await?)
-}
-
-pub(super) async fn friend_request(pool: &PgPool, id: &str) -> Result<Option<FriendRequest>, StoreError> {
-    Ok(sqlx::query(concat!("SELECT ", request_columns!(), " FROM friend_requests WHERE id = $1"))
-        .bind(id)
-        .try_map(|row: PgRow| request_at(&row, 0))
-        .fetch_optional(pool)
-        .await?)
-}
-
-pub(super) async fn are_friends(
+/// Whether the friendship `user_id` → `friend_id` is stored, in or out of a transaction.
+async fn friendship_exists(
     executor: impl sqlx::Executor<'_, Database = sqlx::Postgres>,
     user_id: &str,
     friend_id: &str,

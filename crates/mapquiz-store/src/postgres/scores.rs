@@ -4,11 +4,12 @@
 //! position in the board is a row-value comparison and reads are index ranges. Queries must spell the
 //! expressions exactly as the index does, `user_id` byte-wise ("C") as on SQLite.
 
-use super::time;
+use super::PgStore;
 use super::users::user_at;
 use crate::board::{self, BestRow, TieKey};
-use crate::{BoardEntry, BoardKey, BoardScope, NewScore, NewUser, Score, ScoreStats, StoreError, name_key};
-use chrono::{DateTime, Utc};
+use crate::db_time::{DbTime, time};
+use crate::{BoardEntry, BoardKey, BoardScope, NewScore, Score, ScoreStats, Scores, StoreError};
+use async_trait::async_trait;
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool, Row};
@@ -99,7 +100,7 @@ async fn insert_games(conn: &mut PgConnection, scores: &[NewScore]) -> Result<()
     .bind(scores.iter().map(|s| s.regions_key.as_str()).collect::<Vec<_>>())
     .bind(scores.iter().map(|s| s.game_mode.as_str()).collect::<Vec<_>>())
     .bind(scores.iter().map(|s| s.duration).collect::<Vec<_>>())
-    .bind(scores.iter().map(|s| s.created_at.datetime()).collect::<Vec<DateTime<Utc>>>())
+    .bind(scores.iter().map(|s| DbTime(s.created_at)).collect::<Vec<_>>())
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -132,33 +133,109 @@ async fn upsert_bests(conn: &mut PgConnection, rows: &[BestRow<'_>]) -> Result<(
     .bind(rows.iter().map(|b| b.total_questions).collect::<Vec<_>>())
     .bind(rows.iter().map(|b| b.share_nanos).collect::<Vec<_>>())
     .bind(rows.iter().map(|b| b.duration).collect::<Vec<_>>())
-    .bind(rows.iter().map(|b| b.achieved_at.datetime()).collect::<Vec<DateTime<Utc>>>())
+    .bind(rows.iter().map(|b| DbTime(b.achieved_at)).collect::<Vec<_>>())
     .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
-pub(super) async fn insert_score(pool: &PgPool, score: &NewScore) -> Result<Score, StoreError> {
-    let scores = std::slice::from_ref(score);
-    let mut tx = pool.begin().await?;
-    insert_games(&mut tx, scores).await?;
-    upsert_bests(&mut tx, &board::best_rows(scores)).await?;
-    tx.commit().await?;
-    Ok(board::stored(score))
-}
-
-pub(super) async fn insert_scores(pool: &PgPool, scores: &[NewScore]) -> Result<(), StoreError> {
-    if scores.is_empty() {
-        return Ok(());
+#[async_trait]
+impl Scores for PgStore {
+    async fn insert_score(&self, score: &NewScore) -> Result<Score, StoreError> {
+        let scores = std::slice::from_ref(score);
+        let mut tx = self.pool.begin().await?;
+        insert_games(&mut tx, scores).await?;
+        upsert_bests(&mut tx, &board::best_rows(scores)).await?;
+        tx.commit().await?;
+        Ok(board::stored(score))
     }
-    let mut rows = board::best_rows(scores);
-    // In key order: neighbouring pages of the primary key, and the same lock order in concurrent batches.
-    rows.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
-    let mut tx = pool.begin().await?;
-    insert_games(&mut tx, scores).await?;
-    upsert_bests(&mut tx, &rows).await?;
-    tx.commit().await?;
-    refresh_statistics(pool).await
+
+    async fn insert_scores(&self, scores: &[NewScore]) -> Result<(), StoreError> {
+        if scores.is_empty() {
+            return Ok(());
+        }
+        let mut rows = board::best_rows(scores);
+        // In key order: neighbouring pages of the primary key, and the same lock order in concurrent batches.
+        rows.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
+        let mut tx = self.pool.begin().await?;
+        insert_games(&mut tx, scores).await?;
+        upsert_bests(&mut tx, &rows).await?;
+        tx.commit().await?;
+        refresh_statistics(&self.pool).await
+    }
+
+    async fn recent_scores(&self, user_id: &str, limit: u32) -> Result<Vec<Score>, StoreError> {
+        // Ids are time-ordered UUIDv7, compared byte-wise: the same tie-break as SQLite.
+        Ok(sqlx::query(concat!(
+            "SELECT ",
+            score_columns!(),
+            " FROM game_scores WHERE user_id = $1 ORDER BY created_at DESC, id COLLATE \"C\" DESC LIMIT $2"
+        ))
+        .bind(user_id)
+        .bind(i64::from(limit))
+        .try_map(|row: PgRow| score_at(&row))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn score_stats(&self, user_id: &str) -> Result<ScoreStats, StoreError> {
+        let (total_games, best_score, total_score) = sqlx::query_as(
+            "SELECT count(*), coalesce(max(score), 0)::int8, coalesce(sum(score), 0)::int8 \
+               FROM game_scores WHERE user_id = $1",
+        )
+        .bind(user_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(ScoreStats { total_games, best_score, total_score })
+    }
+
+    async fn leaderboard_top(
+        &self,
+        key: &BoardKey,
+        scope: &BoardScope,
+        limit: u32,
+    ) -> Result<Vec<BoardEntry>, StoreError> {
+        match scope {
+            BoardScope::Global => {
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    entry_columns!(),
+                    board_rows!(),
+                    " ORDER BY ",
+                    board_order!(),
+                    " LIMIT $4"
+                ))
+                .bind(&key.regions_key)
+                .bind(&key.period.period)
+                .bind(&key.period.period_start)
+                .bind(i64::from(limit))
+                .try_map(|row: PgRow| entry_at(&row))
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(board::ranked(rows, 1, 1))
+            }
+            BoardScope::Friends { user_id } => {
+                let mut entries = friends_board(&self.pool, key, user_id).await?;
+                entries.truncate(limit as usize);
+                Ok(entries)
+            }
+        }
+    }
+
+    async fn leaderboard_around(
+        &self,
+        key: &BoardKey,
+        scope: &BoardScope,
+        user_id: &str,
+        neighbours: u32,
+    ) -> Result<Vec<BoardEntry>, StoreError> {
+        match scope {
+            BoardScope::Global => around_global(&self.pool, key, user_id, neighbours).await,
+            BoardScope::Friends { user_id: owner } => {
+                Ok(board::window(friends_board(&self.pool, key, owner).await?, user_id, neighbours))
+            }
+        }
+    }
 }
 
 /// Re-analyses the score tables once they have more than doubled since their last analysis.
@@ -167,7 +244,7 @@ pub(super) async fn insert_scores(pool: &PgPool, scores: &[NewScore]) -> Result<
 /// holds one row and reads a player's best by scanning the board through the rank index instead of
 /// using the primary key (measured: 25 ms instead of 0.1 ms on a 20,000-player board). Doubling keeps
 /// the number of analyses logarithmic in the load.
-async fn refresh_statistics(pool: &PgPool) -> Result<(), StoreError> {
+pub(super) async fn refresh_statistics(pool: &PgPool) -> Result<(), StoreError> {
     let stale: Vec<String> = sqlx::query_scalar(
         "SELECT relname::text FROM pg_stat_user_tables \
           WHERE relid IN ('score_bests'::regclass, 'game_scores'::regclass, 'users'::regclass, \
@@ -188,103 +265,6 @@ async fn refresh_statistics(pool: &PgPool) -> Result<(), StoreError> {
         sqlx::query(analyze).execute(pool).await?;
     }
     Ok(())
-}
-
-pub(super) async fn insert_users(pool: &PgPool, users: &[NewUser]) -> Result<(), StoreError> {
-    if users.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "INSERT INTO users (id, name, name_key, email, email_verified, image, tag, created_at, updated_at) \
-         SELECT id, name, name_key, email, email_verified, image, tag, created_at, created_at \
-           FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[], $7::text[], \
-                       $8::timestamptz[]) \
-             AS n (id, name, name_key, email, email_verified, image, tag, created_at)",
-    )
-    .bind(users.iter().map(|u| u.id.as_str()).collect::<Vec<_>>())
-    .bind(users.iter().map(|u| u.name.as_str()).collect::<Vec<_>>())
-    .bind(users.iter().map(|u| name_key(&u.name)).collect::<Vec<_>>())
-    .bind(users.iter().map(|u| u.email.as_str()).collect::<Vec<_>>())
-    .bind(users.iter().map(|u| u.email_verified).collect::<Vec<_>>())
-    .bind(users.iter().map(|u| u.image.as_deref()).collect::<Vec<_>>())
-    .bind(users.iter().map(|u| u.tag.as_str()).collect::<Vec<_>>())
-    .bind(users.iter().map(|u| u.created_at.datetime()).collect::<Vec<DateTime<Utc>>>())
-    .execute(pool)
-    .await?;
-    refresh_statistics(pool).await
-}
-
-pub(super) async fn recent_scores(pool: &PgPool, user_id: &str, limit: u32) -> Result<Vec<Score>, StoreError> {
-    // Ids are time-ordered UUIDv7, compared byte-wise: the same tie-break as SQLite.
-    Ok(sqlx::query(concat!(
-        "SELECT ",
-        score_columns!(),
-        " FROM game_scores WHERE user_id = $1 ORDER BY created_at DESC, id COLLATE \"C\" DESC LIMIT $2"
-    ))
-    .bind(user_id)
-    .bind(i64::from(limit))
-    .try_map(|row: PgRow| score_at(&row))
-    .fetch_all(pool)
-    .await?)
-}
-
-pub(super) async fn score_stats(pool: &PgPool, user_id: &str) -> Result<ScoreStats, StoreError> {
-    let (total_games, best_score, total_score) = sqlx::query_as(
-        "SELECT count(*), coalesce(max(score), 0)::int8, coalesce(sum(score), 0)::int8 \
-           FROM game_scores WHERE user_id = $1",
-    )
-    .bind(user_id)
-    .fetch_one(pool)
-    .await?;
-    Ok(ScoreStats { total_games, best_score, total_score })
-}
-
-pub(super) async fn leaderboard_top(
-    pool: &PgPool,
-    key: &BoardKey,
-    scope: &BoardScope,
-    limit: u32,
-) -> Result<Vec<BoardEntry>, StoreError> {
-    match scope {
-        BoardScope::Global => {
-            let rows = sqlx::query(concat!(
-                "SELECT ",
-                entry_columns!(),
-                board_rows!(),
-                " ORDER BY ",
-                board_order!(),
-                " LIMIT $4"
-            ))
-            .bind(&key.regions_key)
-            .bind(&key.period.period)
-            .bind(&key.period.period_start)
-            .bind(i64::from(limit))
-            .try_map(|row: PgRow| entry_at(&row))
-            .fetch_all(pool)
-            .await?;
-            Ok(board::ranked(rows, 1, 1))
-        }
-        BoardScope::Friends { user_id } => {
-            let mut entries = friends_board(pool, key, user_id).await?;
-            entries.truncate(limit as usize);
-            Ok(entries)
-        }
-    }
-}
-
-pub(super) async fn leaderboard_around(
-    pool: &PgPool,
-    key: &BoardKey,
-    scope: &BoardScope,
-    user_id: &str,
-    neighbours: u32,
-) -> Result<Vec<BoardEntry>, StoreError> {
-    match scope {
-        BoardScope::Global => around_global(pool, key, user_id, neighbours).await,
-        BoardScope::Friends { user_id: owner } => {
-            Ok(board::window(friends_board(pool, key, owner).await?, user_id, neighbours))
-        }
-    }
 }
 
 /// The whole board of a user and their friends, ranked within it: a user's friends are few, so this is a

@@ -1,11 +1,14 @@
-//! Users and the accounts they sign in with.
+//! Users and the accounts they sign in with, the account takeover guard of provider linking, and bulk
+//! loads of users (demo data).
 
-use super::{time, time_opt};
-use crate::model::like_prefix;
-use crate::{Account, NewUser, StoreError, User, UserSearch, name_key};
+use super::PgStore;
+use crate::db_time::{DbTime, time, time_opt};
+use crate::users::like_prefix;
+use crate::{Account, NewUser, StoreError, User, UserSearch, Users, name_key};
+use async_trait::async_trait;
 use mapquiz_domain::Timestamp;
 use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
+use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 
 /// The columns [`user_at`] reads, in its order.
 macro_rules! user_columns {
@@ -60,166 +63,211 @@ async fn insert_account(conn: &mut PgConnection, account: &Account, user_id: &st
     .bind(&account.provider_id)
     .bind(&account.account_id)
     .bind(&account.password_hash)
-    .bind(account.created_at.datetime())
-    .bind(account.updated_at.datetime())
+    .bind(DbTime(account.created_at))
+    .bind(DbTime(account.updated_at))
     .execute(conn)
     .await?;
     Ok(())
 }
 
-pub(super) async fn create_user(pool: &PgPool, user: &NewUser, account: &Account) -> Result<User, StoreError> {
-    let mut tx = pool.begin().await?;
-    let created = sqlx::query(concat!(
-        "INSERT INTO users (id, name, name_key, email, email_verified, image, tag, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ",
-        user_columns!()
-    ))
-    .bind(&user.id)
-    .bind(&user.name)
-    .bind(name_key(&user.name))
-    .bind(&user.email)
-    .bind(user.email_verified)
-    .bind(&user.image)
-    .bind(&user.tag)
-    .bind(user.created_at.datetime())
-    .bind(user.created_at.datetime())
-    .try_map(|row: PgRow| user_at(&row, 0))
-    .fetch_one(&mut *tx)
-    .await?;
-    // The first account belongs to the user being created, whatever `account.user_id` says.
-    insert_account(&mut tx, account, &user.id).await?;
-    tx.commit().await?;
-    Ok(created)
-}
-
-pub(super) async fn user_by_id(pool: &PgPool, id: &str) -> Result<Option<User>, StoreError> {
-    Ok(sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"))
-        .bind(id)
+#[async_trait]
+impl Users for PgStore {
+    async fn create_user(&self, user: &NewUser, account: &Account) -> Result<User, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let created = sqlx::query(concat!(
+            "INSERT INTO users (id, name, name_key, email, email_verified, image, tag, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ",
+            user_columns!()
+        ))
+        .bind(&user.id)
+        .bind(&user.name)
+        .bind(name_key(&user.name))
+        .bind(&user.email)
+        .bind(user.email_verified)
+        .bind(&user.image)
+        .bind(&user.tag)
+        .bind(DbTime(user.created_at))
+        .bind(DbTime(user.created_at))
         .try_map(|row: PgRow| user_at(&row, 0))
-        .fetch_optional(pool)
-        .await?)
-}
-
-pub(super) async fn user_by_email(pool: &PgPool, email: &str) -> Result<Option<User>, StoreError> {
-    Ok(sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE email = $1"))
-        .bind(email)
-        .try_map(|row: PgRow| user_at(&row, 0))
-        .fetch_optional(pool)
-        .await?)
-}
-
-pub(super) async fn user_by_tag(pool: &PgPool, tag: &str) -> Result<Option<User>, StoreError> {
-    Ok(sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE tag = $1"))
-        .bind(tag)
-        .try_map(|row: PgRow| user_at(&row, 0))
-        .fetch_optional(pool)
-        .await?)
-}
-
-pub(super) async fn assign_tag(pool: &PgPool, user_id: &str, tag: &str, now: Timestamp) -> Result<bool, StoreError> {
-    let done = sqlx::query("UPDATE users SET tag = $1, updated_at = $2 WHERE id = $3 AND tag IS NULL")
-        .bind(tag)
-        .bind(now.datetime())
-        .bind(user_id)
-        .execute(pool)
+        .fetch_one(&mut *tx)
         .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-pub(super) async fn update_profile(
-    pool: &PgPool,
-    user_id: &str,
-    name: Option<&str>,
-    image: Option<Option<&str>>,
-    now: Timestamp,
-) -> Result<User, StoreError> {
-    // One statement whatever changes: NULL keeps the name, the flag says whether the image is replaced.
-    sqlx::query(concat!(
-        "UPDATE users SET name = coalesce($1, name), name_key = coalesce($2, name_key), \
-         image = CASE WHEN $3 THEN $4 ELSE image END, updated_at = $5 WHERE id = $6 RETURNING ",
-        user_columns!()
-    ))
-    .bind(name)
-    .bind(name.map(name_key))
-    .bind(image.is_some())
-    .bind(image.flatten())
-    .bind(now.datetime())
-    .bind(user_id)
-    .try_map(|row: PgRow| user_at(&row, 0))
-    .fetch_optional(pool)
-    .await?
-    .ok_or(StoreError::NotFound)
-}
-
-pub(super) async fn search_users(pool: &PgPool, search: &UserSearch) -> Result<Vec<User>, StoreError> {
-    let mut sql = QueryBuilder::<Postgres>::new(concat!("SELECT ", user_columns!(), " FROM users WHERE id <> "));
-    sql.push_bind(&search.exclude_id);
-    if let Some(prefix) = &search.prefix {
-        sql.push(" AND (name_key LIKE ")
-            .push_bind(like_prefix(prefix))
-            .push(" ESCAPE '\\' OR tag LIKE ")
-            .push_bind(like_prefix(&prefix.to_uppercase()))
-            .push(" ESCAPE '\\')");
+        // The first account belongs to the user being created, whatever `account.user_id` says.
+        insert_account(&mut tx, account, &user.id).await?;
+        tx.commit().await?;
+        Ok(created)
     }
-    // Byte-wise ("C") comparisons, as SQLite's BINARY: the database's locale must not change the order.
-    if let Some((key, id)) = &search.after {
-        sql.push(" AND (name_key COLLATE \"C\" > ")
-            .push_bind(key)
-            .push(" OR (name_key = ")
-            .push_bind(key)
-            .push(" AND id COLLATE \"C\" > ")
-            .push_bind(id)
-            .push("))");
-    }
-    sql.push(" ORDER BY name_key COLLATE \"C\", id COLLATE \"C\" LIMIT ").push_bind(i64::from(search.limit));
-    Ok(sql.build().try_map(|row: PgRow| user_at(&row, 0)).fetch_all(pool).await?)
-}
 
-pub(super) async fn account(pool: &PgPool, provider_id: &str, account_id: &str) -> Result<Option<Account>, StoreError> {
-    Ok(sqlx::query(concat!("SELECT ", account_columns!(), " FROM accounts WHERE provider_id = $1 AND account_id = $2"))
+    async fn user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
+        Ok(sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"))
+            .bind(id)
+            .try_map(|row: PgRow| user_at(&row, 0))
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        Ok(sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE email = $1"))
+            .bind(email)
+            .try_map(|row: PgRow| user_at(&row, 0))
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn user_by_tag(&self, tag: &str) -> Result<Option<User>, StoreError> {
+        Ok(sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE tag = $1"))
+            .bind(tag)
+            .try_map(|row: PgRow| user_at(&row, 0))
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn assign_tag(&self, user_id: &str, tag: &str, now: Timestamp) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE users SET tag = $1, updated_at = $2 WHERE id = $3 AND tag IS NULL")
+            .bind(tag)
+            .bind(DbTime(now))
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn update_profile(
+        &self,
+        user_id: &str,
+        name: Option<&str>,
+        image: Option<Option<&str>>,
+        now: Timestamp,
+    ) -> Result<User, StoreError> {
+        // One statement whatever changes: NULL keeps the name, the flag says whether the image is replaced.
+        sqlx::query(concat!(
+            "UPDATE users SET name = coalesce($1, name), name_key = coalesce($2, name_key), \
+             image = CASE WHEN $3 THEN $4 ELSE image END, updated_at = $5 WHERE id = $6 RETURNING ",
+            user_columns!()
+        ))
+        .bind(name)
+        .bind(name.map(name_key))
+        .bind(image.is_some())
+        .bind(image.flatten())
+        .bind(DbTime(now))
+        .bind(user_id)
+        .try_map(|row: PgRow| user_at(&row, 0))
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)
+    }
+
+    async fn search_users(&self, search: &UserSearch) -> Result<Vec<User>, StoreError> {
+        let mut sql = QueryBuilder::<Postgres>::new(concat!("SELECT ", user_columns!(), " FROM users WHERE id <> "));
+        sql.push_bind(&search.exclude_id);
+        if let Some(prefix) = &search.prefix {
+            sql.push(" AND (name_key LIKE ")
+                .push_bind(like_prefix(prefix))
+                .push(" ESCAPE '\\' OR tag LIKE ")
+                .push_bind(like_prefix(&prefix.to_uppercase()))
+                .push(" ESCAPE '\\')");
+        }
+        // Byte-wise ("C") comparisons, as SQLite's BINARY: the database's locale must not change the order.
+        if let Some((key, id)) = &search.after {
+            sql.push(" AND (name_key COLLATE \"C\" > ")
+                .push_bind(key)
+                .push(" OR (name_key = ")
+                .push_bind(key)
+                .push(" AND id COLLATE \"C\" > ")
+                .push_bind(id)
+                .push("))");
+        }
+        sql.push(" ORDER BY name_key COLLATE \"C\", id COLLATE \"C\" LIMIT ").push_bind(i64::from(search.limit));
+        Ok(sql.build().try_map(|row: PgRow| user_at(&row, 0)).fetch_all(&self.pool).await?)
+    }
+
+    async fn account(&self, provider_id: &str, account_id: &str) -> Result<Option<Account>, StoreError> {
+        Ok(sqlx::query(concat!(
+            "SELECT ",
+            account_columns!(),
+            " FROM accounts WHERE provider_id = $1 AND account_id = $2"
+        ))
         .bind(provider_id)
         .bind(account_id)
         .try_map(|row: PgRow| account_at(&row))
-        .fetch_optional(pool)
+        .fetch_optional(&self.pool)
         .await?)
-}
+    }
 
-pub(super) async fn account_of_user(
-    pool: &PgPool,
-    user_id: &str,
-    provider_id: &str,
-) -> Result<Option<Account>, StoreError> {
-    // Nothing stops two accounts of one provider (two Google identities): the oldest answers, always the same.
-    Ok(sqlx::query(concat!(
-        "SELECT ",
-        account_columns!(),
-        " FROM accounts WHERE user_id = $1 AND provider_id = $2 ORDER BY created_at, id LIMIT 1"
-    ))
-    .bind(user_id)
-    .bind(provider_id)
-    .try_map(|row: PgRow| account_at(&row))
-    .fetch_optional(pool)
-    .await?)
-}
+    async fn account_of_user(&self, user_id: &str, provider_id: &str) -> Result<Option<Account>, StoreError> {
+        // Nothing stops two accounts of one provider (two Google identities): the oldest answers, always the same.
+        Ok(sqlx::query(concat!(
+            "SELECT ",
+            account_columns!(),
+            " FROM accounts WHERE user_id = $1 AND provider_id = $2 ORDER BY created_at, id LIMIT 1"
+        ))
+        .bind(user_id)
+        .bind(provider_id)
+        .try_map(|row: PgRow| account_at(&row))
+        .fetch_optional(&self.pool)
+        .await?)
+    }
 
-pub(super) async fn link_account(pool: &PgPool, account: &Account) -> Result<(), StoreError> {
-    let mut conn = pool.acquire().await?;
-    insert_account(&mut conn, account, &account.user_id).await
-}
+    async fn link_account(&self, account: &Account) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        insert_account(&mut conn, account, &account.user_id).await
+    }
 
-pub(super) async fn set_password_hash(
-    pool: &PgPool,
-    user_id: &str,
-    hash: &str,
-    now: Timestamp,
-) -> Result<(), StoreError> {
-    let done = sqlx::query(
-        "UPDATE accounts SET password_hash = $1, updated_at = $2 WHERE user_id = $3 AND provider_id = 'credential'",
-    )
-    .bind(hash)
-    .bind(now.datetime())
-    .bind(user_id)
-    .execute(pool)
-    .await?;
-    if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    async fn set_password_hash(&self, user_id: &str, hash: &str, now: Timestamp) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE accounts SET password_hash = $1, updated_at = $2 WHERE user_id = $3 AND provider_id = 'credential'",
+        )
+        .bind(hash)
+        .bind(DbTime(now))
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    async fn verify_email_and_drop_credentials(
+        &self,
+        user_id: &str,
+        now: Timestamp,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM accounts WHERE user_id = $1 AND provider_id = 'credential'")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        let hashes: Vec<String> = sqlx::query_scalar("DELETE FROM sessions WHERE user_id = $1 RETURNING token_hash")
+            .bind(user_id)
+            .fetch_all(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE users SET email_verified = TRUE, updated_at = $1 WHERE id = $2")
+            .bind(DbTime(now))
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(hashes)
+    }
+
+    async fn insert_users(&self, users: &[NewUser]) -> Result<(), StoreError> {
+        if users.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO users (id, name, name_key, email, email_verified, image, tag, created_at, updated_at) \
+             SELECT id, name, name_key, email, email_verified, image, tag, created_at, created_at \
+               FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[], $7::text[], \
+                           $8::timestamptz[]) \
+                 AS n (id, name, name_key, email, email_verified, image, tag, created_at)",
+        )
+        .bind(users.iter().map(|u| u.id.as_str()).collect::<Vec<_>>())
+        .bind(users.iter().map(|u| u.name.as_str()).collect::<Vec<_>>())
+        .bind(users.iter().map(|u| name_key(&u.name)).collect::<Vec<_>>())
+        .bind(users.iter().map(|u| u.email.as_str()).collect::<Vec<_>>())
+        .bind(users.iter().map(|u| u.email_verified).collect::<Vec<_>>())
+        .bind(users.iter().map(|u| u.image.as_deref()).collect::<Vec<_>>())
+        .bind(users.iter().map(|u| u.tag.as_str()).collect::<Vec<_>>())
+        .bind(users.iter().map(|u| DbTime(u.created_at)).collect::<Vec<_>>())
+        .execute(&self.pool)
+        .await?;
+        super::scores::refresh_statistics(&self.pool).await
+    }
 }

@@ -17,7 +17,7 @@ async fn vacuum_into<'c>(
     executor: impl sqlx::Executor<'c, Database = sqlx::Sqlite>,
     dest: &Path,
 ) -> Result<(), StoreError> {
-    sqlx::query("VACUUM INTO ?").bind(path_text(dest)?).execute(executor).await?;
+    sqlx::query("VACUUM INTO $1").bind(path_text(dest)?).execute(executor).await?;
     Ok(())
 }
 

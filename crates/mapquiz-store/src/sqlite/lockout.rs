@@ -1,59 +1,57 @@
 //! The failure counters behind sign-in lockouts.
 
-use crate::{FailureScope, StoreError};
+use super::SqliteStore;
+use crate::db_time::DbTime;
+use crate::{FailureScope, Lockout, StoreError};
+use async_trait::async_trait;
 use mapquiz_domain::Timestamp;
-use sqlx::SqlitePool;
 
-pub(super) async fn record_auth_failure(
-    writer: &SqlitePool,
-    scope: FailureScope,
-    subject: &str,
-    at: Timestamp,
-) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO auth_failures (scope, subject, attempted_at) VALUES (?, ?, ?)")
+#[async_trait]
+impl Lockout for SqliteStore {
+    async fn record_auth_failure(&self, scope: FailureScope, subject: &str, at: Timestamp) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO auth_failures (scope, subject, attempted_at) VALUES ($1, $2, $3)")
+            .bind(scope.as_str())
+            .bind(subject)
+            .bind(DbTime(at))
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn recent_auth_failures(
+        &self,
+        scope: FailureScope,
+        subject: &str,
+        since: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Timestamp>, StoreError> {
+        let times: Vec<DbTime> = sqlx::query_scalar(
+            "SELECT attempted_at FROM auth_failures WHERE scope = $1 AND subject = $2 AND attempted_at >= $3 \
+             ORDER BY attempted_at DESC LIMIT $4",
+        )
         .bind(scope.as_str())
         .bind(subject)
-        .bind(at.millis())
-        .execute(writer)
+        .bind(DbTime(since))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
         .await?;
-    Ok(())
-}
+        Ok(times.into_iter().map(|t| t.0).collect())
+    }
 
-pub(super) async fn recent_auth_failures(
-    reader: &SqlitePool,
-    scope: FailureScope,
-    subject: &str,
-    since: Timestamp,
-    limit: u32,
-) -> Result<Vec<Timestamp>, StoreError> {
-    let times: Vec<i64> = sqlx::query_scalar(
-        "SELECT attempted_at FROM auth_failures WHERE scope = ? AND subject = ? AND attempted_at >= ? \
-         ORDER BY attempted_at DESC LIMIT ?",
-    )
-    .bind(scope.as_str())
-    .bind(subject)
-    .bind(since.millis())
-    .bind(i64::from(limit))
-    .fetch_all(reader)
-    .await?;
-    times.into_iter().map(|ms| super::millis(ms, "attempted_at").map_err(StoreError::from)).collect()
-}
+    async fn clear_auth_failures(&self, scope: FailureScope, subject: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM auth_failures WHERE scope = $1 AND subject = $2")
+            .bind(scope.as_str())
+            .bind(subject)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
 
-pub(super) async fn clear_auth_failures(
-    writer: &SqlitePool,
-    scope: FailureScope,
-    subject: &str,
-) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM auth_failures WHERE scope = ? AND subject = ?")
-        .bind(scope.as_str())
-        .bind(subject)
-        .execute(writer)
-        .await?;
-    Ok(())
-}
-
-pub(super) async fn prune_auth_failures(writer: &SqlitePool, before: Timestamp) -> Result<u64, StoreError> {
-    let done =
-        sqlx::query("DELETE FROM auth_failures WHERE attempted_at < ?").bind(before.millis()).execute(writer).await?;
-    Ok(done.rows_affected())
+    async fn prune_auth_failures(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM auth_failures WHERE attempted_at < $1")
+            .bind(DbTime(before))
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected())
+    }
 }

@@ -4,10 +4,12 @@
 //! position in the board is a row-value comparison and reads are index ranges. Queries must spell the
 //! expressions exactly as the index does.
 
-use super::time;
+use super::SqliteStore;
 use super::users::user_at;
 use crate::board::{self, BestRow, TieKey};
-use crate::{BoardEntry, BoardKey, BoardScope, NewScore, NewUser, Score, ScoreStats, StoreError, name_key};
+use crate::db_time::{DbTime, time};
+use crate::{BoardEntry, BoardKey, BoardScope, NewScore, Score, ScoreStats, Scores, StoreError};
+use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
 use sqlx::types::Json;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
@@ -39,7 +41,7 @@ macro_rules! entry_columns {
 macro_rules! board_rows {
     () => {
         " FROM score_bests b JOIN users u ON u.id = b.user_id \
-          WHERE b.regions_key = ?1 AND b.period = ?2 AND b.period_start = ?3"
+          WHERE b.regions_key = $1 AND b.period = $2 AND b.period_start = $3"
     };
 }
 
@@ -95,7 +97,7 @@ async fn insert_games(conn: &mut SqliteConnection, scores: &[NewScore]) -> Resul
                 .push_bind(&s.regions_key)
                 .push_bind(&s.game_mode)
                 .push_bind(s.duration)
-                .push_bind(s.created_at.millis());
+                .push_bind(DbTime(s.created_at));
         });
         sql.build().persistent(chunk.len() <= CACHED_ROWS).execute(&mut *conn).await?;
     }
@@ -121,7 +123,7 @@ async fn upsert_bests(conn: &mut SqliteConnection, rows: &[BestRow<'_>]) -> Resu
                 .push_bind(b.total_questions)
                 .push_bind(b.share_nanos)
                 .push_bind(b.duration)
-                .push_bind(b.achieved_at.millis());
+                .push_bind(DbTime(b.achieved_at));
         });
         sql.push(
             " ON CONFLICT (regions_key, period, period_start, user_id) DO UPDATE SET \
@@ -135,118 +137,98 @@ async fn upsert_bests(conn: &mut SqliteConnection, rows: &[BestRow<'_>]) -> Resu
     Ok(())
 }
 
-pub(super) async fn insert_score(writer: &SqlitePool, score: &NewScore) -> Result<Score, StoreError> {
-    let scores = std::slice::from_ref(score);
-    let mut tx = writer.begin().await?;
-    insert_games(&mut tx, scores).await?;
-    upsert_bests(&mut tx, &board::best_rows(scores)).await?;
-    tx.commit().await?;
-    Ok(board::stored(score))
-}
-
-pub(super) async fn insert_scores(writer: &SqlitePool, scores: &[NewScore]) -> Result<(), StoreError> {
-    let mut rows = board::best_rows(scores);
-    // In key order, consecutive upserts touch neighbouring pages of the primary key: a large batch writes
-    // far fewer pages.
-    rows.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
-    let mut tx = writer.begin().await?;
-    insert_games(&mut tx, scores).await?;
-    upsert_bests(&mut tx, &rows).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-pub(super) async fn insert_users(writer: &SqlitePool, users: &[NewUser]) -> Result<(), StoreError> {
-    let mut tx = writer.begin().await?;
-    for chunk in users.chunks(ROWS_PER_STATEMENT) {
-        let mut sql = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO users (id, name, name_key, email, email_verified, image, tag, created_at, updated_at) ",
-        );
-        sql.push_values(chunk, |mut row, u| {
-            row.push_bind(&u.id)
-                .push_bind(&u.name)
-                .push_bind(name_key(&u.name))
-                .push_bind(&u.email)
-                .push_bind(u.email_verified)
-                .push_bind(&u.image)
-                .push_bind(&u.tag)
-                .push_bind(u.created_at.millis())
-                .push_bind(u.created_at.millis());
-        });
-        sql.build().persistent(false).execute(&mut *tx).await?;
+#[async_trait]
+impl Scores for SqliteStore {
+    async fn insert_score(&self, score: &NewScore) -> Result<Score, StoreError> {
+        let scores = std::slice::from_ref(score);
+        let mut tx = self.writer.begin().await?;
+        insert_games(&mut tx, scores).await?;
+        upsert_bests(&mut tx, &board::best_rows(scores)).await?;
+        tx.commit().await?;
+        Ok(board::stored(score))
     }
-    tx.commit().await?;
-    Ok(())
-}
 
-pub(super) async fn recent_scores(reader: &SqlitePool, user_id: &str, limit: u32) -> Result<Vec<Score>, StoreError> {
-    // Ids are time-ordered UUIDv7: the same tie-break as PostgreSQL, which has no insertion order to offer.
-    Ok(sqlx::query(concat!(
-        "SELECT ",
-        score_columns!(),
-        " FROM game_scores WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?"
-    ))
-    .bind(user_id)
-    .bind(i64::from(limit))
-    .try_map(|row: SqliteRow| score_at(&row))
-    .fetch_all(reader)
-    .await?)
-}
+    async fn insert_scores(&self, scores: &[NewScore]) -> Result<(), StoreError> {
+        let mut rows = board::best_rows(scores);
+        // In key order, consecutive upserts touch neighbouring pages of the primary key: a large batch writes
+        // far fewer pages.
+        rows.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
+        let mut tx = self.writer.begin().await?;
+        insert_games(&mut tx, scores).await?;
+        upsert_bests(&mut tx, &rows).await?;
+        tx.commit().await?;
+        Ok(())
+    }
 
-pub(super) async fn score_stats(reader: &SqlitePool, user_id: &str) -> Result<ScoreStats, StoreError> {
-    let (total_games, best_score, total_score) = sqlx::query_as(
-        "SELECT count(*), coalesce(max(score), 0), coalesce(sum(score), 0) FROM game_scores WHERE user_id = ?",
-    )
-    .bind(user_id)
-    .fetch_one(reader)
-    .await?;
-    Ok(ScoreStats { total_games, best_score, total_score })
-}
+    async fn recent_scores(&self, user_id: &str, limit: u32) -> Result<Vec<Score>, StoreError> {
+        // Ids are time-ordered UUIDv7: the same tie-break as PostgreSQL, which has no insertion order to offer.
+        Ok(sqlx::query(concat!(
+            "SELECT ",
+            score_columns!(),
+            " FROM game_scores WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+        ))
+        .bind(user_id)
+        .bind(i64::from(limit))
+        .try_map(|row: SqliteRow| score_at(&row))
+        .fetch_all(&self.reader)
+        .await?)
+    }
 
-pub(super) async fn leaderboard_top(
-    reader: &SqlitePool,
-    key: &BoardKey,
-    scope: &BoardScope,
-    limit: u32,
-) -> Result<Vec<BoardEntry>, StoreError> {
-    match scope {
-        BoardScope::Global => {
-            let rows = sqlx::query(concat!(
-                "SELECT ",
-                entry_columns!(),
-                board_rows!(),
-                " ORDER BY ",
-                board_order!(),
-                " LIMIT ?4"
-            ))
-            .bind(&key.regions_key)
-            .bind(&key.period.period)
-            .bind(&key.period.period_start)
-            .bind(i64::from(limit))
-            .try_map(|row: SqliteRow| entry_at(&row))
-            .fetch_all(reader)
-            .await?;
-            Ok(board::ranked(rows, 1, 1))
-        }
-        BoardScope::Friends { user_id } => {
-            let mut entries = friends_board(reader, key, user_id).await?;
-            entries.truncate(limit as usize);
-            Ok(entries)
+    async fn score_stats(&self, user_id: &str) -> Result<ScoreStats, StoreError> {
+        let (total_games, best_score, total_score) = sqlx::query_as(
+            "SELECT count(*), coalesce(max(score), 0), coalesce(sum(score), 0) FROM game_scores WHERE user_id = $1",
+        )
+        .bind(user_id)
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(ScoreStats { total_games, best_score, total_score })
+    }
+
+    async fn leaderboard_top(
+        &self,
+        key: &BoardKey,
+        scope: &BoardScope,
+        limit: u32,
+    ) -> Result<Vec<BoardEntry>, StoreError> {
+        match scope {
+            BoardScope::Global => {
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    entry_columns!(),
+                    board_rows!(),
+                    " ORDER BY ",
+                    board_order!(),
+                    " LIMIT $4"
+                ))
+                .bind(&key.regions_key)
+                .bind(&key.period.period)
+                .bind(&key.period.period_start)
+                .bind(i64::from(limit))
+                .try_map(|row: SqliteRow| entry_at(&row))
+                .fetch_all(&self.reader)
+                .await?;
+                Ok(board::ranked(rows, 1, 1))
+            }
+            BoardScope::Friends { user_id } => {
+                let mut entries = friends_board(&self.reader, key, user_id).await?;
+                entries.truncate(limit as usize);
+                Ok(entries)
+            }
         }
     }
-}
 
-pub(super) async fn leaderboard_around(
-    reader: &SqlitePool,
-    key: &BoardKey,
-    scope: &BoardScope,
-    user_id: &str,
-    neighbours: u32,
-) -> Result<Vec<BoardEntry>, StoreError> {
-    match scope {
-        BoardScope::Global => around_global(reader, key, user_id, neighbours).await,
-        BoardScope::Friends { user_id: owner } => {
-            Ok(board::window(friends_board(reader, key, owner).await?, user_id, neighbours))
+    async fn leaderboard_around(
+        &self,
+        key: &BoardKey,
+        scope: &BoardScope,
+        user_id: &str,
+        neighbours: u32,
+    ) -> Result<Vec<BoardEntry>, StoreError> {
+        match scope {
+            BoardScope::Global => around_global(&self.reader, key, user_id, neighbours).await,
+            BoardScope::Friends { user_id: owner } => {
+                Ok(board::window(friends_board(&self.reader, key, owner).await?, user_id, neighbours))
+            }
         }
     }
 }
@@ -258,8 +240,8 @@ async fn friends_board(reader: &SqlitePool, key: &BoardKey, user_id: &str) -> Re
     let rows = sqlx::query(concat!(
         "SELECT ",
         entry_columns!(),
-        " FROM (SELECT ?4 AS id UNION SELECT friend_id FROM friendships WHERE user_id = ?4) AS scope \
-          CROSS JOIN score_bests b ON b.regions_key = ?1 AND b.period = ?2 AND b.period_start = ?3 AND b.user_id = scope.id \
+        " FROM (SELECT $4 AS id UNION SELECT friend_id FROM friendships WHERE user_id = $4) AS scope \
+          CROSS JOIN score_bests b ON b.regions_key = $1 AND b.period = $2 AND b.period_start = $3 AND b.user_id = scope.id \
           JOIN users u ON u.id = b.user_id ORDER BY ",
         board_order!()
     ))
@@ -277,10 +259,10 @@ async fn friends_board(reader: &SqlitePool, key: &BoardKey, user_id: &str) -> Re
 async fn rank_of(conn: &mut SqliteConnection, board: &BoardKey, (share, duration): TieKey) -> Result<i64, StoreError> {
     let better: i64 = sqlx::query_scalar(
         "SELECT (SELECT coalesce(sum(players), 0) FROM score_board_shares \
-                  WHERE regions_key = ?1 AND period = ?2 AND period_start = ?3 AND share_nanos > ?4) \
+                  WHERE regions_key = $1 AND period = $2 AND period_start = $3 AND share_nanos > $4) \
               + (SELECT coalesce(sum(players), 0) FROM score_board_durations \
-                  WHERE regions_key = ?1 AND period = ?2 AND period_start = ?3 AND share_nanos = ?4 \
-                    AND duration_key < ?5)",
+                  WHERE regions_key = $1 AND period = $2 AND period_start = $3 AND share_nanos = $4 \
+                    AND duration_key < $5)",
     )
     .bind(&board.regions_key)
     .bind(&board.period.period)
@@ -303,7 +285,7 @@ macro_rules! board_range {
             $condition,
             " ORDER BY ",
             $order,
-            " LIMIT ?8)"
+            " LIMIT $8)"
         )
     };
 }
@@ -317,36 +299,36 @@ macro_rules! board_range {
 /// The `?8` entries before a position, nearest first.
 const BEFORE: &str = concat!(
     board_range!(
-        "-b.share_nanos = ?4 AND coalesce(b.duration, 2147483647) = ?5 AND (b.achieved_at, b.user_id) < (?6, ?7)",
+        "-b.share_nanos = $4 AND coalesce(b.duration, 2147483647) = $5 AND (b.achieved_at, b.user_id) < ($6, $7)",
         "b.achieved_at DESC, b.user_id DESC"
     ),
     " UNION ALL ",
     board_range!(
-        "-b.share_nanos = ?4 AND coalesce(b.duration, 2147483647) < ?5",
+        "-b.share_nanos = $4 AND coalesce(b.duration, 2147483647) < $5",
         "coalesce(b.duration, 2147483647) DESC, b.achieved_at DESC, b.user_id DESC"
     ),
     " UNION ALL ",
     board_range!(
-        "-b.share_nanos < ?4",
+        "-b.share_nanos < $4",
         "-b.share_nanos DESC, coalesce(b.duration, 2147483647) DESC, b.achieved_at DESC, b.user_id DESC"
     ),
-    " ORDER BY 1, 2 DESC, 6 DESC, 7 DESC LIMIT ?8"
+    " ORDER BY 1, 2 DESC, 6 DESC, 7 DESC LIMIT $8"
 );
 
 /// The `?8` entries after a position, nearest first.
 const AFTER: &str = concat!(
     board_range!(
-        "-b.share_nanos = ?4 AND coalesce(b.duration, 2147483647) = ?5 AND (b.achieved_at, b.user_id) > (?6, ?7)",
+        "-b.share_nanos = $4 AND coalesce(b.duration, 2147483647) = $5 AND (b.achieved_at, b.user_id) > ($6, $7)",
         "b.achieved_at, b.user_id"
     ),
     " UNION ALL ",
     board_range!(
-        "-b.share_nanos = ?4 AND coalesce(b.duration, 2147483647) > ?5",
+        "-b.share_nanos = $4 AND coalesce(b.duration, 2147483647) > $5",
         "coalesce(b.duration, 2147483647), b.achieved_at, b.user_id"
     ),
     " UNION ALL ",
-    board_range!("-b.share_nanos > ?4", board_order!()),
-    " ORDER BY 1 DESC, 2, 6, 7 LIMIT ?8"
+    board_range!("-b.share_nanos > $4", board_order!()),
+    " ORDER BY 1 DESC, 2, 6, 7 LIMIT $8"
 );
 
 /// [`BEFORE`] or [`AFTER`] bound to a position.
@@ -356,7 +338,7 @@ fn neighbours_query<'q>(
     sql: &'static str,
     key: &'q BoardKey,
     (share, duration): TieKey,
-    achieved_at: i64,
+    achieved_at: DbTime,
     user_id: &'q str,
     neighbours: u32,
 ) -> sqlx::query::Map<
@@ -386,7 +368,7 @@ async fn around_global(
     // One read transaction: every count and neighbour comes from the same snapshot.
     let mut tx = reader.begin().await?;
     let Some((caller_key, caller)) =
-        sqlx::query(concat!("SELECT ", entry_columns!(), board_rows!(), " AND b.user_id = ?4"))
+        sqlx::query(concat!("SELECT ", entry_columns!(), board_rows!(), " AND b.user_id = $4"))
             .bind(&key.regions_key)
             .bind(&key.period.period)
             .bind(&key.period.period_start)
@@ -398,13 +380,13 @@ async fn around_global(
         return Ok(Vec::new());
     };
     let (share, duration) = caller_key;
-    let achieved_at = caller.achieved_at.millis();
+    let achieved_at = DbTime(caller.achieved_at);
 
     let rank = rank_of(&mut tx, key, caller_key).await?;
     let tied_before: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM score_bests \
-          WHERE regions_key = ?1 AND period = ?2 AND period_start = ?3 \
-            AND -share_nanos = ?4 AND coalesce(duration, 2147483647) = ?5 AND (achieved_at, user_id) < (?6, ?7)",
+          WHERE regions_key = $1 AND period = $2 AND period_start = $3 \
+            AND -share_nanos = $4 AND coalesce(duration, 2147483647) = $5 AND (achieved_at, user_id) < ($6, $7)",
     )
     .bind(&key.regions_key)
     .bind(&key.period.period)

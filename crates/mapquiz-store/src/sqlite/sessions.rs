@@ -1,11 +1,13 @@
-//! Sign-in sessions and the short-lived verification values.
+//! Sign-in sessions and the short-lived verification values, and the clean-up of expired ones.
 
-use super::time;
+use super::SqliteStore;
 use super::users::user_at;
-use crate::{Session, SessionSelector, SessionWithUser, StoreError};
+use crate::db_time::{DbTime, time};
+use crate::{Session, SessionSelector, SessionWithUser, Sessions, StoreError};
+use async_trait::async_trait;
 use mapquiz_domain::Timestamp;
+use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqlitePool};
 
 /// The columns [`session_at`] reads, in its order.
 macro_rules! session_columns {
@@ -28,150 +30,148 @@ fn session_at(row: &SqliteRow) -> Result<Session, sqlx::Error> {
     })
 }
 
-pub(super) async fn create_session(writer: &SqlitePool, session: &Session) -> Result<(), StoreError> {
-    sqlx::query(concat!("INSERT INTO sessions (", session_columns!(), ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+#[async_trait]
+impl Sessions for SqliteStore {
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+        sqlx::query(concat!(
+            "INSERT INTO sessions (",
+            session_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
         .bind(&session.id)
         .bind(&session.token_hash)
         .bind(&session.user_id)
-        .bind(session.expires_at.millis())
+        .bind(DbTime(session.expires_at))
         .bind(session.remember)
         .bind(&session.ip_address)
         .bind(&session.user_agent)
-        .bind(session.created_at.millis())
-        .bind(session.updated_at.millis())
-        .execute(writer)
+        .bind(DbTime(session.created_at))
+        .bind(DbTime(session.updated_at))
+        .execute(&self.writer)
         .await?;
-    Ok(())
-}
+        Ok(())
+    }
 
-pub(super) async fn session_by_token_hash(
-    reader: &SqlitePool,
-    token_hash: &str,
-) -> Result<Option<SessionWithUser>, StoreError> {
-    // Session columns first (0..9), then the user's in `user_at` order (9..19).
-    Ok(sqlx::query(
-        "SELECT s.id, s.token_hash, s.user_id, s.expires_at, s.remember, s.ip_address, s.user_agent, \
-                s.created_at, s.updated_at, \
-                u.id, u.name, u.email, u.email_verified, u.image, u.tag, u.is_online, u.last_seen, \
-                u.created_at, u.updated_at \
-           FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?",
-    )
-    .bind(token_hash)
-    .try_map(|row: SqliteRow| Ok(SessionWithUser { session: session_at(&row)?, user: user_at(&row, 9)? }))
-    .fetch_optional(reader)
-    .await?)
-}
-
-pub(super) async fn extend_session(
-    writer: &SqlitePool,
-    id: &str,
-    expires_at: Timestamp,
-    now: Timestamp,
-) -> Result<(), StoreError> {
-    let done = sqlx::query("UPDATE sessions SET expires_at = ?, updated_at = ? WHERE id = ?")
-        .bind(expires_at.millis())
-        .bind(now.millis())
-        .bind(id)
-        .execute(writer)
-        .await?;
-    if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
-}
-
-pub(super) async fn sessions_of_user(reader: &SqlitePool, user_id: &str) -> Result<Vec<Session>, StoreError> {
-    Ok(sqlx::query(concat!(
-        "SELECT ",
-        session_columns!(),
-        " FROM sessions WHERE user_id = ? ORDER BY created_at DESC, id DESC"
-    ))
-    .bind(user_id)
-    .try_map(|row: SqliteRow| session_at(&row))
-    .fetch_all(reader)
-    .await?)
-}
-
-pub(super) async fn delete_sessions(
-    writer: &SqlitePool,
-    selector: &SessionSelector,
-) -> Result<Vec<String>, StoreError> {
-    let query = match selector {
-        SessionSelector::Id { user_id, id } => {
-            sqlx::query_scalar("DELETE FROM sessions WHERE user_id = ? AND id = ? RETURNING token_hash")
-                .bind(user_id)
-                .bind(id)
-        }
-        SessionSelector::TokenHash { user_id, token_hash } => {
-            sqlx::query_scalar("DELETE FROM sessions WHERE user_id = ? AND token_hash = ? RETURNING token_hash")
-                .bind(user_id)
-                .bind(token_hash)
-        }
-        SessionSelector::AllOfUser { user_id, except: None } => {
-            sqlx::query_scalar("DELETE FROM sessions WHERE user_id = ? RETURNING token_hash").bind(user_id)
-        }
-        SessionSelector::AllOfUser { user_id, except: Some(except) } => {
-            sqlx::query_scalar("DELETE FROM sessions WHERE user_id = ? AND id <> ? RETURNING token_hash")
-                .bind(user_id)
-                .bind(except)
-        }
-        SessionSelector::Token { token_hash } => {
-            sqlx::query_scalar("DELETE FROM sessions WHERE token_hash = ? RETURNING token_hash").bind(token_hash)
-        }
-    };
-    Ok(query.fetch_all(writer).await?)
-}
-
-pub(super) async fn session_token_hashes(reader: &SqlitePool, user_id: &str) -> Result<Vec<String>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT token_hash FROM sessions WHERE user_id = ? ORDER BY created_at DESC, id DESC")
-        .bind(user_id)
-        .fetch_all(reader)
+    async fn session_by_token_hash(&self, token_hash: &str) -> Result<Option<SessionWithUser>, StoreError> {
+        // Session columns first (0..9), then the user's in `user_at` order (9..19).
+        Ok(sqlx::query(
+            "SELECT s.id, s.token_hash, s.user_id, s.expires_at, s.remember, s.ip_address, s.user_agent, \
+                    s.created_at, s.updated_at, \
+                    u.id, u.name, u.email, u.email_verified, u.image, u.tag, u.is_online, u.last_seen, \
+                    u.created_at, u.updated_at \
+               FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
+        )
+        .bind(token_hash)
+        .try_map(|row: SqliteRow| Ok(SessionWithUser { session: session_at(&row)?, user: user_at(&row, 9)? }))
+        .fetch_optional(&self.reader)
         .await?)
-}
+    }
 
-pub(super) async fn put_verification(
-    writer: &SqlitePool,
-    identifier: &str,
-    value: &str,
-    expires_at: Timestamp,
-    now: Timestamp,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO verifications (id, identifier, value, expires_at, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?) \
-         ON CONFLICT (identifier) DO UPDATE \
-            SET value = excluded.value, expires_at = excluded.expires_at, updated_at = excluded.updated_at",
-    )
-    .bind(mapquiz_domain::new_id())
-    .bind(identifier)
-    .bind(value)
-    .bind(expires_at.millis())
-    .bind(now.millis())
-    .bind(now.millis())
-    .execute(writer)
-    .await?;
-    Ok(())
-}
-
-pub(super) async fn take_verification(
-    writer: &SqlitePool,
-    identifier: &str,
-    now: Timestamp,
-) -> Result<Option<String>, StoreError> {
-    // Deleting first makes the value single-use even under concurrent takes; an expired one goes too.
-    let taken: Option<(String, i64)> =
-        sqlx::query_as("DELETE FROM verifications WHERE identifier = ? RETURNING value, expires_at")
-            .bind(identifier)
-            .fetch_optional(writer)
+    async fn extend_session(&self, id: &str, expires_at: Timestamp, now: Timestamp) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE sessions SET expires_at = $1, updated_at = $2 WHERE id = $3")
+            .bind(DbTime(expires_at))
+            .bind(DbTime(now))
+            .bind(id)
+            .execute(&self.writer)
             .await?;
-    Ok(taken.filter(|(_, expires_at)| *expires_at > now.millis()).map(|(value, _)| value))
-}
+        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
 
-pub(super) async fn peek_verification(
-    reader: &SqlitePool,
-    identifier: &str,
-    now: Timestamp,
-) -> Result<Option<String>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT value FROM verifications WHERE identifier = ? AND expires_at > ?")
-        .bind(identifier)
-        .bind(now.millis())
-        .fetch_optional(reader)
+    async fn sessions_of_user(&self, user_id: &str) -> Result<Vec<Session>, StoreError> {
+        Ok(sqlx::query(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE user_id = $1 ORDER BY created_at DESC, id DESC"
+        ))
+        .bind(user_id)
+        .try_map(|row: SqliteRow| session_at(&row))
+        .fetch_all(&self.reader)
         .await?)
+    }
+
+    async fn delete_sessions(&self, selector: &SessionSelector) -> Result<Vec<String>, StoreError> {
+        let query = match selector {
+            SessionSelector::Id { user_id, id } => {
+                sqlx::query_scalar("DELETE FROM sessions WHERE user_id = $1 AND id = $2 RETURNING token_hash")
+                    .bind(user_id)
+                    .bind(id)
+            }
+            SessionSelector::TokenHash { user_id, token_hash } => {
+                sqlx::query_scalar("DELETE FROM sessions WHERE user_id = $1 AND token_hash = $2 RETURNING token_hash")
+                    .bind(user_id)
+                    .bind(token_hash)
+            }
+            SessionSelector::AllOfUser { user_id, except: None } => {
+                sqlx::query_scalar("DELETE FROM sessions WHERE user_id = $1 RETURNING token_hash").bind(user_id)
+            }
+            SessionSelector::AllOfUser { user_id, except: Some(except) } => {
+                sqlx::query_scalar("DELETE FROM sessions WHERE user_id = $1 AND id <> $2 RETURNING token_hash")
+                    .bind(user_id)
+                    .bind(except)
+            }
+            SessionSelector::Token { token_hash } => {
+                sqlx::query_scalar("DELETE FROM sessions WHERE token_hash = $1 RETURNING token_hash").bind(token_hash)
+            }
+        };
+        Ok(query.fetch_all(&self.writer).await?)
+    }
+
+    async fn session_token_hashes(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT token_hash FROM sessions WHERE user_id = $1 ORDER BY created_at DESC, id DESC")
+            .bind(user_id)
+            .fetch_all(&self.reader)
+            .await?)
+    }
+
+    async fn put_verification(
+        &self,
+        identifier: &str,
+        value: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO verifications (id, identifier, value, expires_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (identifier) DO UPDATE \
+                SET value = excluded.value, expires_at = excluded.expires_at, updated_at = excluded.updated_at",
+        )
+        .bind(mapquiz_domain::new_id())
+        .bind(identifier)
+        .bind(value)
+        .bind(DbTime(expires_at))
+        .bind(DbTime(now))
+        .bind(DbTime(now))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn take_verification(&self, identifier: &str, now: Timestamp) -> Result<Option<String>, StoreError> {
+        // Deleting first makes the value single-use even under concurrent takes; an expired one goes too.
+        let taken: Option<(String, DbTime)> =
+            sqlx::query_as("DELETE FROM verifications WHERE identifier = $1 RETURNING value, expires_at")
+                .bind(identifier)
+                .fetch_optional(&self.writer)
+                .await?;
+        Ok(taken.filter(|(_, expires_at)| expires_at.0 > now).map(|(value, _)| value))
+    }
+
+    async fn peek_verification(&self, identifier: &str, now: Timestamp) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT value FROM verifications WHERE identifier = $1 AND expires_at > $2")
+            .bind(identifier)
+            .bind(DbTime(now))
+            .fetch_optional(&self.reader)
+            .await?)
+    }
+
+    async fn prune_expired(&self, now: Timestamp) -> Result<(u64, u64), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let sessions =
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(DbTime(now)).execute(&mut *tx).await?;
+        let values =
+            sqlx::query("DELETE FROM verifications WHERE expires_at <= $1").bind(DbTime(now)).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok((sessions.rows_affected(), values.rows_affected()))
+    }
 }

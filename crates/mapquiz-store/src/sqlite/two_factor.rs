@@ -1,10 +1,13 @@
 //! Authenticator-app settings. Backup codes are a JSON array in TEXT, always written by [`codes_json`], so
 //! the compare-and-set can compare the text exactly.
 
-use crate::{StoreError, TwoFactor};
+use super::SqliteStore;
+use crate::db_time::DbTime;
+use crate::{StoreError, TwoFactor, TwoFactors};
+use async_trait::async_trait;
 use mapquiz_domain::Timestamp;
+use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqlitePool};
 
 /// The one serialisation of a code list: the compare-and-set in [`swap_backup_codes`] relies on it.
 fn codes_json(codes: &[String]) -> Result<String, StoreError> {
@@ -23,86 +26,88 @@ fn two_factor_at(row: &SqliteRow) -> Result<TwoFactor, sqlx::Error> {
     })
 }
 
-pub(super) async fn two_factor(reader: &SqlitePool, user_id: &str) -> Result<Option<TwoFactor>, StoreError> {
-    Ok(sqlx::query("SELECT user_id, secret, backup_codes, enabled, last_used_step FROM two_factors WHERE user_id = ?")
+#[async_trait]
+impl TwoFactors for SqliteStore {
+    async fn two_factor(&self, user_id: &str) -> Result<Option<TwoFactor>, StoreError> {
+        Ok(sqlx::query(
+            "SELECT user_id, secret, backup_codes, enabled, last_used_step FROM two_factors WHERE user_id = $1",
+        )
         .bind(user_id)
         .try_map(|row: SqliteRow| two_factor_at(&row))
-        .fetch_optional(reader)
+        .fetch_optional(&self.reader)
         .await?)
-}
+    }
 
-pub(super) async fn reset_two_factor(
-    writer: &SqlitePool,
-    user_id: &str,
-    secret: &str,
-    backup_codes: &[String],
-    now: Timestamp,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO two_factors (user_id, secret, backup_codes, enabled, last_used_step, created_at, updated_at) \
-         VALUES (?, ?, ?, 0, NULL, ?, ?) \
-         ON CONFLICT (user_id) DO UPDATE \
-            SET secret = excluded.secret, backup_codes = excluded.backup_codes, enabled = 0, \
-                last_used_step = NULL, updated_at = excluded.updated_at",
-    )
-    .bind(user_id)
-    .bind(secret)
-    .bind(codes_json(backup_codes)?)
-    .bind(now.millis())
-    .bind(now.millis())
-    .execute(writer)
-    .await?;
-    Ok(())
-}
-
-pub(super) async fn enable_two_factor(writer: &SqlitePool, user_id: &str, now: Timestamp) -> Result<(), StoreError> {
-    let done = sqlx::query("UPDATE two_factors SET enabled = 1, updated_at = ? WHERE user_id = ?")
-        .bind(now.millis())
+    async fn reset_two_factor(
+        &self,
+        user_id: &str,
+        secret: &str,
+        backup_codes: &[String],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO two_factors (user_id, secret, backup_codes, enabled, last_used_step, created_at, updated_at) \
+             VALUES ($1, $2, $3, 0, NULL, $4, $5) \
+             ON CONFLICT (user_id) DO UPDATE \
+                SET secret = excluded.secret, backup_codes = excluded.backup_codes, enabled = 0, \
+                    last_used_step = NULL, updated_at = excluded.updated_at",
+        )
         .bind(user_id)
-        .execute(writer)
+        .bind(secret)
+        .bind(codes_json(backup_codes)?)
+        .bind(DbTime(now))
+        .bind(DbTime(now))
+        .execute(&self.writer)
         .await?;
-    if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
-}
+        Ok(())
+    }
 
-pub(super) async fn delete_two_factor(writer: &SqlitePool, user_id: &str) -> Result<bool, StoreError> {
-    let done = sqlx::query("DELETE FROM two_factors WHERE user_id = ?").bind(user_id).execute(writer).await?;
-    Ok(done.rows_affected() > 0)
-}
-
-pub(super) async fn use_totp_step(
-    writer: &SqlitePool,
-    user_id: &str,
-    step: i64,
-    now: Timestamp,
-) -> Result<bool, StoreError> {
-    // One conditional UPDATE: two requests with the same code cannot both see the step as unused.
-    let done = sqlx::query(
-        "UPDATE two_factors SET last_used_step = ?, updated_at = ? \
-          WHERE user_id = ? AND (last_used_step IS NULL OR last_used_step < ?)",
-    )
-    .bind(step)
-    .bind(now.millis())
-    .bind(user_id)
-    .bind(step)
-    .execute(writer)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-pub(super) async fn swap_backup_codes(
-    writer: &SqlitePool,
-    user_id: &str,
-    expected: &[String],
-    new: &[String],
-    now: Timestamp,
-) -> Result<bool, StoreError> {
-    let done =
-        sqlx::query("UPDATE two_factors SET backup_codes = ?, updated_at = ? WHERE user_id = ? AND backup_codes = ?")
-            .bind(codes_json(new)?)
-            .bind(now.millis())
+    async fn enable_two_factor(&self, user_id: &str, now: Timestamp) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE two_factors SET enabled = 1, updated_at = $1 WHERE user_id = $2")
+            .bind(DbTime(now))
             .bind(user_id)
-            .bind(codes_json(expected)?)
-            .execute(writer)
+            .execute(&self.writer)
             .await?;
-    Ok(done.rows_affected() == 1)
+        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    async fn delete_two_factor(&self, user_id: &str) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("DELETE FROM two_factors WHERE user_id = $1").bind(user_id).execute(&self.writer).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn use_totp_step(&self, user_id: &str, step: i64, now: Timestamp) -> Result<bool, StoreError> {
+        // One conditional UPDATE: two requests with the same code cannot both see the step as unused.
+        let done = sqlx::query(
+            "UPDATE two_factors SET last_used_step = $1, updated_at = $2 \
+              WHERE user_id = $3 AND (last_used_step IS NULL OR last_used_step < $4)",
+        )
+        .bind(step)
+        .bind(DbTime(now))
+        .bind(user_id)
+        .bind(step)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn swap_backup_codes(
+        &self,
+        user_id: &str,
+        expected: &[String],
+        new: &[String],
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE two_factors SET backup_codes = $1, updated_at = $2 WHERE user_id = $3 AND backup_codes = $4",
+        )
+        .bind(codes_json(new)?)
+        .bind(DbTime(now))
+        .bind(user_id)
+        .bind(codes_json(expected)?)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
 }
