@@ -11,6 +11,7 @@
 mod audit;
 mod bug_reports;
 mod friends;
+mod lobbies;
 mod lockout;
 mod maintenance;
 mod presence;
@@ -23,6 +24,7 @@ mod users;
 mod board;
 mod db_time;
 mod error;
+mod lobby_rows;
 mod migrations;
 mod options;
 mod postgres;
@@ -34,6 +36,7 @@ pub use audit::{Audit, AuditEntry};
 pub use bug_reports::{BugReport, BugReportCounts, BugReports, DeliveryStatus, MAX_DELIVERY_ERROR_CHARS, NewBugReport};
 pub use error::{CONSTRAINTS, StoreError};
 pub use friends::{Friend, FriendRequest, Friends, IncomingRequest, RequestStatus, RespondOutcome, SendOutcome};
+pub use lobbies::{GameCursor, GamePlayer, GameRecord, Lobbies};
 pub use lockout::{FailureScope, Lockout};
 pub use maintenance::Maintenance;
 pub use migrations::MigrationState;
@@ -47,7 +50,7 @@ pub use users::{Account, NewUser, User, UserSearch, Users, name_key};
 /// Every trait of the store, for code that calls the parts on something other than a [`DynStore`].
 pub mod prelude {
     pub use crate::{
-        Audit, BugReports, Friends, Lockout, Maintenance, Presence, Scores, Sessions, Store, TwoFactors, Users,
+        Audit, BugReports, Friends, Lobbies, Lockout, Maintenance, Presence, Scores, Sessions, Store, TwoFactors, Users,
     };
 }
 
@@ -78,6 +81,7 @@ pub trait Store:
     + Audit
     + Scores
     + Friends
+    + Lobbies
     + Presence
     + Maintenance
     + BugReports
