@@ -8,10 +8,6 @@ use axum::response::Response;
 /// The header name, as load balancers and tracing tools use it.
 pub const HEADER: &str = "x-request-id";
 
-/// The id of the request being served, as an extension.
-#[derive(Clone, Debug)]
-pub struct RequestId(pub HeaderValue);
-
 /// An id from upstream (a proxy) is kept when it is short and plain, so that logs can be joined; anything
 /// else is replaced, so that a client cannot inject text into log lines.
 fn acceptable(v: &HeaderValue) -> bool {
@@ -19,14 +15,13 @@ fn acceptable(v: &HeaderValue) -> bool {
     (1..=64).contains(&b.len()) && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
 }
 
-/// Sets the id on the request (and its extensions) and echoes it on the response.
+/// Sets the id on the request (the log span reads it from there) and echoes it on the response.
 pub async fn layer(mut req: Request, next: Next) -> Response {
     let id = match req.headers().get(HEADER) {
         Some(v) if acceptable(v) => v.clone(),
         _ => HeaderValue::from_str(&mapquiz_domain::new_id()).unwrap_or(HeaderValue::from_static("invalid")),
     };
     req.headers_mut().insert(HEADER, id.clone());
-    req.extensions_mut().insert(RequestId(id.clone()));
     let mut res = next.run(req).await;
     res.headers_mut().insert(HEADER, id);
     res
