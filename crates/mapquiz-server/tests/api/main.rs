@@ -26,6 +26,7 @@ mod presence;
 mod proxy;
 mod rate_limit;
 mod routing;
+mod score_concurrency;
 mod scores;
 mod secrets_in_logs;
 mod session_cache;

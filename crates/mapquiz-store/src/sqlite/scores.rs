@@ -141,6 +141,9 @@ pub(super) async fn insert_score(writer: &SqlitePool, score: &NewScore) -> Resul
     insert_games(&mut tx, scores).await?;
     upsert_bests(&mut tx, &board::best_rows(scores)).await?;
     tx.commit().await?;
+    if !score.boards.is_empty() && board::fold_due() {
+        fold_counts_quietly(writer).await;
+    }
     Ok(board::stored(score))
 }
 
@@ -153,7 +156,45 @@ pub(super) async fn insert_scores(writer: &SqlitePool, scores: &[NewScore]) -> R
     insert_games(&mut tx, scores).await?;
     upsert_bests(&mut tx, &rows).await?;
     tx.commit().await?;
+    fold_counts(writer).await
+}
+
+/// Moves the pending count changes (`score_board_deltas`, appended by the `score_bests` triggers of
+/// migration 0007) into the per-board counters, in one write transaction: a reader's snapshot sees each
+/// change either still pending or folded, never both.
+async fn fold_counts(writer: &SqlitePool) -> Result<(), StoreError> {
+    let mut tx = writer.begin().await?;
+    sqlx::query(
+        "INSERT INTO score_board_shares (regions_key, period, period_start, share_nanos, players) \
+         SELECT regions_key, period, period_start, share_nanos, sum(players) FROM score_board_deltas WHERE true \
+          GROUP BY regions_key, period, period_start, share_nanos HAVING sum(players) <> 0 \
+         ON CONFLICT (regions_key, period, period_start, share_nanos) \
+         DO UPDATE SET players = players + excluded.players",
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO score_board_durations (regions_key, period, period_start, share_nanos, duration_key, players) \
+         SELECT regions_key, period, period_start, share_nanos, duration_key, sum(players) \
+           FROM score_board_deltas WHERE true \
+          GROUP BY regions_key, period, period_start, share_nanos, duration_key HAVING sum(players) <> 0 \
+         ON CONFLICT (regions_key, period, period_start, share_nanos, duration_key) \
+         DO UPDATE SET players = players + excluded.players",
+    )
+    .execute(&mut *tx)
+    .await?;
+    // The writer is this store's only writing connection: nothing was appended since the sums above.
+    sqlx::query("DELETE FROM score_board_deltas").execute(&mut *tx).await?;
+    tx.commit().await?;
     Ok(())
+}
+
+/// [`fold_counts`] after a game was stored: its failure leaves the deltas to the next fold and must not
+/// turn the stored game into an error.
+async fn fold_counts_quietly(writer: &SqlitePool) {
+    if let Err(e) = fold_counts(writer).await {
+        tracing::warn!(error = format!("{e:#}"), "folding leaderboard counts failed; the next fold retries");
+    }
 }
 
 pub(super) async fn insert_users(writer: &SqlitePool, users: &[NewUser]) -> Result<(), StoreError> {
@@ -273,12 +314,18 @@ async fn friends_board(reader: &SqlitePool, key: &BoardKey, user_id: &str) -> Re
     Ok(board::ranked(rows, 1, 1))
 }
 
-/// 1 + the number of entries strictly better than `key`, from the per-share and per-duration counts.
+/// 1 + the number of entries strictly better than `key`: the per-share and per-duration counts plus the
+/// changes not yet folded into them (see [`fold_counts`]), each an index range.
 async fn rank_of(conn: &mut SqliteConnection, board: &BoardKey, (share, duration): TieKey) -> Result<i64, StoreError> {
     let better: i64 = sqlx::query_scalar(
         "SELECT (SELECT coalesce(sum(players), 0) FROM score_board_shares \
                   WHERE regions_key = ?1 AND period = ?2 AND period_start = ?3 AND share_nanos > ?4) \
               + (SELECT coalesce(sum(players), 0) FROM score_board_durations \
+                  WHERE regions_key = ?1 AND period = ?2 AND period_start = ?3 AND share_nanos = ?4 \
+                    AND duration_key < ?5) \
+              + (SELECT coalesce(sum(players), 0) FROM score_board_deltas \
+                  WHERE regions_key = ?1 AND period = ?2 AND period_start = ?3 AND share_nanos > ?4) \
+              + (SELECT coalesce(sum(players), 0) FROM score_board_deltas \
                   WHERE regions_key = ?1 AND period = ?2 AND period_start = ?3 AND share_nanos = ?4 \
                     AND duration_key < ?5)",
     )

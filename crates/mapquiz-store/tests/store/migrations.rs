@@ -51,7 +51,7 @@ async fn down_reverts_newest_first(pg: bool) {
     assert!(reverted[0].version > reverted[1].version);
     let status = store.migration_status().await.unwrap();
     assert_eq!(status.iter().filter(|m| !m.applied).count(), 2);
-    assert!(!store.schema().await.unwrap().iter().any(|l| l.contains("audit_log")));
+    assert!(!store.schema().await.unwrap().iter().any(|l| l.contains("score_board_shares")));
 
     assert_eq!(store.migrate_up().await.unwrap().len(), 2);
 }
