@@ -18,9 +18,11 @@ const FOLD_EVERY: u32 = 64;
 /// Leaderboard games stored by this process, modulo 2³² (a multiple of [`FOLD_EVERY`]).
 static STORED: AtomicU32 = AtomicU32::new(0);
 
-/// Whether the game just stored should fold the pending count changes: every [`FOLD_EVERY`]th one.
+/// Whether the game just stored should fold the pending count changes: the process's first one (so that
+/// changes left by processes that stopped before their next fold do not pile up), then every
+/// [`FOLD_EVERY`]th.
 pub(crate) fn fold_due() -> bool {
-    STORED.fetch_add(1, Ordering::Relaxed) % FOLD_EVERY == FOLD_EVERY - 1
+    STORED.fetch_add(1, Ordering::Relaxed).is_multiple_of(FOLD_EVERY)
 }
 
 /// What ties compare: entries with equal keys share a rank. `(share_nanos, duration key)`.

@@ -362,7 +362,8 @@ async fn friends_board(pool: &PgPool, key: &BoardKey, user_id: &str) -> Result<V
 
 /// How many entries are strictly better than the row `x` of the query (columns `share_nanos`,
 /// `duration_key`), on the board `$1`..`$3`: the per-share and per-duration counts plus the changes not yet
-/// folded into them (see [`fold_counts`]), each an index range.
+/// folded into them (see [`fold_counts`]), each an index range (the pending changes, one range from the
+/// entry's share up).
 macro_rules! better_than {
     ($x:literal) => {
         concat!(
@@ -377,15 +378,13 @@ macro_rules! better_than {
             $x,
             ".duration_key) \
              + (SELECT coalesce(sum(p.players), 0)::int8 FROM score_board_deltas p \
-                 WHERE p.regions_key = $1 AND p.period = $2 AND p.period_start = $3 AND p.share_nanos > ",
+                 WHERE p.regions_key = $1 AND p.period = $2 AND p.period_start = $3 AND p.share_nanos >= ",
             $x,
-            ".share_nanos) \
-             + (SELECT coalesce(sum(p.players), 0)::int8 FROM score_board_deltas p \
-                 WHERE p.regions_key = $1 AND p.period = $2 AND p.period_start = $3 AND p.share_nanos = ",
+            ".share_nanos AND (p.share_nanos > ",
             $x,
-            ".share_nanos AND p.duration_key < ",
+            ".share_nanos OR p.duration_key < ",
             $x,
-            ".duration_key)"
+            ".duration_key))"
         )
     };
 }

@@ -315,7 +315,8 @@ async fn friends_board(reader: &SqlitePool, key: &BoardKey, user_id: &str) -> Re
 }
 
 /// 1 + the number of entries strictly better than `key`: the per-share and per-duration counts plus the
-/// changes not yet folded into them (see [`fold_counts`]), each an index range.
+/// changes not yet folded into them (see [`fold_counts`]), each an index range (the pending changes, one
+/// range from the entry's share up).
 async fn rank_of(conn: &mut SqliteConnection, board: &BoardKey, (share, duration): TieKey) -> Result<i64, StoreError> {
     let better: i64 = sqlx::query_scalar(
         "SELECT (SELECT coalesce(sum(players), 0) FROM score_board_shares \
@@ -324,10 +325,8 @@ async fn rank_of(conn: &mut SqliteConnection, board: &BoardKey, (share, duration
                   WHERE regions_key = ?1 AND period = ?2 AND period_start = ?3 AND share_nanos = ?4 \
                     AND duration_key < ?5) \
               + (SELECT coalesce(sum(players), 0) FROM score_board_deltas \
-                  WHERE regions_key = ?1 AND period = ?2 AND period_start = ?3 AND share_nanos > ?4) \
-              + (SELECT coalesce(sum(players), 0) FROM score_board_deltas \
-                  WHERE regions_key = ?1 AND period = ?2 AND period_start = ?3 AND share_nanos = ?4 \
-                    AND duration_key < ?5)",
+                  WHERE regions_key = ?1 AND period = ?2 AND period_start = ?3 AND share_nanos >= ?4 \
+                    AND (share_nanos > ?4 OR duration_key < ?5))",
     )
     .bind(&board.regions_key)
     .bind(&board.period.period)
