@@ -4,10 +4,26 @@
 use crate::{BoardEntry, NewScore, Score};
 use mapquiz_domain::Timestamp;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The duration key of a game without a duration: after every real one (at most 86 400). The SQL writes it
 /// as the literal `2147483647` in `coalesce(duration, 2147483647)`, which must match the index expression.
 pub(crate) const NO_DURATION: i32 = i32::MAX;
+
+/// Leaderboard games stored between two folds of the pending count changes into the board counters (in
+/// this process). Reads add up the changes still pending, so this only bounds how many they add: a few per
+/// game.
+const FOLD_EVERY: u32 = 64;
+
+/// Leaderboard games stored by this process, modulo 2³² (a multiple of [`FOLD_EVERY`]).
+static STORED: AtomicU32 = AtomicU32::new(0);
+
+/// Whether the game just stored should fold the pending count changes: the process's first one (so that
+/// changes left by processes that stopped before their next fold do not pile up), then every
+/// [`FOLD_EVERY`]th.
+pub(crate) fn fold_due() -> bool {
+    STORED.fetch_add(1, Ordering::Relaxed).is_multiple_of(FOLD_EVERY)
+}
 
 /// What ties compare: entries with equal keys share a rank. `(share_nanos, duration key)`.
 pub(crate) type TieKey = (i64, i32);

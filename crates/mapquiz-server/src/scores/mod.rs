@@ -91,21 +91,25 @@ async fn save(
     let now = state.clock.now();
     let day = local_day(now, state.config.time_zone);
     let boards = board_periods(game.mode, day);
-    let score = state
-        .store
-        .insert_score(&NewScore {
-            id: new_id(),
-            user_id: me.user.id,
-            score: game.score,
-            total_questions: game.total_questions,
-            selected_regions: game.regions.iter().map(|r| r.as_str().to_owned()).collect(),
-            regions_key: regions_key(&game.regions),
-            game_mode: game.mode.as_str().to_owned(),
-            duration: game.duration,
-            created_at: now,
-            boards,
-        })
-        .await?;
+    let new_score = NewScore {
+        id: new_id(),
+        user_id: me.user.id,
+        score: game.score,
+        total_questions: game.total_questions,
+        selected_regions: game.regions.iter().map(|r| r.as_str().to_owned()).collect(),
+        regions_key: regions_key(&game.regions),
+        game_mode: game.mode.as_str().to_owned(),
+        duration: game.duration,
+        created_at: now,
+        boards,
+    };
+    // The write runs to its end in a task of its own: a request dropped by the timeout or by a client that
+    // went away would otherwise abandon the transaction midway, and its connection would go back to the pool
+    // with the transaction (and its row locks) open until the deferred rollback runs.
+    let store = state.store.clone();
+    let score = tokio::spawn(async move { store.insert_score(&new_score).await })
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))??;
     Ok(json(StatusCode::OK, &Saved { success: true, score: score.into() }))
 }
 

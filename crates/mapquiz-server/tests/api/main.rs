@@ -22,6 +22,7 @@ mod otel;
 mod presence;
 mod rate_limit;
 mod routing;
+mod score_concurrency;
 mod scores;
 mod secrets_in_logs;
 mod session_cache;

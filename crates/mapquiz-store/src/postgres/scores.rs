@@ -147,6 +147,9 @@ impl Scores for PgStore {
         insert_games(&mut tx, scores).await?;
         upsert_bests(&mut tx, &board::best_rows(scores)).await?;
         tx.commit().await?;
+        if !score.boards.is_empty() && board::fold_due() {
+            fold_counts_quietly(&self.pool).await;
+        }
         Ok(board::stored(score))
     }
 
@@ -161,6 +164,7 @@ impl Scores for PgStore {
         insert_games(&mut tx, scores).await?;
         upsert_bests(&mut tx, &rows).await?;
         tx.commit().await?;
+        fold_counts(&self.pool).await?;
         refresh_statistics(&self.pool).await
     }
 
@@ -267,6 +271,54 @@ pub(super) async fn refresh_statistics(pool: &PgPool) -> Result<(), StoreError> 
     Ok(())
 }
 
+/// Any other session's fold holds this (transaction-scoped advisory lock, an arbitrary constant).
+const FOLD_LOCK: i64 = 0x006d_715f_666f_6c64; // "mq_fold" in ASCII
+
+/// Moves the pending count changes (`score_board_deltas`, appended by the `score_bests` triggers of
+/// migration 0007) into the per-board counters, in one transaction: a reader's snapshot sees each change
+/// either still pending or folded, never both. Writers never wait on it (they only append); a second fold
+/// meanwhile skips rather than queue, leaving its deltas to the next one.
+async fn fold_counts(pool: &PgPool) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    let ours: bool =
+        sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)").bind(FOLD_LOCK).fetch_one(&mut *tx).await?;
+    if !ours {
+        return Ok(());
+    }
+    sqlx::query(
+        "WITH moved AS ( \
+             DELETE FROM score_board_deltas \
+             RETURNING regions_key, period, period_start, share_nanos, duration_key, players \
+         ), delta AS ( \
+             SELECT regions_key, period, period_start, share_nanos, duration_key, sum(players)::int8 AS players \
+               FROM moved GROUP BY 1, 2, 3, 4, 5 \
+         ), shares AS ( \
+             INSERT INTO score_board_shares AS s (regions_key, period, period_start, share_nanos, players) \
+             SELECT regions_key, period, period_start, share_nanos, sum(players)::int8 FROM delta \
+              GROUP BY 1, 2, 3, 4 HAVING sum(players) <> 0 \
+             ON CONFLICT (regions_key, period, period_start, share_nanos) \
+             DO UPDATE SET players = s.players + excluded.players \
+         ) \
+         INSERT INTO score_board_durations AS s \
+                (regions_key, period, period_start, share_nanos, duration_key, players) \
+         SELECT * FROM delta WHERE players <> 0 \
+         ON CONFLICT (regions_key, period, period_start, share_nanos, duration_key) \
+         DO UPDATE SET players = s.players + excluded.players",
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`fold_counts`] after a game was stored: its failure leaves the deltas to the next fold and must not
+/// turn the stored game into an error.
+async fn fold_counts_quietly(pool: &PgPool) {
+    if let Err(e) = fold_counts(pool).await {
+        tracing::warn!(error = format!("{e:#}"), "folding leaderboard counts failed; the next fold retries");
+    }
+}
+
 /// The whole board of a user and their friends, ranked within it: a user's friends are few, so this is a
 /// primary-key lookup per friend, not a scan of the board.
 async fn friends_board(pool: &PgPool, key: &BoardKey, user_id: &str) -> Result<Vec<BoardEntry>, StoreError> {
@@ -289,7 +341,9 @@ async fn friends_board(pool: &PgPool, key: &BoardKey, user_id: &str) -> Result<V
 }
 
 /// How many entries are strictly better than the row `x` of the query (columns `share_nanos`,
-/// `duration_key`), on the board `$1`..`$3`, from the per-share and per-duration counts.
+/// `duration_key`), on the board `$1`..`$3`: the per-share and per-duration counts plus the changes not yet
+/// folded into them (see [`fold_counts`]), each an index range (the pending changes, one range from the
+/// entry's share up).
 macro_rules! better_than {
     ($x:literal) => {
         concat!(
@@ -302,7 +356,15 @@ macro_rules! better_than {
             $x,
             ".share_nanos AND d.duration_key < ",
             $x,
-            ".duration_key)"
+            ".duration_key) \
+             + (SELECT coalesce(sum(p.players), 0)::int8 FROM score_board_deltas p \
+                 WHERE p.regions_key = $1 AND p.period = $2 AND p.period_start = $3 AND p.share_nanos >= ",
+            $x,
+            ".share_nanos AND (p.share_nanos > ",
+            $x,
+            ".share_nanos OR p.duration_key < ",
+            $x,
+            ".duration_key))"
         )
     };
 }

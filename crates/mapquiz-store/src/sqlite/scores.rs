@@ -37,7 +37,7 @@ macro_rules! entry_columns {
     };
 }
 
-/// The rows of one board (`?1`..`?3`: regions key, period, period start) with their players.
+/// The rows of one board (`$1`..`$3`: regions key, period, period start) with their players.
 macro_rules! board_rows {
     () => {
         " FROM score_bests b JOIN users u ON u.id = b.user_id \
@@ -145,6 +145,9 @@ impl Scores for SqliteStore {
         insert_games(&mut tx, scores).await?;
         upsert_bests(&mut tx, &board::best_rows(scores)).await?;
         tx.commit().await?;
+        if !score.boards.is_empty() && board::fold_due() {
+            fold_counts_quietly(&self.writer).await;
+        }
         Ok(board::stored(score))
     }
 
@@ -157,7 +160,7 @@ impl Scores for SqliteStore {
         insert_games(&mut tx, scores).await?;
         upsert_bests(&mut tx, &rows).await?;
         tx.commit().await?;
-        Ok(())
+        fold_counts(&self.writer).await
     }
 
     async fn recent_scores(&self, user_id: &str, limit: u32) -> Result<Vec<Score>, StoreError> {
@@ -233,6 +236,44 @@ impl Scores for SqliteStore {
     }
 }
 
+/// Moves the pending count changes (`score_board_deltas`, appended by the `score_bests` triggers of
+/// migration 0007) into the per-board counters, in one write transaction: a reader's snapshot sees each
+/// change either still pending or folded, never both.
+async fn fold_counts(writer: &SqlitePool) -> Result<(), StoreError> {
+    let mut tx = writer.begin().await?;
+    sqlx::query(
+        "INSERT INTO score_board_shares (regions_key, period, period_start, share_nanos, players) \
+         SELECT regions_key, period, period_start, share_nanos, sum(players) FROM score_board_deltas WHERE true \
+          GROUP BY regions_key, period, period_start, share_nanos HAVING sum(players) <> 0 \
+         ON CONFLICT (regions_key, period, period_start, share_nanos) \
+         DO UPDATE SET players = players + excluded.players",
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO score_board_durations (regions_key, period, period_start, share_nanos, duration_key, players) \
+         SELECT regions_key, period, period_start, share_nanos, duration_key, sum(players) \
+           FROM score_board_deltas WHERE true \
+          GROUP BY regions_key, period, period_start, share_nanos, duration_key HAVING sum(players) <> 0 \
+         ON CONFLICT (regions_key, period, period_start, share_nanos, duration_key) \
+         DO UPDATE SET players = players + excluded.players",
+    )
+    .execute(&mut *tx)
+    .await?;
+    // The writer is this store's only writing connection: nothing was appended since the sums above.
+    sqlx::query("DELETE FROM score_board_deltas").execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`fold_counts`] after a game was stored: its failure leaves the deltas to the next fold and must not
+/// turn the stored game into an error.
+async fn fold_counts_quietly(writer: &SqlitePool) {
+    if let Err(e) = fold_counts(writer).await {
+        tracing::warn!(error = format!("{e:#}"), "folding leaderboard counts failed; the next fold retries");
+    }
+}
+
 /// The whole board of a user and their friends, ranked within it: a user's friends are few, so this is a
 /// primary-key lookup per friend, not a scan of the board. CROSS JOIN keeps the friends as the outer loop:
 /// without statistics SQLite would rather scan the board.
@@ -255,14 +296,19 @@ async fn friends_board(reader: &SqlitePool, key: &BoardKey, user_id: &str) -> Re
     Ok(board::ranked(rows, 1, 1))
 }
 
-/// 1 + the number of entries strictly better than `key`, from the per-share and per-duration counts.
+/// 1 + the number of entries strictly better than `key`: the per-share and per-duration counts plus the
+/// changes not yet folded into them (see [`fold_counts`]), each an index range (the pending changes, one
+/// range from the entry's share up).
 async fn rank_of(conn: &mut SqliteConnection, board: &BoardKey, (share, duration): TieKey) -> Result<i64, StoreError> {
     let better: i64 = sqlx::query_scalar(
         "SELECT (SELECT coalesce(sum(players), 0) FROM score_board_shares \
                   WHERE regions_key = $1 AND period = $2 AND period_start = $3 AND share_nanos > $4) \
               + (SELECT coalesce(sum(players), 0) FROM score_board_durations \
                   WHERE regions_key = $1 AND period = $2 AND period_start = $3 AND share_nanos = $4 \
-                    AND duration_key < $5)",
+                    AND duration_key < $5) \
+              + (SELECT coalesce(sum(players), 0) FROM score_board_deltas \
+                  WHERE regions_key = $1 AND period = $2 AND period_start = $3 AND share_nanos >= $4 \
+                    AND (share_nanos > $4 OR duration_key < $5))",
     )
     .bind(&board.regions_key)
     .bind(&board.period.period)
@@ -274,7 +320,7 @@ async fn rank_of(conn: &mut SqliteConnection, board: &BoardKey, (share, duration
     Ok(better + 1)
 }
 
-/// One index range of a board, in an order, at most `?8` rows (with [`entry_columns`]).
+/// One index range of a board, in an order, at most `$8` rows (with [`entry_columns`]).
 macro_rules! board_range {
     ($condition:expr, $order:expr) => {
         concat!(
@@ -290,13 +336,13 @@ macro_rules! board_range {
     };
 }
 
-// The entries just before and just after a position (`?4`..`?7`: -share, duration key, achieved_at,
+// The entries just before and just after a position (`$4`..`$7`: -share, duration key, achieved_at,
 // user id). SQLite turns a row-value comparison on indexed expressions into a filter, not an index range,
 // so each side is spelt as three ranges (same share and duration, same share, other shares), each read in
-// index order and cut at `?8` rows. The outer ORDER BY sorts at most 3 × `?8` rows; columns are numbered as
+// index order and cut at `$8` rows. The outer ORDER BY sorts at most 3 × `$8` rows; columns are numbered as
 // in `entry_columns`.
 
-/// The `?8` entries before a position, nearest first.
+/// The `$8` entries before a position, nearest first.
 const BEFORE: &str = concat!(
     board_range!(
         "-b.share_nanos = $4 AND coalesce(b.duration, 2147483647) = $5 AND (b.achieved_at, b.user_id) < ($6, $7)",
@@ -315,7 +361,7 @@ const BEFORE: &str = concat!(
     " ORDER BY 1, 2 DESC, 6 DESC, 7 DESC LIMIT $8"
 );
 
-/// The `?8` entries after a position, nearest first.
+/// The `$8` entries after a position, nearest first.
 const AFTER: &str = concat!(
     board_range!(
         "-b.share_nanos = $4 AND coalesce(b.duration, 2147483647) = $5 AND (b.achieved_at, b.user_id) > ($6, $7)",

@@ -55,6 +55,8 @@ async fn down_reverts_newest_first(pg: bool) {
     let schema = store.schema().await.unwrap();
     assert!(!schema.iter().any(|l| l.contains("game_results_user_game_idx")));
     assert!(schema.iter().any(|l| l.contains("game_results_user_idx")));
+    // 0007 reverted: score writers update the counters again, no delta table.
+    assert!(!schema.iter().any(|l| l.contains("score_board_deltas")));
 
     assert_eq!(store.migrate_up().await.unwrap().len(), 2);
 }
