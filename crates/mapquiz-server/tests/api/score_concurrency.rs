@@ -1,9 +1,9 @@
 //! Many players saving games on the same boards at once (issue 11, item 9): every game is answered 200 and
 //! stored, PostgreSQL reports no deadlock, and the boards rank exactly as the stored bests say.
 
-use crate::auth_support::roomy_app;
-use crate::helpers::{TestApp, TestUser, json, on_both_backends};
 use crate::scores::{game, post_score, set_now};
+use crate::support::auth::roomy_app;
+use crate::support::{TestApp, TestUser, json, on_both_backends};
 use futures_util::future::join_all;
 use serde_json::Value;
 use std::collections::BTreeMap;
