@@ -15,14 +15,17 @@ pub(crate) const NO_DURATION: i32 = i32::MAX;
 /// game.
 const FOLD_EVERY: u32 = 64;
 
-/// Leaderboard games stored by this process, modulo 2³² (a multiple of [`FOLD_EVERY`]).
-static STORED: AtomicU32 = AtomicU32::new(0);
+/// Counts the leaderboard games a store stored, to fold pending count changes at a steady cadence.
+#[derive(Debug, Default)]
+pub(crate) struct FoldCadence(AtomicU32);
 
-/// Whether the game just stored should fold the pending count changes: the process's first one (so that
-/// changes left by processes that stopped before their next fold do not pile up), then every
-/// [`FOLD_EVERY`]th.
-pub(crate) fn fold_due() -> bool {
-    STORED.fetch_add(1, Ordering::Relaxed).is_multiple_of(FOLD_EVERY)
+impl FoldCadence {
+    /// Whether the game just stored should fold the pending count changes: the store's first one (so that
+    /// changes left by processes that stopped before their next fold do not pile up), then every
+    /// [`FOLD_EVERY`]th. The count wraps at 2³², a multiple of [`FOLD_EVERY`].
+    pub(crate) fn due(&self) -> bool {
+        self.0.fetch_add(1, Ordering::Relaxed).is_multiple_of(FOLD_EVERY)
+    }
 }
 
 /// What ties compare: entries with equal keys share a rank. `(share_nanos, duration key)`.

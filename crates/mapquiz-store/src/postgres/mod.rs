@@ -39,6 +39,8 @@ ORDER BY 1";
 /// PostgreSQL store.
 pub(crate) struct PgStore {
     pool: PgPool,
+    /// When a stored game also folds the leaderboard count changes.
+    folds: crate::board::FoldCadence,
 }
 
 impl PgStore {
@@ -52,7 +54,7 @@ impl PgStore {
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect)
             .await?;
-        Ok(Self { pool })
+        Ok(Self { pool, folds: Default::default() })
     }
 }
 

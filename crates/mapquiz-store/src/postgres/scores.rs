@@ -147,7 +147,7 @@ impl Scores for PgStore {
         insert_games(&mut tx, scores).await?;
         upsert_bests(&mut tx, &board::best_rows(scores)).await?;
         tx.commit().await?;
-        if !score.boards.is_empty() && board::fold_due() {
+        if !score.boards.is_empty() && self.folds.due() {
             fold_counts_quietly(&self.pool).await;
         }
         Ok(board::stored(score))

@@ -42,6 +42,8 @@ pub(crate) struct SqliteStore {
     reader: SqlitePool,
     /// The database file, for online copies on a connection of their own.
     path: PathBuf,
+    /// When a stored game also folds the leaderboard count changes.
+    folds: crate::board::FoldCadence,
 }
 
 impl SqliteStore {
@@ -71,7 +73,7 @@ impl SqliteStore {
             .acquire_timeout(options.acquire_timeout)
             .connect_with(base.pragma("query_only", "ON"))
             .await?;
-        Ok(Self { writer, reader, path: path.to_owned() })
+        Ok(Self { writer, reader, path: path.to_owned(), folds: Default::default() })
     }
 }
 

@@ -145,7 +145,7 @@ impl Scores for SqliteStore {
         insert_games(&mut tx, scores).await?;
         upsert_bests(&mut tx, &board::best_rows(scores)).await?;
         tx.commit().await?;
-        if !score.boards.is_empty() && board::fold_due() {
+        if !score.boards.is_empty() && self.folds.due() {
             fold_counts_quietly(&self.writer).await;
         }
         Ok(board::stored(score))
