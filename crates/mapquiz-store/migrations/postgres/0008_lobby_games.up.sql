@@ -1,0 +1,13 @@
+-- Lobby games as issue 12 plays them: the fair-play mark on memberships and results, and results that tell
+-- the whole game after their lobby is deleted (its name, regions and mode), listed per player newest first.
+ALTER TABLE lobby_players ADD COLUMN flagged BOOLEAN NOT NULL DEFAULT FALSE;
+
+ALTER TABLE game_results
+    ADD COLUMN flagged          BOOLEAN NOT NULL DEFAULT FALSE,
+    ADD COLUMN lobby_name       TEXT    NOT NULL DEFAULT '',
+    ADD COLUMN selected_regions JSONB   NOT NULL DEFAULT '[]',   -- array, as settings
+    ADD COLUMN game_mode        TEXT    NOT NULL DEFAULT 'quiz';
+
+-- The history's keyset order: (game_started_at, lobby_id) is unique per user (game_results_game_user_key).
+DROP INDEX game_results_user_idx;
+CREATE INDEX game_results_user_game_idx ON game_results (user_id, game_started_at DESC, lobby_id DESC);
