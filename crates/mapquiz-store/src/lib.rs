@@ -24,6 +24,7 @@ mod users;
 mod board;
 mod db_time;
 mod error;
+mod lobby_rows;
 mod migrations;
 mod options;
 mod postgres;
@@ -49,7 +50,7 @@ pub use users::{Account, NewUser, User, UserSearch, Users, name_key};
 /// Every trait of the store, for code that calls the parts on something other than a [`DynStore`].
 pub mod prelude {
     pub use crate::{
-        Audit, BugReports, Friends, Lockout, Maintenance, Presence, Scores, Sessions, Store, TwoFactors, Users,
+        Audit, BugReports, Friends, Lobbies, Lockout, Maintenance, Presence, Scores, Sessions, Store, TwoFactors, Users,
     };
 }
 
@@ -80,6 +81,7 @@ pub trait Store:
     + Audit
     + Scores
     + Friends
+    + Lobbies
     + Presence
     + Maintenance
     + BugReports

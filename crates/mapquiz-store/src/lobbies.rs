@@ -68,8 +68,12 @@ pub trait Lobbies: Send + Sync {
     /// the rows written (`updated_at`, the results' end time). Retrying a transaction whose outcome is unknown
     /// is safe: creation, membership and results are written idempotently. Changes to a lobby that is not
     /// stored answer `NotFound`, except a `DeleteLobby` (already done).
-    async fn persist_lobby_changes(&self, lobby: &LobbyId, changes: &[Change], now: Timestamp)
-    -> Result<(), StoreError>;
+    async fn persist_lobby_changes(
+        &self,
+        lobby: &LobbyId,
+        changes: &[Change],
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
 
     /// Stores many players' merged progress at once (one statement on PostgreSQL, one transaction on SQLite,
     /// rows of several lobbies). Rows whose membership is gone, or whose lobby is gone or no longer `playing`,

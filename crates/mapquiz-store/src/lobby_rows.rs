@@ -1,0 +1,239 @@
+//! Lobby rows shared by both backends: the JSON the columns hold (both engines read and write it as text),
+//! the decoding of stored values into the domain's types, and the grouping of joined rows into lobbies and
+//! games. The SQL lives with each backend.
+
+use crate::{GamePlayer, GameRecord, StoreError};
+use mapquiz_domain::lobby::{
+    FALLBACK_PLAYER_NAME, LobbySettings, PlayerStatus, ProgressRow, SettingsUpdate, StoredInvitation, StoredLobby,
+    StoredMember, StoredResult,
+};
+use mapquiz_domain::scores::GameMode;
+use mapquiz_domain::{LobbyId, Region, UserId};
+use serde::Serialize;
+use sqlx::{ColumnIndex, Decode, Row, Type};
+use std::collections::HashMap;
+
+/// `value` as JSON text, for a JSON column.
+pub(crate) fn json<T: Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Other(sqlx::Error::Encode(e.into())))
+}
+
+/// A decoding failure of column `index`.
+fn bad(index: usize, what: impl std::fmt::Display) -> sqlx::Error {
+    sqlx::Error::ColumnDecode { index: index.to_string(), source: what.to_string().into() }
+}
+
+/// The text column `index`.
+fn text<R: Row>(row: &R, index: usize) -> Result<String, sqlx::Error>
+where
+    usize: ColumnIndex<R>,
+    String: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+{
+    row.try_get(index)
+}
+
+/// The non-negative INTEGER column `index`.
+pub(crate) fn uint<R: Row>(row: &R, index: usize) -> Result<u32, sqlx::Error>
+where
+    usize: ColumnIndex<R>,
+    i32: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+{
+    let n: i32 = row.try_get(index)?;
+    u32::try_from(n).map_err(|_| bad(index, format!("negative count {n}")))
+}
+
+/// The nullable non-negative INTEGER column `index`.
+pub(crate) fn uint_opt<R: Row>(row: &R, index: usize) -> Result<Option<u32>, sqlx::Error>
+where
+    usize: ColumnIndex<R>,
+    i32: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+{
+    let n: Option<i32> = row.try_get(index)?;
+    n.map(|n| u32::try_from(n).map_err(|_| bad(index, format!("negative count {n}")))).transpose()
+}
+
+/// A count as the INTEGER columns bind it (they are 32-bit on PostgreSQL).
+pub(crate) fn int(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// The id in text column `index`.
+pub(crate) fn id<R, I>(row: &R, index: usize) -> Result<I, sqlx::Error>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    String: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    I: TryFrom<String>,
+{
+    I::try_from(text(row, index)?).map_err(|_| bad(index, "not an identifier"))
+}
+
+/// The JSON array of strings in text column `index` (NULL reads as empty).
+pub(crate) fn strings<R: Row>(row: &R, index: usize) -> Result<Vec<String>, sqlx::Error>
+where
+    usize: ColumnIndex<R>,
+    String: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+{
+    let raw: Option<String> = row.try_get(index)?;
+    raw.map_or(Ok(Vec::new()), |raw| serde_json::from_str(&raw).map_err(|e| bad(index, e)))
+}
+
+/// The JSON array of user ids in text column `index`.
+pub(crate) fn user_ids<R: Row>(row: &R, index: usize) -> Result<Vec<UserId>, sqlx::Error>
+where
+    usize: ColumnIndex<R>,
+    String: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+{
+    strings(row, index)?.into_iter().map(|s| UserId::try_from(s).map_err(|_| bad(index, "not a user id"))).collect()
+}
+
+/// The JSON array of region names in text column `index`.
+pub(crate) fn regions<R: Row>(row: &R, index: usize) -> Result<Vec<Region>, sqlx::Error>
+where
+    usize: ColumnIndex<R>,
+    String: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+{
+    strings(row, index)?.iter().map(|s| Region::parse(s).ok_or_else(|| bad(index, format!("region {s:?}")))).collect()
+}
+
+/// The settings JSON in text column `index`, parsed as the client's are (a waiting lobby may have none).
+pub(crate) fn settings<R: Row>(row: &R, index: usize) -> Result<LobbySettings, sqlx::Error>
+where
+    usize: ColumnIndex<R>,
+    String: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+{
+    let value: serde_json::Value = serde_json::from_str(&text(row, index)?).map_err(|e| bad(index, e))?;
+    let parsed = SettingsUpdate::parse(Some(&value)).map_err(|e| bad(index, e))?;
+    Ok(LobbySettings { regions: parsed.regions, mode: parsed.mode.unwrap_or(GameMode::Quiz) })
+}
+
+/// The game mode in text column `index`.
+pub(crate) fn mode<R: Row>(row: &R, index: usize) -> Result<GameMode, sqlx::Error>
+where
+    usize: ColumnIndex<R>,
+    String: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+{
+    let s = text(row, index)?;
+    GameMode::parse(&s).ok_or_else(|| bad(index, format!("game mode {s:?}")))
+}
+
+/// The lobby status in text column `index`.
+pub(crate) fn game_status<R: Row>(row: &R, index: usize) -> Result<mapquiz_domain::lobby::GameStatus, sqlx::Error>
+where
+    usize: ColumnIndex<R>,
+    String: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+{
+    let s = text(row, index)?;
+    mapquiz_domain::lobby::GameStatus::parse(&s).ok_or_else(|| bad(index, format!("lobby status {s:?}")))
+}
+
+/// The member status in text column `index`.
+pub(crate) fn player_status<R: Row>(row: &R, index: usize) -> Result<PlayerStatus, sqlx::Error>
+where
+    usize: ColumnIndex<R>,
+    String: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+{
+    let s = text(row, index)?;
+    PlayerStatus::parse(&s).ok_or_else(|| bad(index, format!("player status {s:?}")))
+}
+
+/// A stored name as shown: an empty one is `Joueur`, as for members' profiles.
+pub(crate) fn shown_name(name: String) -> String {
+    if name.trim().is_empty() { FALLBACK_PLAYER_NAME.to_owned() } else { name }
+}
+
+/// The rows of one batch the statement writes: the last row of each player, so no row is written twice.
+pub(crate) fn last_per_player(rows: &[ProgressRow]) -> Vec<&ProgressRow> {
+    let mut at: HashMap<(&LobbyId, &UserId), usize> = HashMap::with_capacity(rows.len());
+    let mut out: Vec<&ProgressRow> = Vec::with_capacity(rows.len());
+    for row in rows {
+        match at.get(&(&row.lobby, &row.user)) {
+            Some(&i) => out[i] = row,
+            None => {
+                at.insert((&row.lobby, &row.user), out.len());
+                out.push(row);
+            }
+        }
+    }
+    out
+}
+
+/// What the four restore queries read, before grouping: lobbies (members, invitations and results still
+/// empty) and the rows that belong to them, each with its lobby's id.
+#[derive(Default)]
+pub(crate) struct LoadedRows {
+    pub lobbies: Vec<StoredLobby>,
+    pub members: Vec<(LobbyId, StoredMember)>,
+    pub invitations: Vec<(LobbyId, StoredInvitation)>,
+    pub results: Vec<(LobbyId, StoredResult)>,
+}
+
+impl LoadedRows {
+    /// Each row under its lobby, in the order read; rows of a lobby not read (deleted meanwhile) are dropped.
+    pub(crate) fn assemble(self) -> Vec<StoredLobby> {
+        let mut lobbies = self.lobbies;
+        let at: HashMap<LobbyId, usize> = lobbies.iter().enumerate().map(|(i, l)| (l.id.clone(), i)).collect();
+        for (lobby, member) in self.members {
+            if let Some(&i) = at.get(&lobby) {
+                lobbies[i].members.push(member);
+            }
+        }
+        for (lobby, invitation) in self.invitations {
+            if let Some(&i) = at.get(&lobby) {
+                lobbies[i].invitations.push(invitation);
+            }
+        }
+        for (lobby, result) in self.results {
+            if let Some(&i) = at.get(&lobby) {
+                lobbies[i].results.push(result);
+            }
+        }
+        lobbies
+    }
+}
+
+/// Groups the history rows, one per (game, player) and ordered by game, into games: the game-level fields
+/// come from the game's first row (every row of a game was written with the same).
+pub(crate) fn group_games(rows: Vec<(GameRecord, GamePlayer)>) -> Vec<GameRecord> {
+    let mut games: Vec<GameRecord> = Vec::new();
+    for (game, player) in rows {
+        match games.last_mut() {
+            Some(last) if last.lobby == game.lobby && last.started_at == game.started_at => last.players.push(player),
+            _ => games.push(GameRecord { players: vec![player], ..game }),
+        }
+    }
+    games
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(lobby: &str, user: &str, score: u32) -> ProgressRow {
+        ProgressRow {
+            lobby: LobbyId::parse(lobby).unwrap(),
+            user: UserId::parse(user).unwrap(),
+            status: PlayerStatus::Playing,
+            score,
+            progress: 0,
+            validated: Vec::new(),
+            incorrect: Vec::new(),
+            completion_secs: None,
+            flagged: false,
+        }
+    }
+
+    #[test]
+    fn a_batch_keeps_each_players_last_row_in_first_seen_order() {
+        let rows = [row("l1", "a", 1), row("l2", "a", 1), row("l1", "b", 1), row("l1", "a", 3)];
+        let kept: Vec<(&str, &str, u32)> =
+            last_per_player(&rows).iter().map(|r| (r.lobby.as_str(), r.user.as_str(), r.score)).collect();
+        assert_eq!(kept, [("l1", "a", 3), ("l2", "a", 1), ("l1", "b", 1)]);
+    }
+
+    #[test]
+    fn empty_names_show_the_fallback() {
+        assert_eq!(shown_name("  ".to_owned()), FALLBACK_PLAYER_NAME);
+        assert_eq!(shown_name("Alice".to_owned()), "Alice");
+    }
+}

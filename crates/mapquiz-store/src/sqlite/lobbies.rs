@@ -1,0 +1,590 @@
+//! Lobbies on SQLite: JSON text columns edited with the JSON1 functions, one private function per
+//! [`Change`], every write on the single writer connection.
+
+use super::SqliteStore;
+use crate::db_time::{DbTime, time, time_opt};
+use crate::lobby_rows::{
+    LoadedRows, game_status, group_games, id, int, json, last_per_player, mode, player_status, regions, settings,
+    shown_name, strings, uint, uint_opt, user_ids,
+};
+use crate::{GameCursor, GamePlayer, GameRecord, Lobbies, StoreError};
+use async_trait::async_trait;
+use mapquiz_domain::lobby::{
+    Change, InvitationRow, LobbyRow, MemberRow, ProgressRow, PublicProfile, ResultRow, StoredInvitation, StoredLobby,
+    StoredMember, StoredResult,
+};
+use mapquiz_domain::{CountryCode, InvitationId, LobbyId, Timestamp, UserId, new_id};
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use sqlx::{Row, Sqlite, SqliteConnection};
+
+/// Builds a restore query: the whole table, or one lobby (`$1`) when `$filter` is its condition.
+macro_rules! load_sql {
+    (lobbies, $filter:literal) => {
+        concat!(
+            "SELECT id, name, host_id, status, settings, authorized_players, start_time, required_codes, created_at \
+               FROM lobbies l WHERE TRUE",
+            $filter,
+            " ORDER BY created_at, id"
+        )
+    };
+    (members, $filter:literal) => {
+        concat!(
+            "SELECT p.lobby_id, u.id, u.name, u.image, coalesce(u.tag, ''), p.status, p.validated_countries, \
+                    p.incorrect_countries, p.completion_time, p.flagged, p.joined_at \
+               FROM lobby_players p JOIN users u ON u.id = p.user_id JOIN lobbies l ON l.id = p.lobby_id \
+              WHERE TRUE",
+            $filter,
+            " ORDER BY p.lobby_id, p.joined_at, p.user_id"
+        )
+    };
+    (invitations, $filter:literal) => {
+        concat!(
+            "SELECT i.lobby_id, i.id, i.inviter_id, i.invitee_id, i.created_at, i.delivered, u.name \
+               FROM lobby_invitations i JOIN users u ON u.id = i.inviter_id JOIN lobbies l ON l.id = i.lobby_id \
+              WHERE NOT i.delivered",
+            $filter,
+            " ORDER BY i.lobby_id, i.created_at, i.id"
+        )
+    };
+    // The latest game's results, in members' join order (former members last).
+    (results, $filter:literal) => {
+        concat!(
+            "SELECT r.lobby_id, r.user_id, u.name, r.score, r.completion_time \
+               FROM lobbies l \
+               JOIN game_results r ON r.lobby_id = l.id AND r.game_started_at = l.start_time \
+               JOIN users u ON u.id = r.user_id \
+               LEFT JOIN lobby_players p ON p.lobby_id = r.lobby_id AND p.user_id = r.user_id \
+              WHERE l.status = 'finished'",
+            $filter,
+            " ORDER BY r.lobby_id, p.joined_at IS NULL, p.joined_at, r.position, r.user_id"
+        )
+    };
+}
+
+/// Builds the history query; `$after` is the keyset condition of a following page (`$3`, `$4`).
+macro_rules! games_sql {
+    ($after:literal) => {
+        concat!(
+            "SELECT r.lobby_id, r.lobby_name, r.selected_regions, r.game_mode, r.game_started_at, r.created_at, \
+                    r.total_questions, u.id, u.name, u.image, coalesce(u.tag, ''), r.position, r.score, \
+                    r.completion_time, r.flagged \
+               FROM (SELECT lobby_id, game_started_at FROM game_results WHERE user_id = $1",
+            $after,
+            " ORDER BY game_started_at DESC, lobby_id DESC LIMIT $2) g \
+               JOIN game_results r ON r.lobby_id = g.lobby_id AND r.game_started_at = g.game_started_at \
+               JOIN users u ON u.id = r.user_id \
+              ORDER BY g.game_started_at DESC, g.lobby_id DESC, r.position, coalesce(r.completion_time, 2147483647), \
+                       r.user_id"
+        )
+    };
+}
+
+type Query = sqlx::query::Query<'static, Sqlite, SqliteArguments>;
+
+/// `sql` with the lobby id bound when the query is about one lobby.
+fn load_query(sql: &'static str, lobby: Option<&LobbyId>) -> Query {
+    let query = sqlx::query(sql);
+    match lobby {
+        Some(lobby) => query.bind(lobby.as_str().to_owned()),
+        None => query,
+    }
+}
+
+fn lobby_at(row: &SqliteRow) -> Result<StoredLobby, sqlx::Error> {
+    Ok(StoredLobby {
+        id: id(row, 0)?,
+        name: row.try_get(1)?,
+        host: id(row, 2)?,
+        status: game_status(row, 3)?,
+        settings: settings(row, 4)?,
+        authorized: user_ids(row, 5)?,
+        start_time: time_opt(row, 6)?,
+        required_codes: strings(row, 7)?,
+        created_at: time(row, 8)?,
+        members: Vec::new(),
+        invitations: Vec::new(),
+        results: Vec::new(),
+    })
+}
+
+fn profile_at(row: &SqliteRow, at: usize) -> Result<PublicProfile, sqlx::Error> {
+    let name: String = row.try_get(at + 1)?;
+    Ok(PublicProfile::new(id(row, at)?, &name, row.try_get(at + 2)?, row.try_get(at + 3)?))
+}
+
+fn member_at(row: &SqliteRow) -> Result<(LobbyId, StoredMember), sqlx::Error> {
+    Ok((
+        id(row, 0)?,
+        StoredMember {
+            profile: profile_at(row, 1)?,
+            status: player_status(row, 5)?,
+            validated: strings(row, 6)?,
+            incorrect: strings(row, 7)?,
+            completion_secs: uint_opt(row, 8)?,
+            flagged: row.try_get(9)?,
+            joined_at: time(row, 10)?,
+        },
+    ))
+}
+
+fn invitation_at(row: &SqliteRow) -> Result<(LobbyId, StoredInvitation), sqlx::Error> {
+    Ok((
+        id(row, 0)?,
+        StoredInvitation {
+            row: InvitationRow {
+                id: id::<_, InvitationId>(row, 1)?,
+                inviter: id(row, 2)?,
+                invitee: id(row, 3)?,
+                created_at: time(row, 4)?,
+                delivered: row.try_get(5)?,
+            },
+            inviter_name: shown_name(row.try_get(6)?),
+        },
+    ))
+}
+
+fn result_at(row: &SqliteRow) -> Result<(LobbyId, StoredResult), sqlx::Error> {
+    Ok((
+        id(row, 0)?,
+        StoredResult {
+            user: id(row, 1)?,
+            name: shown_name(row.try_get(2)?),
+            score: uint(row, 3)?,
+            completion_secs: uint_opt(row, 4)?,
+        },
+    ))
+}
+
+fn game_row_at(row: &SqliteRow) -> Result<(GameRecord, GamePlayer), sqlx::Error> {
+    let game = GameRecord {
+        lobby: id(row, 0)?,
+        lobby_name: row.try_get(1)?,
+        regions: regions(row, 2)?,
+        mode: mode(row, 3)?,
+        started_at: time(row, 4)?,
+        ended_at: time(row, 5)?,
+        total_questions: uint(row, 6)?,
+        players: Vec::new(),
+    };
+    let player = GamePlayer {
+        profile: profile_at(row, 7)?,
+        rank: uint(row, 11)?,
+        score: uint(row, 12)?,
+        completion_secs: uint_opt(row, 13)?,
+        flagged: row.try_get(14)?,
+    };
+    Ok((game, player))
+}
+
+impl SqliteStore {
+    /// The stored lobbies, or the one `lobby`, read in one snapshot.
+    async fn load(&self, lobby: Option<&LobbyId>) -> Result<Vec<StoredLobby>, StoreError> {
+        let one = lobby.is_some();
+        let pick = |all: &'static str, single: &'static str| if one { single } else { all };
+        let mut tx = self.reader.begin().await?;
+        let rows = LoadedRows {
+            lobbies: load_query(pick(load_sql!(lobbies, ""), load_sql!(lobbies, " AND l.id = $1")), lobby)
+                .try_map(|row: SqliteRow| lobby_at(&row))
+                .fetch_all(&mut *tx)
+                .await?,
+            members: load_query(pick(load_sql!(members, ""), load_sql!(members, " AND l.id = $1")), lobby)
+                .try_map(|row: SqliteRow| member_at(&row))
+                .fetch_all(&mut *tx)
+                .await?,
+            invitations: load_query(pick(load_sql!(invitations, ""), load_sql!(invitations, " AND l.id = $1")), lobby)
+                .try_map(|row: SqliteRow| invitation_at(&row))
+                .fetch_all(&mut *tx)
+                .await?,
+            results: load_query(pick(load_sql!(results, ""), load_sql!(results, " AND l.id = $1")), lobby)
+                .try_map(|row: SqliteRow| result_at(&row))
+                .fetch_all(&mut *tx)
+                .await?,
+        };
+        tx.commit().await?;
+        Ok(rows.assemble())
+    }
+}
+
+#[async_trait]
+impl Lobbies for SqliteStore {
+    async fn persist_lobby_changes(
+        &self,
+        lobby: &LobbyId,
+        changes: &[Change],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.writer.begin().await?;
+        if !matches!(changes.first(), Some(Change::CreateLobby { .. })) {
+            // Stamps the lobby and checks it is still stored, in one statement.
+            let touched = sqlx::query("UPDATE lobbies SET updated_at = $2 WHERE id = $1")
+                .bind(lobby.as_str())
+                .bind(DbTime(now))
+                .execute(&mut *tx)
+                .await?;
+            if touched.rows_affected() == 0 {
+                let only_deletes = changes.iter().all(|c| matches!(c, Change::DeleteLobby));
+                return if only_deletes { Ok(()) } else { Err(StoreError::NotFound) };
+            }
+        }
+        for change in changes {
+            apply(&mut tx, lobby, change, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn save_progress_batch(&self, rows: &[ProgressRow], now: Timestamp) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.writer.begin().await?;
+        // One statement text: sqlx prepares it once per connection and reuses it for every row.
+        for row in last_per_player(rows) {
+            sqlx::query(
+                "UPDATE lobby_players SET status = $3, score = $4, progress = $5, validated_countries = $6, \
+                        incorrect_countries = $7, completion_time = $8, flagged = $9, updated_at = $10 \
+                  WHERE lobby_id = $1 AND user_id = $2 \
+                    AND EXISTS (SELECT 1 FROM lobbies WHERE id = $1 AND status = 'playing')",
+            )
+            .bind(row.lobby.as_str())
+            .bind(row.user.as_str())
+            .bind(row.status.as_str())
+            .bind(int(row.score))
+            .bind(i32::from(row.progress))
+            .bind(json(&row.validated)?)
+            .bind(json(&row.incorrect)?)
+            .bind(row.completion_secs.map(int))
+            .bind(row.flagged)
+            .bind(DbTime(now))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn load_lobbies(&self) -> Result<Vec<StoredLobby>, StoreError> {
+        self.load(None).await
+    }
+
+    async fn load_lobby(&self, id: &LobbyId) -> Result<Option<StoredLobby>, StoreError> {
+        Ok(self.load(Some(id)).await?.into_iter().next())
+    }
+
+    async fn lobbies_of_user(&self, user: &UserId, since: Timestamp) -> Result<Vec<LobbyId>, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT lobby_id FROM lobby_players WHERE user_id = $1 \
+             UNION \
+             SELECT lobby_id FROM lobby_invitations WHERE invitee_id = $1 AND NOT delivered AND created_at > $2 \
+             ORDER BY 1",
+        )
+        .bind(user.as_str())
+        .bind(DbTime(since))
+        .fetch_all(&self.reader)
+        .await?;
+        ids.into_iter().map(|s| LobbyId::try_from(s).map_err(|_| not_an_id())).collect()
+    }
+
+    async fn games_of_user(
+        &self,
+        user: &UserId,
+        limit: u32,
+        before: Option<GameCursor>,
+    ) -> Result<Vec<GameRecord>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let sql = match before {
+            None => games_sql!(""),
+            Some(_) => games_sql!(" AND (game_started_at, lobby_id) < ($3, $4)"),
+        };
+        let mut query = sqlx::query(sql).bind(user.as_str()).bind(i64::from(limit));
+        if let Some(cursor) = &before {
+            query = query.bind(DbTime(cursor.started_at)).bind(cursor.lobby.as_str());
+        }
+        let rows = query.try_map(|row: SqliteRow| game_row_at(&row)).fetch_all(&self.reader).await?;
+        Ok(group_games(rows))
+    }
+}
+
+fn not_an_id() -> StoreError {
+    StoreError::Other(sqlx::Error::Decode("a stored lobby id is not an identifier".into()))
+}
+
+/// Writes one change of lobby `lobby` inside the caller's transaction.
+async fn apply(
+    conn: &mut SqliteConnection,
+    lobby: &LobbyId,
+    change: &Change,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    match change {
+        Change::CreateLobby { lobby: row, host } => create_lobby(conn, lobby, row, host, now).await,
+        Change::AddMember(member) => add_member(conn, lobby, member, now).await,
+        Change::RemoveMember { user } => remove_member(conn, lobby, user).await,
+        Change::TransferHost { host } => {
+            exec(conn, "UPDATE lobbies SET host_id = $2 WHERE id = $1", lobby, |q| q.bind(host.as_str().to_owned()))
+                .await
+        }
+        Change::SetSettings(settings) => {
+            let settings = json(settings)?;
+            exec(conn, "UPDATE lobbies SET settings = $2 WHERE id = $1", lobby, |q| q.bind(settings)).await
+        }
+        Change::SetMemberStatus { user, status } => {
+            let (user, status) = (user.as_str().to_owned(), status.as_str());
+            exec(
+                conn,
+                "UPDATE lobby_players SET status = $3, updated_at = $4 WHERE lobby_id = $1 AND user_id = $2",
+                lobby,
+                |q| q.bind(user).bind(status).bind(DbTime(now)),
+            )
+            .await
+        }
+        Change::StartGame { start_time, required_codes } => {
+            start_game(conn, lobby, *start_time, required_codes, now).await
+        }
+        Change::FinishGame { game_started_at, total_questions, results } => {
+            finish_game(conn, lobby, *game_started_at, *total_questions, results, now).await
+        }
+        Change::RestartGame { removed } => restart_game(conn, lobby, removed, now).await,
+        Change::ResetEmpty => clear_game(conn, lobby).await,
+        Change::Invite(invitation) => invite(conn, lobby, invitation).await,
+        Change::InvitationEnded { invitation } => {
+            let invitation = invitation.as_str().to_owned();
+            exec(conn, "DELETE FROM lobby_invitations WHERE lobby_id = $1 AND id = $2", lobby, |q| q.bind(invitation))
+                .await
+        }
+        Change::Kick { user, was_member: _ } => kick(conn, lobby, user).await,
+        Change::DeleteLobby => exec(conn, "DELETE FROM lobbies WHERE id = $1", lobby, |q| q).await,
+    }
+}
+
+/// Runs `sql` with the lobby id as `$1` and the parameters `bind` adds after it.
+async fn exec(
+    conn: &mut SqliteConnection,
+    sql: &'static str,
+    lobby: &LobbyId,
+    bind: impl FnOnce(Query) -> Query,
+) -> Result<(), StoreError> {
+    bind(sqlx::query(sql).bind(lobby.as_str().to_owned())).execute(conn).await?;
+    Ok(())
+}
+
+async fn create_lobby(
+    conn: &mut SqliteConnection,
+    lobby: &LobbyId,
+    row: &LobbyRow,
+    host: &MemberRow,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    // A retry after a commit whose answer was lost finds the lobby stored: nothing to do.
+    sqlx::query(
+        "INSERT INTO lobbies (id, name, host_id, status, settings, authorized_players, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'waiting', $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(lobby.as_str())
+    .bind(row.name.as_str())
+    .bind(row.host.as_str())
+    .bind(json(&row.settings)?)
+    .bind(json(&row.authorized)?)
+    .bind(DbTime(row.created_at))
+    .bind(DbTime(now))
+    .execute(&mut *conn)
+    .await?;
+    insert_member(conn, lobby, host, now).await
+}
+
+/// Inserts the membership, or resets it to the row as given when it exists (a retried join).
+async fn insert_member(
+    conn: &mut SqliteConnection,
+    lobby: &LobbyId,
+    member: &MemberRow,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO lobby_players (lobby_id, user_id, status, joined_at, updated_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (lobby_id, user_id) DO UPDATE SET status = excluded.status, score = 0, progress = 0, \
+            validated_countries = '[]', incorrect_countries = '[]', completion_time = NULL, flagged = 0, \
+            joined_at = excluded.joined_at, updated_at = excluded.updated_at",
+    )
+    .bind(lobby.as_str())
+    .bind(member.user.as_str())
+    .bind(member.status.as_str())
+    .bind(DbTime(member.joined_at))
+    .bind(DbTime(now))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn add_member(
+    conn: &mut SqliteConnection,
+    lobby: &LobbyId,
+    member: &MemberRow,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    insert_member(conn, lobby, member, now).await?;
+    // Joining ends the member's invitations to this lobby (§2.7.4).
+    delete_invitations(conn, lobby, &member.user).await
+}
+
+async fn remove_member(conn: &mut SqliteConnection, lobby: &LobbyId, user: &UserId) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM lobby_players WHERE lobby_id = $1 AND user_id = $2")
+        .bind(lobby.as_str())
+        .bind(user.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn delete_invitations(conn: &mut SqliteConnection, lobby: &LobbyId, user: &UserId) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM lobby_invitations WHERE lobby_id = $1 AND invitee_id = $2")
+        .bind(lobby.as_str())
+        .bind(user.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Every member back to `status` with nothing answered and no mark.
+async fn reset_members(
+    conn: &mut SqliteConnection,
+    lobby: &LobbyId,
+    status: &'static str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE lobby_players SET status = $2, score = 0, progress = 0, validated_countries = '[]', \
+                incorrect_countries = '[]', completion_time = NULL, flagged = 0, updated_at = $3 \
+          WHERE lobby_id = $1",
+    )
+    .bind(lobby.as_str())
+    .bind(status)
+    .bind(DbTime(now))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn start_game(
+    conn: &mut SqliteConnection,
+    lobby: &LobbyId,
+    start_time: Timestamp,
+    required_codes: &[CountryCode],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE lobbies SET status = 'playing', start_time = $2, required_codes = $3 WHERE id = $1")
+        .bind(lobby.as_str())
+        .bind(DbTime(start_time))
+        .bind(json(required_codes)?)
+        .execute(&mut *conn)
+        .await?;
+    reset_members(conn, lobby, "playing", now).await
+}
+
+async fn finish_game(
+    conn: &mut SqliteConnection,
+    lobby: &LobbyId,
+    started_at: Timestamp,
+    total_questions: u32,
+    results: &[ResultRow],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    // The lobby's name and settings are copied into each result: the history outlives the lobby. A retried
+    // transaction finds its results stored and keeps them.
+    for result in results {
+        sqlx::query(
+            "INSERT INTO game_results (id, lobby_id, game_started_at, user_id, score, total_questions, \
+                                       completion_time, position, flagged, lobby_name, selected_regions, game_mode, \
+                                       created_at) \
+             SELECT $2, l.id, $3, $4, $5, $6, $7, $8, $9, l.name, \
+                    coalesce(json_extract(l.settings, '$.selectedRegions'), '[]'), \
+                    coalesce(json_extract(l.settings, '$.gameMode'), 'quiz'), $10 \
+               FROM lobbies l WHERE l.id = $1 \
+             ON CONFLICT (lobby_id, game_started_at, user_id) DO NOTHING",
+        )
+        .bind(lobby.as_str())
+        .bind(new_id())
+        .bind(DbTime(started_at))
+        .bind(result.user.as_str())
+        .bind(int(result.score))
+        .bind(int(total_questions))
+        .bind(result.completion_secs.map(int))
+        .bind(int(result.position))
+        .bind(result.flagged)
+        .bind(DbTime(now))
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query("UPDATE lobbies SET status = 'finished' WHERE id = $1").bind(lobby.as_str()).execute(conn).await?;
+    Ok(())
+}
+
+/// The lobby `waiting` with no game: start time and required codes cleared.
+async fn clear_game(conn: &mut SqliteConnection, lobby: &LobbyId) -> Result<(), StoreError> {
+    sqlx::query("UPDATE lobbies SET status = 'waiting', start_time = NULL, required_codes = NULL WHERE id = $1")
+        .bind(lobby.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn restart_game(
+    conn: &mut SqliteConnection,
+    lobby: &LobbyId,
+    removed: &[UserId],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    for user in removed {
+        remove_member(conn, lobby, user).await?;
+    }
+    clear_game(conn, lobby).await?;
+    reset_members(conn, lobby, "joined", now).await
+}
+
+async fn invite(conn: &mut SqliteConnection, lobby: &LobbyId, invitation: &InvitationRow) -> Result<(), StoreError> {
+    // Appended to the authorised players unless listed.
+    sqlx::query(
+        "UPDATE lobbies SET authorized_players = json_insert(authorized_players, '$[#]', $2) \
+          WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM json_each(lobbies.authorized_players) WHERE value = $2)",
+    )
+    .bind(lobby.as_str())
+    .bind(invitation.invitee.as_str())
+    .execute(&mut *conn)
+    .await?;
+    // One invitation per lobby and invitee: the newer replaces the older (§2.7.6).
+    sqlx::query(
+        "INSERT INTO lobby_invitations (id, lobby_id, inviter_id, invitee_id, delivered, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (lobby_id, invitee_id) DO UPDATE SET id = excluded.id, inviter_id = excluded.inviter_id, \
+            delivered = excluded.delivered, created_at = excluded.created_at",
+    )
+    .bind(invitation.id.as_str())
+    .bind(lobby.as_str())
+    .bind(invitation.inviter.as_str())
+    .bind(invitation.invitee.as_str())
+    .bind(invitation.delivered)
+    .bind(DbTime(invitation.created_at))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn kick(conn: &mut SqliteConnection, lobby: &LobbyId, user: &UserId) -> Result<(), StoreError> {
+    // json_each walks the array in order, so the others keep theirs.
+    sqlx::query(
+        "UPDATE lobbies SET authorized_players = \
+                (SELECT json_group_array(value) FROM json_each(lobbies.authorized_players) WHERE value <> $2) \
+          WHERE id = $1",
+    )
+    .bind(lobby.as_str())
+    .bind(user.as_str())
+    .execute(&mut *conn)
+    .await?;
+    delete_invitations(conn, lobby, user).await?;
+    // Deleting a membership that is not there is a no-op, so `was_member` needs no branch.
+    remove_member(conn, lobby, user).await
+}
