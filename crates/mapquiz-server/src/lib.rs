@@ -15,6 +15,7 @@ pub mod health;
 pub mod http;
 pub mod leaderboards;
 pub mod live;
+pub mod lobbies;
 pub mod openapi;
 pub mod ops;
 pub mod scores;
