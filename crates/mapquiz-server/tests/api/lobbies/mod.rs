@@ -2,6 +2,7 @@
 //! SQLite and PostgreSQL: one file per area.
 
 mod games;
+mod members;
 mod refusals;
 
 use crate::support::{TestApp, TestUser};
