@@ -1,9 +1,9 @@
 //! From [`RawConfig`] to [`Config`]: every problem found, each naming its key and the expected form.
 
 use super::{
-    Argon2Params, AuthConfig, AuthSecret, Config, DatabaseConfig, GithubConfig, GoogleConfig, HttpConfig, Lockout,
-    LobbiesConfig, LogConfig, LogFormat, MaintenanceConfig, OtlpConfig, Profile, Quota, RateLimits, RawConfig, RealtimeConfig,
-    RedisUrl, SameSite,
+    Argon2Params, AuthConfig, AuthSecret, Config, DatabaseConfig, GithubConfig, GoogleConfig, HttpConfig,
+    LobbiesConfig, Lockout, LogConfig, LogFormat, MaintenanceConfig, OtlpConfig, Profile, Quota, RateLimits, RawConfig,
+    RealtimeConfig, RedisUrl, SameSite,
 };
 use ipnet::IpNet;
 use mapquiz_store::DatabaseUrl;

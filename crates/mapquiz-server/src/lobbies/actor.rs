@@ -334,7 +334,10 @@ impl Actor {
                 Ok(()) => return,
                 Err(e) if e.is_unavailable() && !self.deps.stop.is_cancelled() => {
                     if !warned {
-                        tracing::warn!(error = format!("{e:#}"), "lobby write failed; retrying until the database answers");
+                        tracing::warn!(
+                            error = format!("{e:#}"),
+                            "lobby write failed; retrying until the database answers"
+                        );
                         warned = true;
                     }
                     tokio::time::sleep(pause).await;
@@ -447,7 +450,10 @@ impl Actor {
 fn reveals_before_writing(cmd: &Command) -> bool {
     matches!(
         cmd,
-        Command::Progress { .. } | Command::GetLobbyState { .. } | Command::GetGameState { .. } | Command::GetResults { .. }
+        Command::Progress { .. }
+            | Command::GetLobbyState { .. }
+            | Command::GetGameState { .. }
+            | Command::GetResults { .. }
     )
 }
 

@@ -23,7 +23,10 @@ pub static MESSAGES: &[MessageSpec<AppState>] = &[
         example: || json!({"name": "Soirée géo", "settings": {"selectedRegions": ["Europe", "Afrique"], "gameMode": "quiz"}}),
         payload_errors: &[
             ("Nom de lobby invalide", "name not a string, or longer than 100 characters once trimmed"),
-            ("Paramètres de lobby invalides", "settings not an object, selectedRegions empty or unknown, gameMode not quiz/training"),
+            (
+                "Paramètres de lobby invalides",
+                "settings not an object, selectedRegions empty or unknown, gameMode not quiz/training",
+            ),
         ],
         handle: |m| Box::pin(create_lobby(m)),
     },
@@ -47,12 +50,13 @@ pub static MESSAGES: &[MessageSpec<AppState>] = &[
     },
     MessageSpec {
         kind: "update_lobby_settings",
-        example: || {
-            json!({"lobbyId": "0198a1f2-7c3e-7b21-9d4e-5f6a7b8c9d0e", "settings": {"selectedRegions": ["Asie"], "gameMode": "quiz"}})
-        },
+        example: || json!({"lobbyId": "0198a1f2-7c3e-7b21-9d4e-5f6a7b8c9d0e", "settings": {"selectedRegions": ["Asie"], "gameMode": "quiz"}}),
         payload_errors: &[
             LOBBY_ID,
-            ("Paramètres de lobby invalides", "settings not an object, selectedRegions not known regions, gameMode invalid (after the lobby checks)"),
+            (
+                "Paramètres de lobby invalides",
+                "settings not an object, selectedRegions not known regions, gameMode invalid (after the lobby checks)",
+            ),
         ],
         handle: |m| Box::pin(update_lobby_settings(m)),
     },
@@ -76,12 +80,13 @@ pub static MESSAGES: &[MessageSpec<AppState>] = &[
     },
     MessageSpec {
         kind: "update_player_progress",
-        example: || {
-            json!({"lobbyId": "0198a1f2-7c3e-7b21-9d4e-5f6a7b8c9d0e", "validatedCountries": ["FR", "DE"], "incorrectCountries": ["IT"], "score": 2, "totalQuestions": 51})
-        },
+        example: || json!({"lobbyId": "0198a1f2-7c3e-7b21-9d4e-5f6a7b8c9d0e", "validatedCountries": ["FR", "DE"], "incorrectCountries": ["IT"], "score": 2, "totalQuestions": 51}),
         payload_errors: &[
             LOBBY_ID,
-            ("Données de progression invalides", "a list not an array of strings (at most 500, each 1–8 characters), after the membership check"),
+            (
+                "Données de progression invalides",
+                "a list not an array of strings (at most 500, each 1–8 characters), after the membership check",
+            ),
         ],
         handle: |m| Box::pin(update_player_progress(m)),
     },
@@ -152,7 +157,12 @@ fn profile(m: &Incoming<'_, AppState>) -> Result<PublicProfile, Failure> {
 }
 
 /// Hands `cmd` to the lobby's actor, which answers this socket.
-async fn dispatch(m: &Incoming<'_, AppState>, kind: &'static str, lobby: LobbyId, cmd: Command) -> Result<Handled, Failure> {
+async fn dispatch(
+    m: &Incoming<'_, AppState>,
+    kind: &'static str,
+    lobby: LobbyId,
+    cmd: Command,
+) -> Result<Handled, Failure> {
     let requester = Requester { kind, outbox: m.outbox.clone() };
     m.state.realtime.lobbies.router().dispatch(&lobby, cmd, Some(requester)).await?;
     Ok(Handled::Sent)

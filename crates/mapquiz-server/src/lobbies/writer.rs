@@ -118,7 +118,11 @@ impl ProgressWriter {
                 Ok(()) => {}
                 Err(e) => {
                     if !failing {
-                        tracing::warn!(error = format!("{e:#}"), waiting = self.waiting(), "progress writes failing; rows kept");
+                        tracing::warn!(
+                            error = format!("{e:#}"),
+                            waiting = self.waiting(),
+                            "progress writes failing; rows kept"
+                        );
                     }
                     failing = true;
                 }

@@ -5,7 +5,8 @@ use crate::state::AppState;
 use crate::ws::protocol::incoming::MessageSpec;
 
 /// The features' message tables, in the protocol's order.
-static FEATURES: &[&[MessageSpec<AppState>]] = &[crate::friends::messages::MESSAGES, crate::lobbies::messages::MESSAGES];
+static FEATURES: &[&[MessageSpec<AppState>]] =
+    &[crate::friends::messages::MESSAGES, crate::lobbies::messages::MESSAGES];
 
 /// Every message type with a handler.
 pub fn all() -> impl Iterator<Item = &'static MessageSpec<AppState>> {

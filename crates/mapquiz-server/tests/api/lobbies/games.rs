@@ -3,10 +3,10 @@
 //! update, end and results, "Rejouer"; and a game that survives a server restart.
 
 use super::{app, friends_of_first};
+use crate::support::is_timestamp;
 use crate::support::lobbies::{OCEANIE, player, player_ids};
 use crate::support::on_both_backends;
 use crate::support::ws::Ws;
-use crate::support::is_timestamp;
 use mapquiz_domain::UserId;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -62,7 +62,10 @@ async fn two_players_play_a_whole_game(postgres: bool) {
 
     // Invite the online friend: pushed at once.
     let reply = aws.invite(&lobby, b).await;
-    assert_eq!(aws.expect_success("invite_to_lobby", reply).await, json!({"success": true, "message": "Invitation envoyée"}));
+    assert_eq!(
+        aws.expect_success("invite_to_lobby", reply).await,
+        json!({"success": true, "message": "Invitation envoyée"})
+    );
     let invitation = bws.expect_push("lobby_invitation").await;
     assert_eq!(
         invitation,
@@ -145,7 +148,9 @@ async fn two_players_play_a_whole_game(postgres: bool) {
         assert_eq!(player(&ws.expect_push("update_player_progress").await, &b.id)["score"], 7);
         let finished = ws.expect_update().await;
         assert_eq!(finished["status"], "finished");
-        assert!(finished["players"].as_array().unwrap().iter().all(|p| p["status"] == "finished" && p["progress"] == 100));
+        assert!(
+            finished["players"].as_array().unwrap().iter().all(|p| p["status"] == "finished" && p["progress"] == 100)
+        );
         assert_eq!(ws.expect_push("game_end").await, json!({"lobbyId": lobby}));
     }
     let reply = bws.progress(&lobby, &first(5), &[]).await; // stale, after the end: still no error
@@ -242,7 +247,10 @@ async fn a_game_goes_on_after_a_server_restart(postgres: bool) {
     aws.expect_success("join_lobby", reply).await;
     let state = aws.expect_update().await;
     let me = player(&state, &a.id);
-    assert_eq!((&me["status"], &me["score"], &me["validatedCountries"]), (&json!("playing"), &json!(3), &json!(first(3))));
+    assert_eq!(
+        (&me["status"], &me["score"], &me["validatedCountries"]),
+        (&json!("playing"), &json!(3), &json!(first(3)))
+    );
     assert_eq!(player(&state, &b.id)["validatedCountries"], json!(first(2)));
     let mut bws = app.ws_with_pushes(b).await;
     bws.expect_update().await;
@@ -268,10 +276,10 @@ async fn a_game_goes_on_after_a_server_restart(postgres: bool) {
     }
     let reply = bws.lobby("get_game_results", json!({"lobbyId": lobby})).await;
     let rankings = bws.expect_success("get_game_results", reply).await["rankings"].clone();
-    assert_eq!(rankings.as_array().unwrap().iter().map(|r| (r["rank"].clone(), r["score"].clone())).collect::<Vec<_>>(), [
-        (json!(1), json!(7)),
-        (json!(1), json!(7))
-    ]);
+    assert_eq!(
+        rankings.as_array().unwrap().iter().map(|r| (r["rank"].clone(), r["score"].clone())).collect::<Vec<_>>(),
+        [(json!(1), json!(7)), (json!(1), json!(7))]
+    );
 }
 
 on_both_backends!(a_game_goes_on_after_a_server_restart);

@@ -24,11 +24,14 @@ async fn the_host_leaves_and_the_role_moves_on(postgres: bool) {
     let reply = aws.leave(&lobby).await;
     assert_eq!(reply, json!({"type": "leave_lobby_success", "data": {"success": true, "message": "Lobby quitté"}}));
     let left = bws.expect_push("player_left_game").await;
-    assert_eq!((&left["lobbyId"], &left["playerId"], &left["playerName"]), (&json!(lobby), &json!(a.id), &json!("Alice")));
+    assert_eq!(
+        (&left["lobbyId"], &left["playerId"], &left["playerName"]),
+        (&json!(lobby), &json!(a.id), &json!("Alice"))
+    );
     assert!(left["timestamp"].is_i64());
     let state = bws.expect_update().await;
     assert_eq!(state["hostId"], b.id.as_str());
-    assert_eq!(player_ids(&state), [b.id.clone()]);
+    assert_eq!(player_ids(&state), [b.id.as_str()]);
     assert_eq!(aws.leave(&lobby).await["type"], "leave_lobby_success", "a second leave is benign");
     aws.silent_for(Duration::from_millis(100)).await;
 
@@ -58,7 +61,7 @@ async fn a_kicked_player_cannot_come_back(postgres: bool) {
         aws.expect_success("remove_player", reply).await,
         json!({"lobbyId": lobby, "playerId": b.id, "message": "Joueur supprimé avec succès"})
     );
-    assert_eq!(player_ids(&aws.expect_update().await), [a.id.clone()]);
+    assert_eq!(player_ids(&aws.expect_update().await), [a.id.as_str()]);
     assert_eq!(
         bws.expect_push("player_removed").await,
         json!({"lobbyId": lobby, "message": "Vous avez été expulsé du lobby par l'hôte"})
@@ -122,7 +125,10 @@ async fn a_disconnected_player_past_the_grace_no_longer_blocks_the_end(postgres:
     let reply = aws.lobby("get_game_results", json!({"lobbyId": lobby})).await;
     let rankings = aws.expect_success("get_game_results", reply).await["rankings"].clone();
     assert_eq!(rankings[0]["id"], a.id.as_str());
-    assert_eq!((&rankings[1]["id"], &rankings[1]["score"], &rankings[1]["completionTime"]), (&json!(b.id), &json!(2), &json!(null)));
+    assert_eq!(
+        (&rankings[1]["id"], &rankings[1]["score"], &rankings[1]["completionTime"]),
+        (&json!(b.id), &json!(2), &json!(null))
+    );
 }
 
 on_both_backends!(a_disconnected_player_past_the_grace_no_longer_blocks_the_end);
@@ -161,8 +167,8 @@ async fn concurrent_readies_start_exactly_one_game(postgres: bool) {
         sockets[0].invite(&lobby, u).await;
         sockets[i].expect_push("lobby_invitation").await;
     }
-    for i in 1..users.len() {
-        sockets[i].join(&lobby).await;
+    for ws in &mut sockets[1..] {
+        ws.join(&lobby).await;
     }
     // Everyone readies at once.
     let ready = json!({"type": "set_player_ready", "payload": {"lobbyId": lobby, "ready": true}}).to_string();

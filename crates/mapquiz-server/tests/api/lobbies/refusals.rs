@@ -55,7 +55,14 @@ async fn every_refusal_has_its_exact_string(postgres: bool) {
     refused(&mut aws, "remove_player", id(&lobby), "playerId requis").await;
 
     // Unknown lobby.
-    for kind in ["join_lobby", "update_lobby_settings", "set_player_ready", "start_game", "update_player_progress", "restart_game"] {
+    for kind in [
+        "join_lobby",
+        "update_lobby_settings",
+        "set_player_ready",
+        "start_game",
+        "update_player_progress",
+        "restart_game",
+    ] {
         refused(&mut cws, kind, id(unknown), "Lobby non trouvé").await;
     }
     refused(&mut aws, "invite_to_lobby", json!({"lobbyId": unknown, "friendId": c.id}), "Lobby non trouvé").await;
@@ -77,8 +84,13 @@ async fn every_refusal_has_its_exact_string(postgres: bool) {
         "Non autorisé à inviter des joueurs dans ce lobby",
     )
     .await;
-    refused(&mut aws, "invite_to_lobby", json!({"lobbyId": lobby, "friendId": d.id}), "Vous ne pouvez inviter que vos amis")
-        .await;
+    refused(
+        &mut aws,
+        "invite_to_lobby",
+        json!({"lobbyId": lobby, "friendId": d.id}),
+        "Vous ne pouvez inviter que vos amis",
+    )
+    .await;
     refused(
         &mut bws,
         "update_lobby_settings",
@@ -86,9 +98,15 @@ async fn every_refusal_has_its_exact_string(postgres: bool) {
         "Seul l'hôte peut modifier les paramètres du lobby",
     )
     .await;
-    refused(&mut cws, "set_player_ready", json!({"lobbyId": lobby, "ready": true}), "Vous n'êtes pas dans ce lobby").await;
-    refused(&mut cws, "update_player_status", json!({"lobbyId": lobby, "status": "ready"}), "Vous n'êtes pas dans ce lobby")
+    refused(&mut cws, "set_player_ready", json!({"lobbyId": lobby, "ready": true}), "Vous n'êtes pas dans ce lobby")
         .await;
+    refused(
+        &mut cws,
+        "update_player_status",
+        json!({"lobbyId": lobby, "status": "ready"}),
+        "Vous n'êtes pas dans ce lobby",
+    )
+    .await;
     refused(&mut cws, "update_player_progress", id(&lobby), "Vous n'êtes pas dans ce lobby").await;
     refused(&mut bws, "start_game", id(&lobby), "Seul l'hôte peut démarrer la partie").await;
     refused(&mut bws, "restart_game", id(&lobby), "Seul l'hôte peut redémarrer la partie").await;
@@ -131,12 +149,19 @@ async fn every_refusal_has_its_exact_string(postgres: bool) {
         "Paramètres de lobby invalides",
     )
     .await;
-    refused(&mut aws, "create_lobby", json!({"name": 7, "settings": {"selectedRegions": ["Europe"]}}), "Nom de lobby invalide")
+    refused(
+        &mut aws,
+        "create_lobby",
+        json!({"name": 7, "settings": {"selectedRegions": ["Europe"]}}),
+        "Nom de lobby invalide",
+    )
+    .await;
+    refused(&mut aws, "create_lobby", json!({"settings": {"selectedRegions": []}}), "Paramètres de lobby invalides")
         .await;
-    refused(&mut aws, "create_lobby", json!({"settings": {"selectedRegions": []}}), "Paramètres de lobby invalides").await;
 
     // No region selected (mid-edit is allowed), then no start.
-    let reply = aws.lobby("update_lobby_settings", json!({"lobbyId": lobby, "settings": {"selectedRegions": []}})).await;
+    let reply =
+        aws.lobby("update_lobby_settings", json!({"lobbyId": lobby, "settings": {"selectedRegions": []}})).await;
     aws.expect_success("update_lobby_settings", reply).await;
     assert_eq!(aws.expect_update().await["settings"], json!({"selectedRegions": [], "gameMode": "quiz"}));
     bws.expect_update().await;
@@ -163,7 +188,9 @@ async fn every_refusal_has_its_exact_string(postgres: bool) {
     );
 
     // Started, then finished: a newcomer may no longer join or be invited; the host cannot start again.
-    let reply = aws.lobby("update_lobby_settings", json!({"lobbyId": lobby, "settings": {"selectedRegions": ["Océanie"]}})).await;
+    let reply = aws
+        .lobby("update_lobby_settings", json!({"lobbyId": lobby, "settings": {"selectedRegions": ["Océanie"]}}))
+        .await;
     aws.expect_success("update_lobby_settings", reply).await;
     aws.expect_update().await;
     bws.expect_update().await;
@@ -178,7 +205,8 @@ async fn every_refusal_has_its_exact_string(postgres: bool) {
     let reply = aws.lobby("start_game", id(&lobby)).await; // while playing: no second start
     aws.expect_success("start_game", reply).await;
     refused(&mut cws, "join_lobby", id(&lobby), "La partie a déjà commencé").await;
-    refused(&mut aws, "invite_to_lobby", json!({"lobbyId": lobby, "friendId": c.id}), "La partie a déjà commencé").await;
+    refused(&mut aws, "invite_to_lobby", json!({"lobbyId": lobby, "friendId": c.id}), "La partie a déjà commencé")
+        .await;
     refused(
         &mut aws,
         "update_lobby_settings",
@@ -204,9 +232,7 @@ async fn every_refusal_has_its_exact_string(postgres: bool) {
 on_both_backends!(every_refusal_has_its_exact_string);
 
 async fn a_full_lobby_refuses_one_more(postgres: bool) {
-    let Some(app) =
-        crate::support::TestApp::spawn_with(postgres, |f| f.merge(("lobby_capacity", 2))).await
-    else {
+    let Some(app) = crate::support::TestApp::spawn_with(postgres, |f| f.merge(("lobby_capacity", 2))).await else {
         return;
     };
     let users = friends_of_first(&app, &["Alice", "Bruno", "Chloe"]).await;
