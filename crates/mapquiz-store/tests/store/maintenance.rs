@@ -210,7 +210,7 @@ async fn backup_is_a_consistent_copy(pg: bool) {
     store.append_audit(&entry("e1", 1, Some("alice"))).await.unwrap();
     store.backup_to(&dest).await.unwrap();
     assert!(store.backup_to(&dest).await.is_err(), "an existing file is never overwritten");
-    assert_eq!(mapquiz_store::check_sqlite_file(&dest).await.unwrap(), 6);
+    assert_eq!(mapquiz_store::check_sqlite_file(&dest).await.unwrap(), mapquiz_store::newest_sqlite_migration());
 
     let copy = mapquiz_store::connect(&ConnectOptions::new(DatabaseUrl::Sqlite(dest.clone()))).await.unwrap();
     assert!(copy.user_by_id("alice").await.unwrap().is_some());
@@ -221,7 +221,7 @@ async fn backup_is_a_consistent_copy(pg: bool) {
     // A second copy, from the file (the restore path), and files that are not MapQuiz databases.
     let again = dir.join("again.db");
     mapquiz_store::copy_sqlite_file(&dest, &again).await.unwrap();
-    assert_eq!(mapquiz_store::check_sqlite_file(&again).await.unwrap(), 6);
+    assert_eq!(mapquiz_store::check_sqlite_file(&again).await.unwrap(), mapquiz_store::newest_sqlite_migration());
     let text = dir.join("text.db");
     std::fs::write(&text, "not a database at all, just some text long enough to fill a header").unwrap();
     assert!(matches!(mapquiz_store::check_sqlite_file(&text).await, Err(StoreError::Config(_))));
