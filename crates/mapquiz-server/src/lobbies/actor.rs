@@ -249,22 +249,15 @@ impl Actor {
                             batch.push(change);
                         }
                     }
-                    let stored = match fallback.take() {
-                        Some(Fallback::Insist) | None => {
-                            self.write_until_stored(&batch).await;
-                            true
-                        }
+                    match fallback.take() {
+                        Some(Fallback::Insist) | None => self.write_until_stored(&batch).await,
                         Some(give_up) => {
-                            if self.write_patiently(&batch).await {
-                                true
-                            } else {
+                            if !self.write_patiently(&batch).await {
                                 return (self.give_up(give_up, requester), "failed");
                             }
                         }
-                    };
-                    if stored {
-                        self.observe_written(&batch);
                     }
+                    self.observe_written(&batch);
                 }
                 Effect::RecordProgress(row) => self.deps.writer.record(row),
                 Effect::Reply(reply) => {
