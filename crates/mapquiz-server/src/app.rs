@@ -52,6 +52,10 @@ impl App {
         }
         let auth = Auth::new(&config, &auth_secret, store.clone(), clock.clone()).await?;
         let realtime = Realtime::start(&config, store.clone(), clock.clone()).await?;
+        let restored = realtime.lobbies.restore_all().await.context("cannot restore the stored lobbies")?;
+        if restored > 0 {
+            tracing::info!(count = restored, "restored stored lobbies");
+        }
         auth.sessions.on_revoke(realtime.revocation_hook());
         let listener = TcpListener::bind((config.host.as_str(), config.port))
             .await
@@ -110,6 +114,7 @@ impl App {
         // upkeep.
         tokio::spawn(crate::ops::maintenance::scheduler(state.clone()));
         tokio::spawn(state.realtime.presence.clone().run_heartbeat(token.clone()));
+        tokio::spawn(state.realtime.lobbies.clone().run_writer());
         let bug_reports = tokio::spawn(crate::bug_reports::worker::run(state.clone()));
 
         let deadline = state.config.http.shutdown_timeout;
@@ -134,6 +139,8 @@ impl App {
         if tokio::time::timeout(Duration::from_secs(25), bug_reports).await.is_err() {
             tracing::warn!("the bug-report worker did not stop in time");
         }
+        // Before the store closes: the progress the writer still holds is stored.
+        state.realtime.lobbies.close().await;
         state.realtime.close().await;
         state.auth.sessions.close().await;
         state.store.close().await;

@@ -29,6 +29,14 @@ pub enum Action {
     Backup,
     /// `mapquiz restore` replaced the database with a copy.
     Restore,
+    /// A lobby's host removed a player.
+    LobbyPlayerKicked,
+    /// A lobby's host role moved (the host left, or stayed away past the grace period).
+    LobbyHostTransferred,
+    /// A progress update carried codes outside the game's required set (protocol §3.4).
+    LobbySuspiciousInput,
+    /// A game result got the fair-play `flagged` mark.
+    LobbyResultFlagged,
 }
 
 impl Action {
@@ -52,6 +60,10 @@ impl Action {
             Action::Maintenance => "maintenance",
             Action::Backup => "backup",
             Action::Restore => "restore",
+            Action::LobbyPlayerKicked => "lobby_player_kicked",
+            Action::LobbyHostTransferred => "lobby_host_transferred",
+            Action::LobbySuspiciousInput => "lobby_suspicious_input",
+            Action::LobbyResultFlagged => "lobby_result_flagged",
         }
     }
 }
@@ -92,6 +104,30 @@ impl Audit {
             target_id: target_id.map(str::to_owned),
             ip_address: Some(meta.ip.to_string()),
             user_agent: meta.user_agent.clone(),
+            details,
+        };
+        append(&self.store, &entry).await;
+    }
+}
+
+impl Audit {
+    /// Appends a line for an action no request carries (a lobby's timer, its actor's decisions): no IP, no
+    /// user agent. A failure to write it is logged, not returned.
+    pub async fn record_unattended(
+        &self,
+        action: Action,
+        user_id: Option<&str>,
+        target_id: Option<&str>,
+        details: Option<Value>,
+    ) {
+        let entry = AuditEntry {
+            id: new_id(),
+            occurred_at: self.clock.now(),
+            action: action.as_str().to_owned(),
+            user_id: user_id.map(str::to_owned),
+            target_id: target_id.map(str::to_owned),
+            ip_address: None,
+            user_agent: None,
             details,
         };
         append(&self.store, &entry).await;

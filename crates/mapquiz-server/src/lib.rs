@@ -16,6 +16,7 @@ pub(crate) mod auth;
 pub(crate) mod bug_reports;
 pub mod friends;
 pub(crate) mod leaderboards;
+pub(crate) mod lobbies;
 pub(crate) mod scores;
 pub mod users;
 

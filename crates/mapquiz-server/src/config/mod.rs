@@ -38,6 +38,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub http: HttpConfig,
     pub realtime: RealtimeConfig,
+    pub lobbies: LobbiesConfig,
     pub rate_limits: RateLimits,
     pub log: LogConfig,
     /// OpenTelemetry trace export, when turned on (needs a build with the `otel` feature).
@@ -200,6 +201,55 @@ pub struct RealtimeConfig {
     /// How long after a user's last socket closes they are shown offline (a reload must not flicker).
     #[serde(serialize_with = "millis")]
     pub presence_grace: Duration,
+}
+
+/// Multiplayer lobbies: the rules' timers and fair-play marks (protocol §3.10), and the actors' plumbing.
+#[derive(Clone, Debug, Serialize)]
+pub struct LobbiesConfig {
+    /// Disconnect grace of a member whose last socket closed (§3.8).
+    #[serde(serialize_with = "millis")]
+    pub grace: Duration,
+    /// How long an empty lobby waits for a member before it is deleted.
+    #[serde(serialize_with = "millis")]
+    pub empty_ttl: Duration,
+    /// How long a lobby none of whose members is connected lives.
+    #[serde(serialize_with = "millis")]
+    pub idle_ttl: Duration,
+    /// How long an undelivered invitation is still delivered at the invitee's next connection (§3.9).
+    #[serde(serialize_with = "millis")]
+    pub invitation_ttl: Duration,
+    /// Most members of one lobby.
+    pub capacity: usize,
+    /// Least average time per validated country; a faster game's result is flagged.
+    #[serde(serialize_with = "millis")]
+    pub fair_play_floor: Duration,
+    /// Most new codes one progress update may add before the result is flagged.
+    pub fair_play_max_new_codes: usize,
+    /// Longest time a merged progress waits in the batched writer before it is stored.
+    #[serde(serialize_with = "millis")]
+    pub progress_flush: Duration,
+    /// Commands one lobby's actor holds waiting; past it a command answers `Opération échouée`.
+    pub mailbox: usize,
+}
+
+impl LobbiesConfig {
+    /// The numbers the pure rules run with.
+    pub fn rules(&self) -> mapquiz_domain::lobby::LobbyConfig {
+        use mapquiz_domain::lobby::{FairPlayConfig, LobbyConfig};
+        let defaults = LobbyConfig::default();
+        LobbyConfig {
+            capacity: self.capacity,
+            disconnect_grace: self.grace,
+            empty_lobby_ttl: self.empty_ttl,
+            idle_ttl: self.idle_ttl,
+            invitation_ttl: self.invitation_ttl,
+            fair_play: FairPlayConfig {
+                min_time_per_country: self.fair_play_floor,
+                max_new_codes_per_update: self.fair_play_max_new_codes,
+                ..defaults.fair_play
+            },
+        }
+    }
 }
 
 /// The weekly maintenance jobs.

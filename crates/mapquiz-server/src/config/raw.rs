@@ -115,6 +115,16 @@ pub struct RawConfig {
     pub ws_session_check_ms: u64,
     pub presence_grace_ms: u64,
 
+    pub lobby_grace_ms: u64,
+    pub lobby_empty_ttl_ms: u64,
+    pub lobby_idle_ttl_ms: u64,
+    pub lobby_invitation_ttl_ms: u64,
+    pub lobby_capacity: usize,
+    pub lobby_fair_play_floor_ms: u64,
+    pub lobby_fair_play_max_new_codes: usize,
+    pub lobby_progress_flush_ms: u64,
+    pub lobby_mailbox: usize,
+
     pub audit_retention_days: u32,
 
     #[serde(deserialize_with = "de::opt_bool")]
@@ -204,6 +214,15 @@ impl Default for RawConfig {
             ws_idle_timeout_ms: 60_000,
             ws_session_check_ms: 60_000,
             presence_grace_ms: 5_000,
+            lobby_grace_ms: 30_000,
+            lobby_empty_ttl_ms: 180_000,
+            lobby_idle_ttl_ms: 30 * 60_000,
+            lobby_invitation_ttl_ms: 60 * 60_000,
+            lobby_capacity: 10,
+            lobby_fair_play_floor_ms: 1_500,
+            lobby_fair_play_max_new_codes: 10,
+            lobby_progress_flush_ms: 1_000,
+            lobby_mailbox: 128,
             audit_retention_days: 180,
             otel_enabled: None,
             otel_endpoint: None,

@@ -1,9 +1,9 @@
 //! From [`RawConfig`] to [`Config`]: every problem found, each naming its key and the expected form.
 
 use super::{
-    Argon2Params, AuthConfig, AuthSecret, Config, DatabaseConfig, GithubConfig, GoogleConfig, HttpConfig, Lockout,
-    LogConfig, LogFormat, MaintenanceConfig, OtlpConfig, Profile, Quota, RateLimits, RawConfig, RealtimeConfig,
-    RedisUrl, SameSite,
+    Argon2Params, AuthConfig, AuthSecret, Config, DatabaseConfig, GithubConfig, GoogleConfig, HttpConfig,
+    LobbiesConfig, Lockout, LogConfig, LogFormat, MaintenanceConfig, OtlpConfig, Profile, Quota, RateLimits, RawConfig,
+    RealtimeConfig, RedisUrl, SameSite,
 };
 use ipnet::IpNet;
 use mapquiz_store::DatabaseUrl;
@@ -309,6 +309,27 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         p.add("ws_idle_timeout_ms", "must be longer than ws_ping_interval_ms (a live client answers pings)");
     }
 
+    for (key, v) in [
+        ("lobby_capacity", raw.lobby_capacity),
+        ("lobby_fair_play_max_new_codes", raw.lobby_fair_play_max_new_codes),
+        ("lobby_mailbox", raw.lobby_mailbox),
+    ] {
+        if v == 0 {
+            p.add(key, "must be at least 1");
+        }
+    }
+    let lobbies = LobbiesConfig {
+        grace: Duration::from_millis(raw.lobby_grace_ms),
+        empty_ttl: Duration::from_millis(raw.lobby_empty_ttl_ms),
+        idle_ttl: p.positive("lobby_idle_ttl_ms", raw.lobby_idle_ttl_ms),
+        invitation_ttl: Duration::from_millis(raw.lobby_invitation_ttl_ms),
+        capacity: raw.lobby_capacity,
+        fair_play_floor: Duration::from_millis(raw.lobby_fair_play_floor_ms),
+        fair_play_max_new_codes: raw.lobby_fair_play_max_new_codes,
+        progress_flush: p.positive("lobby_progress_flush_ms", raw.lobby_progress_flush_ms),
+        mailbox: raw.lobby_mailbox,
+    };
+
     let mut quota = |key: &str, max: u32, window_secs: u64| {
         if max == 0 {
             p.add(key, "must be at least 1 (disable limits with rate_limit_enabled = false)");
@@ -420,6 +441,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             },
             http,
             realtime,
+            lobbies,
             rate_limits,
             log: LogConfig { format, level },
             otlp,

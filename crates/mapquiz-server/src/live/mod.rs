@@ -1,6 +1,6 @@
 //! Live state shared by the gateway: this node's sockets ([`hub`]), who hears of them coming and going
-//! ([`lifecycle`]), presence ([`presence`]) and, with Redis, the registry of nodes ([`nodes`]). Lobby actors
-//! join them here.
+//! ([`lifecycle`]), presence ([`presence`]), the live lobbies ([`crate::lobbies`]) and, with Redis, the
+//! registry of nodes ([`nodes`]).
 
 pub mod hub;
 pub mod lifecycle;
@@ -8,9 +8,11 @@ pub mod nodes;
 pub mod outbox;
 pub mod presence;
 
+use crate::audit::Audit;
 use crate::bus::{Bus, Event, redis::RedisBus};
 use crate::clock::DynClock;
 use crate::config::Config;
+use crate::lobbies::Lobbies;
 use anyhow::Context;
 use hub::Hub;
 use lifecycle::Lifecycle;
@@ -25,13 +27,16 @@ pub struct Realtime {
     pub hub: Arc<Hub>,
     pub bus: Arc<Bus>,
     pub presence: Arc<Presence>,
+    /// The live lobbies (their actors, the progress writer).
+    pub lobbies: Arc<Lobbies>,
     /// Where the gateway reports sockets authenticating and closing.
     pub lifecycle: Lifecycle,
 }
 
 impl Realtime {
-    /// Builds the hub, the bus (through Redis when configured) and presence, then resets the presence
-    /// flags no live node vouches for; subscribes presence to the socket lifecycle.
+    /// Builds the hub, the bus (through Redis when configured), presence and the lobbies, then resets the
+    /// presence flags no live node vouches for; subscribes presence, then the lobbies, to the socket
+    /// lifecycle. Stored lobbies are restored by [`Lobbies::restore_all`].
     pub async fn start(config: &Config, store: DynStore, clock: DynClock) -> anyhow::Result<Self> {
         let node_id: Arc<str> = mapquiz_domain::new_id().into();
         let hub = Arc::new(Hub::new(config.realtime.max_sockets_per_user));
@@ -44,11 +49,13 @@ impl Realtime {
             }
         };
         let bus = Arc::new(bus);
+        let audit = Audit::new(store.clone(), clock.clone());
+        let lobbies = Lobbies::new(&config.lobbies, store.clone(), bus.clone(), hub.clone(), clock.clone(), audit);
         let presence =
             Arc::new(Presence::new(store, clock, hub.clone(), bus.clone(), nodes, config.realtime.presence_grace));
         presence.reset_at_start().await.context("cannot reset presence flags at start-up")?;
-        let lifecycle = Lifecycle::new(vec![Box::new(presence.clone())]);
-        Ok(Realtime { node_id, hub, bus, presence, lifecycle })
+        let lifecycle = Lifecycle::new(vec![Box::new(presence.clone()), Box::new(lobbies.clone())]);
+        Ok(Realtime { node_id, hub, bus, presence, lobbies, lifecycle })
     }
 
     /// What sign-out and revocation call: close those sessions' sockets on every node.

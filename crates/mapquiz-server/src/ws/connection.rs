@@ -9,7 +9,7 @@ use crate::live::outbox::{Closer, Outbox, OutboxReader, close, outbox};
 use crate::state::AppState;
 use crate::ws::limits::{MessageLimiter, Verdict};
 use crate::ws::messages;
-use crate::ws::protocol::incoming::Incoming;
+use crate::ws::protocol::incoming::{Handled, Incoming};
 use crate::ws::protocol::{self, Frame, text};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::http::HeaderMap;
@@ -209,8 +209,13 @@ impl Connection {
                 };
                 let span = tracing::info_span!("ws_message", r#type = label, user_id = %me.user.id);
                 let started = Instant::now();
-                let incoming =
-                    Incoming { state: &self.state, me: &me.user, payload: &envelope.payload, meta: &self.meta };
+                let incoming = Incoming {
+                    state: &self.state,
+                    me: &me.user,
+                    payload: &envelope.payload,
+                    meta: &self.meta,
+                    outbox: &self.outbox,
+                };
                 let outcome = (message.handle)(incoming).instrument(span.clone()).await;
                 span.in_scope(|| {
                     tracing::debug!(
@@ -220,10 +225,11 @@ impl Connection {
                     )
                 });
                 match outcome {
-                    Ok(handled) => {
-                        self.send(protocol::success(kind, &handled.data));
-                        self.state.realtime.bus.publish_all(handled.events);
+                    Ok(Handled::Reply { data, events }) => {
+                        self.send(protocol::success(kind, &data));
+                        self.state.realtime.bus.publish_all(events);
                     }
+                    Ok(Handled::Sent) => {}
                     Err(message) => self.send(protocol::error(&message)),
                 }
             }

@@ -5,7 +5,8 @@ use crate::state::AppState;
 use crate::ws::protocol::incoming::MessageSpec;
 
 /// The features' message tables, in the protocol's order.
-static FEATURES: &[&[MessageSpec<AppState>]] = &[crate::friends::messages::MESSAGES];
+static FEATURES: &[&[MessageSpec<AppState>]] =
+    &[crate::friends::messages::MESSAGES, crate::lobbies::messages::MESSAGES];
 
 /// Every message type with a handler.
 pub fn all() -> impl Iterator<Item = &'static MessageSpec<AppState>> {
@@ -32,6 +33,7 @@ mod tests {
             assert_eq!(find(m.kind).map(|f| f.kind), Some(m.kind));
         }
         assert!(find("send_friend_request").is_some());
+        assert!(find("update_player_progress").is_some());
         assert!(find("no_such_message").is_none());
     }
 }

@@ -16,6 +16,7 @@ mod gateway;
 mod google;
 mod health;
 mod leaderboards;
+mod lobbies;
 mod maintenance;
 mod observability;
 mod otel;

@@ -7,6 +7,7 @@
 use super::text;
 use crate::bus::Event;
 use crate::http::meta::RequestMeta;
+use crate::live::outbox::Outbox;
 use futures_util::future::BoxFuture;
 use mapquiz_store::{StoreError, User};
 use serde::Serialize;
@@ -29,7 +30,8 @@ pub struct MessageSpec<S: 'static> {
 /// A message handler: a plain `async fn` wrapped as `|m| Box::pin(handler(m))` in a table entry.
 pub type Handler<S> = for<'a> fn(Incoming<'a, S>) -> BoxFuture<'a, Result<Handled, Failure>>;
 
-/// What a handler is given: the state, the socket's user, the message's payload and the upgrade's metadata.
+/// What a handler is given: the state, the socket's user, the message's payload, the upgrade's metadata and
+/// the socket's outgoing queue.
 pub struct Incoming<'a, S> {
     pub state: &'a S,
     /// The authenticated user whose socket sent the message.
@@ -38,6 +40,10 @@ pub struct Incoming<'a, S> {
     pub payload: &'a Map<String, Value>,
     /// The client IP and user agent of the upgrade request (for the audit).
     pub meta: &'a RequestMeta,
+    /// The requesting socket's queue, for a handler whose reply is written by someone else (a lobby's actor
+    /// writes the reply and then its pushes, in the order it applies commands); it then answers
+    /// [`Handled::Sent`].
+    pub outbox: &'a Outbox,
 }
 
 impl<S> Incoming<'_, S> {
@@ -47,10 +53,13 @@ impl<S> Incoming<'_, S> {
     }
 }
 
-/// A handled message: the `<type>_success` data, then the pushes it causes.
-pub struct Handled {
-    pub data: Value,
-    pub events: Vec<Event>,
+/// A handled message.
+pub enum Handled {
+    /// The `<type>_success` data, then the pushes it causes: the gateway sends the one and publishes the others.
+    Reply { data: Value, events: Vec<Event> },
+    /// The reply (success or error) and the pushes are already queued, in order, through
+    /// [`Incoming::outbox`] and the bus: the gateway sends nothing more.
+    Sent,
 }
 
 impl Handled {
@@ -60,7 +69,7 @@ impl Handled {
             tracing::error!(error = %e, "reply serialisation failed");
             Failure::from(text::OPERATION_FAILED)
         })?;
-        Ok(Handled { data, events })
+        Ok(Handled::Reply { data, events })
     }
 }
 
