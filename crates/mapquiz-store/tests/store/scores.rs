@@ -553,3 +553,57 @@ async fn deleted_players_leave_the_ranks(pg: bool) {
     assert_eq!(rank_of(3).await, 2);
     assert_eq!(rank_of(2).await, 1);
 }
+
+/// Issue 11, item 9: on 0006 every score writer updated the shared per-board counter rows, in an order that
+/// varied between a write replacing bests and one creating them, so two writers could deadlock and all of
+/// them queued on the hot rows. Now writers only append count changes: with every counter row locked by
+/// another session, mixed writes (new bests and replaced bests, on two boards) still commit at once, and
+/// the ranks stay exact. On 0006 the first write below waits on the lock until the timeout fails the test.
+#[tokio::test]
+async fn score_writers_never_wait_on_the_board_counters() {
+    use sqlx::Connection as _;
+    let Some((db, store)) = migrated(true).await else {
+        return;
+    };
+    players(&store, 4).await;
+    let today = day("2025-11-24");
+    let two_boards = |mut g: NewScore| {
+        g.boards = vec![all_time(), today.clone()];
+        g
+    };
+    // Bests on both boards (the store's first leaderboard game also folds the counts into counter rows).
+    for (i, score) in [(0, 5), (1, 7), (2, 9)] {
+        store
+            .insert_score(&two_boards(game(&format!("a{i}"), &user(i), score, 10, Some(100), at(i as i64))))
+            .await
+            .unwrap();
+    }
+
+    let mut blocker = sqlx::PgConnection::connect(db.url()).await.unwrap();
+    sqlx::raw_sql(
+        "BEGIN; SELECT 1 FROM score_board_shares FOR UPDATE; SELECT 1 FROM score_board_durations FOR UPDATE;",
+    )
+    .execute(&mut blocker)
+    .await
+    .unwrap();
+    let patience = std::time::Duration::from_secs(5);
+    // A replaced best on both boards, a first best on both, then a replaced all-time best with a new day best.
+    let mut only_all = game("b2", &user(0), 10, 10, Some(40), at(20));
+    only_all.boards = vec![all_time()];
+    for g in [
+        two_boards(game("b0", &user(1), 9, 10, Some(50), at(10))),
+        two_boards(game("b1", &user(3), 8, 10, Some(70), at(11))),
+        only_all,
+    ] {
+        let write = tokio::time::timeout(patience, store.insert_score(&g)).await;
+        assert!(matches!(write, Ok(Ok(_))), "{} waited on the counter rows: {write:?}", g.id);
+    }
+    sqlx::raw_sql("ROLLBACK").execute(&mut blocker).await.unwrap();
+
+    let all = summary(&top(&store, &board(EUROPE, all_time()), 10).await);
+    let ranked: Vec<_> = all.iter().map(|(u, rank, score, _)| (u.clone(), *rank, *score)).collect();
+    // Equal shares rank by duration: 9/10 in 50 s before 9/10 in 100 s.
+    assert_eq!(ranked, vec![(user(0), 1, 10), (user(1), 2, 9), (user(2), 3, 9), (user(3), 4, 8)]);
+    let around = store.leaderboard_around(&board(EUROPE, all_time()), &BoardScope::Global, &user(3), 1).await.unwrap();
+    assert_eq!(around.last().map(|e| (e.user.id.clone(), e.rank)), Some((user(3), 4)));
+}
