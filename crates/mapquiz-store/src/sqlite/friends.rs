@@ -6,8 +6,9 @@
 //! the same rules.
 
 use super::SqliteStore;
-use super::users::{user_at, user_columns};
+use super::users::user_at;
 use crate::db_time::{DbTime, time};
+use crate::users::user_columns;
 use crate::{Friend, FriendRequest, Friends, IncomingRequest, RequestStatus, RespondOutcome, SendOutcome, StoreError};
 use async_trait::async_trait;
 use mapquiz_domain::Timestamp;
