@@ -150,3 +150,127 @@ pub trait BugReports: Send + Sync {
     /// The report with this id.
     async fn bug_report(&self, id: &str) -> Result<Option<BugReport>, StoreError>;
 }
+
+/// The columns `report_at` reads, in its order.
+macro_rules! report_columns {
+    () => {
+        "id, reporter_id, title, description, steps_to_reproduce, location, environment, user_agent, url, \
+         delivery_status, attempts, next_attempt_at, last_error, issue_number, issue_url, created_at, updated_at"
+    };
+}
+pub(crate) use report_columns;
+
+/// Implements [`BugReports`] for `$store`, whose rows are `$row`, from the engine's own `claim_bug_reports`
+/// and `bug_report_failed` (given as the block, which sees the imports below) and the statements both engines
+/// share (a macro, not generic code: see `pools.rs`). `environment` goes through `sqlx::types::Json`: JSON
+/// in TEXT on SQLite, JSONB on PostgreSQL.
+macro_rules! impl_bug_reports {
+    ($store:ty, $row:ty, { $($own:tt)* }) => {
+        const _: () = {
+            use $crate::bug_reports::report_columns;
+            use $crate::db_time::{DbTime, time, time_opt};
+            use $crate::pools::Pools as _;
+            use $crate::{
+                BugReport, BugReportCounts, BugReports, DeliveryStatus, MAX_DELIVERY_ERROR_CHARS, NewBugReport, StoreError,
+            };
+            use ::async_trait::async_trait;
+            use ::mapquiz_domain::Timestamp;
+            use ::mapquiz_domain::bug_reports::truncate_chars;
+            use ::sqlx::Row as _;
+            use ::sqlx::types::Json;
+
+            fn report_at(row: &$row) -> Result<BugReport, sqlx::Error> {
+                let Json(environment): Json<serde_json::Value> = row.try_get(6)?;
+                let status: String = row.try_get(9)?;
+                Ok(BugReport {
+                    id: row.try_get(0)?,
+                    reporter_id: row.try_get(1)?,
+                    title: row.try_get(2)?,
+                    description: row.try_get(3)?,
+                    steps_to_reproduce: row.try_get(4)?,
+                    location: row.try_get(5)?,
+                    environment,
+                    user_agent: row.try_get(7)?,
+                    url: row.try_get(8)?,
+                    delivery_status: DeliveryStatus::parse(&status).ok_or_else(|| sqlx::Error::ColumnDecode {
+                        index: "delivery_status".into(),
+                        source: format!("unknown status {status:?}").into(),
+                    })?,
+                    attempts: row.try_get(10)?,
+                    next_attempt_at: time_opt(row, 11)?,
+                    last_error: row.try_get(12)?,
+                    issue_number: row.try_get(13)?,
+                    issue_url: row.try_get(14)?,
+                    created_at: time(row, 15)?,
+                    updated_at: time(row, 16)?,
+                })
+            }
+
+            #[async_trait]
+            impl BugReports for $store {
+                            $($own)*
+
+                async fn insert_bug_report(&self, r: &NewBugReport) -> Result<(), StoreError> {
+                    sqlx::query(
+                        "INSERT INTO bug_reports (id, reporter_id, title, description, steps_to_reproduce, location, environment, \
+                         user_agent, url, delivery_status, attempts, next_attempt_at, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', 0, NULL, $10, $10)",
+                    )
+                    .bind(&r.id)
+                    .bind(&r.reporter_id)
+                    .bind(&r.title)
+                    .bind(&r.description)
+                    .bind(&r.steps_to_reproduce)
+                    .bind(&r.location)
+                    .bind(Json(&r.environment))
+                    .bind(&r.user_agent)
+                    .bind(&r.url)
+                    .bind(DbTime(r.created_at))
+                    .execute(self.writes())
+                    .await?;
+                    Ok(())
+                }
+
+
+                async fn bug_report_delivered(
+                    &self,
+                    id: &str,
+                    issue_number: i64,
+                    issue_url: &str,
+                    now: Timestamp,
+                ) -> Result<bool, StoreError> {
+                    let done = sqlx::query(
+                        "UPDATE bug_reports SET delivery_status = 'delivered', attempts = attempts + 1, next_attempt_at = NULL, \
+                         last_error = NULL, issue_number = $1, issue_url = $2, updated_at = $3 \
+                         WHERE id = $4 AND delivery_status = 'pending'",
+                    )
+                    .bind(issue_number)
+                    .bind(issue_url)
+                    .bind(DbTime(now))
+                    .bind(id)
+                    .execute(self.writes())
+                    .await?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+
+                async fn bug_report_counts(&self) -> Result<BugReportCounts, StoreError> {
+                    let rows: Vec<(String, i64)> =
+                        sqlx::query_as("SELECT delivery_status, COUNT(*) FROM bug_reports GROUP BY delivery_status")
+                            .fetch_all(self.reads())
+                            .await?;
+                    Ok(BugReportCounts::from_rows(rows))
+                }
+
+                async fn bug_report(&self, id: &str) -> Result<Option<BugReport>, StoreError> {
+                    Ok(sqlx::query(concat!("SELECT ", report_columns!(), " FROM bug_reports WHERE id = $1"))
+                        .bind(id)
+                        .try_map(|row: $row| report_at(&row))
+                        .fetch_optional(self.reads())
+                        .await?)
+                }
+            }
+        };
+    };
+}
+pub(crate) use impl_bug_reports;

@@ -27,6 +27,7 @@ mod error;
 mod lobby_rows;
 mod migrations;
 mod options;
+mod pools;
 mod postgres;
 mod sqlite;
 #[cfg(feature = "testing")]

@@ -2,13 +2,15 @@
 //! the decoding of stored values into the domain's types, and the grouping of joined rows into lobbies and
 //! games. The SQL lives with each backend.
 
+use crate::db_time::{DbTime, time, time_opt};
 use crate::{GamePlayer, GameRecord, StoreError};
 use mapquiz_domain::lobby::{
     FALLBACK_PLAYER_NAME, LobbySettings, PlayerStatus, ProgressRow, SettingsUpdate, StoredInvitation, StoredLobby,
     StoredMember, StoredResult,
 };
+use mapquiz_domain::lobby::{InvitationRow, PublicProfile};
 use mapquiz_domain::scores::GameMode;
-use mapquiz_domain::{LobbyId, Region, UserId};
+use mapquiz_domain::{InvitationId, LobbyId, Region, UserId};
 use serde::Serialize;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 use std::collections::HashMap;
@@ -203,6 +205,140 @@ pub(crate) fn group_games(rows: Vec<(GameRecord, GamePlayer)>) -> Vec<GameRecord
         }
     }
     games
+}
+
+/// A lobby from the columns of `load_sql!(lobbies, ..)`, without its members, invitations and results.
+pub(crate) fn lobby_at<R: Row>(row: &R) -> Result<StoredLobby, sqlx::Error>
+where
+    usize: ColumnIndex<R>,
+    String: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    i32: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    bool: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    DbTime: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(StoredLobby {
+        id: id(row, 0)?,
+        name: row.try_get(1)?,
+        host: id(row, 2)?,
+        status: game_status(row, 3)?,
+        settings: settings(row, 4)?,
+        authorized: user_ids(row, 5)?,
+        start_time: time_opt(row, 6)?,
+        required_codes: strings(row, 7)?,
+        created_at: time(row, 8)?,
+        members: Vec::new(),
+        invitations: Vec::new(),
+        results: Vec::new(),
+    })
+}
+
+/// A public profile from the four columns (id, name, image, tag) starting at `at`.
+pub(crate) fn profile_at<R: Row>(row: &R, at: usize) -> Result<PublicProfile, sqlx::Error>
+where
+    usize: ColumnIndex<R>,
+    String: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    i32: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    bool: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    DbTime: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+{
+    let name: String = row.try_get(at + 1)?;
+    Ok(PublicProfile::new(id(row, at)?, &name, row.try_get(at + 2)?, row.try_get(at + 3)?))
+}
+
+/// A member, with its lobby, from the columns of `load_sql!(members, ..)`.
+pub(crate) fn member_at<R: Row>(row: &R) -> Result<(LobbyId, StoredMember), sqlx::Error>
+where
+    usize: ColumnIndex<R>,
+    String: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    i32: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    bool: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    DbTime: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok((
+        id(row, 0)?,
+        StoredMember {
+            profile: profile_at(row, 1)?,
+            status: player_status(row, 5)?,
+            validated: strings(row, 6)?,
+            incorrect: strings(row, 7)?,
+            completion_secs: uint_opt(row, 8)?,
+            flagged: row.try_get(9)?,
+            joined_at: time(row, 10)?,
+        },
+    ))
+}
+
+/// An invitation, with its lobby, from the columns of `load_sql!(invitations, ..)`.
+pub(crate) fn invitation_at<R: Row>(row: &R) -> Result<(LobbyId, StoredInvitation), sqlx::Error>
+where
+    usize: ColumnIndex<R>,
+    String: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    i32: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    bool: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    DbTime: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok((
+        id(row, 0)?,
+        StoredInvitation {
+            row: InvitationRow {
+                id: id::<_, InvitationId>(row, 1)?,
+                inviter: id(row, 2)?,
+                invitee: id(row, 3)?,
+                created_at: time(row, 4)?,
+                delivered: row.try_get(5)?,
+            },
+            inviter_name: shown_name(row.try_get(6)?),
+        },
+    ))
+}
+
+/// A result, with its lobby, from the columns of `load_sql!(results, ..)`.
+pub(crate) fn result_at<R: Row>(row: &R) -> Result<(LobbyId, StoredResult), sqlx::Error>
+where
+    usize: ColumnIndex<R>,
+    String: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    i32: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    bool: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    DbTime: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok((
+        id(row, 0)?,
+        StoredResult {
+            user: id(row, 1)?,
+            name: shown_name(row.try_get(2)?),
+            score: uint(row, 3)?,
+            completion_secs: uint_opt(row, 4)?,
+        },
+    ))
+}
+
+/// One player's line of a past game, with the game, from a row of `games_sql!`.
+pub(crate) fn game_row_at<R: Row>(row: &R) -> Result<(GameRecord, GamePlayer), sqlx::Error>
+where
+    usize: ColumnIndex<R>,
+    String: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    i32: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    bool: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+    DbTime: for<'r> Decode<'r, R::Database> + Type<R::Database>,
+{
+    let game = GameRecord {
+        lobby: id(row, 0)?,
+        lobby_name: row.try_get(1)?,
+        regions: regions(row, 2)?,
+        mode: mode(row, 3)?,
+        started_at: time(row, 4)?,
+        ended_at: time(row, 5)?,
+        total_questions: uint(row, 6)?,
+        players: Vec::new(),
+    };
+    let player = GamePlayer {
+        profile: profile_at(row, 7)?,
+        rank: uint(row, 11)?,
+        score: uint(row, 12)?,
+        completion_secs: uint_opt(row, 13)?,
+        flagged: row.try_get(14)?,
+    };
+    Ok((game, player))
 }
 
 #[cfg(test)]

@@ -5,20 +5,16 @@
 //! locks it, so two writers of one lobby take turns.
 
 use super::PgStore;
-use crate::db_time::{DbTime, time, time_opt};
+use crate::db_time::DbTime;
 use crate::lobby_rows::{
-    LoadedRows, game_status, group_games, id, int, json, last_per_player, mode, player_status, regions, settings,
-    shown_name, strings, uint, uint_opt, user_ids,
+    LoadedRows, game_row_at, group_games, int, invitation_at, json, last_per_player, lobby_at, member_at, result_at,
 };
-use crate::{GameCursor, GamePlayer, GameRecord, Lobbies, StoreError};
+use crate::{GameCursor, GameRecord, Lobbies, StoreError};
 use async_trait::async_trait;
-use mapquiz_domain::lobby::{
-    Change, InvitationRow, LobbyRow, MemberRow, ProgressRow, PublicProfile, ResultRow, StoredInvitation, StoredLobby,
-    StoredMember, StoredResult,
-};
-use mapquiz_domain::{CountryCode, InvitationId, LobbyId, Timestamp, UserId, new_id};
+use mapquiz_domain::lobby::{Change, InvitationRow, LobbyRow, MemberRow, ProgressRow, ResultRow, StoredLobby};
+use mapquiz_domain::{CountryCode, LobbyId, Timestamp, UserId, new_id};
 use sqlx::postgres::{PgArguments, PgRow};
-use sqlx::{PgConnection, Postgres, Row};
+use sqlx::{PgConnection, Postgres};
 
 /// Builds a restore query: the whole table, or one lobby (`$1`) when `$filter` is its condition.
 macro_rules! load_sql {
@@ -92,92 +88,6 @@ fn load_query(sql: &'static str, lobby: Option<&LobbyId>) -> Query {
         Some(lobby) => query.bind(lobby.as_str().to_owned()),
         None => query,
     }
-}
-
-fn lobby_at(row: &PgRow) -> Result<StoredLobby, sqlx::Error> {
-    Ok(StoredLobby {
-        id: id(row, 0)?,
-        name: row.try_get(1)?,
-        host: id(row, 2)?,
-        status: game_status(row, 3)?,
-        settings: settings(row, 4)?,
-        authorized: user_ids(row, 5)?,
-        start_time: time_opt(row, 6)?,
-        required_codes: strings(row, 7)?,
-        created_at: time(row, 8)?,
-        members: Vec::new(),
-        invitations: Vec::new(),
-        results: Vec::new(),
-    })
-}
-
-fn profile_at(row: &PgRow, at: usize) -> Result<PublicProfile, sqlx::Error> {
-    let name: String = row.try_get(at + 1)?;
-    Ok(PublicProfile::new(id(row, at)?, &name, row.try_get(at + 2)?, row.try_get(at + 3)?))
-}
-
-fn member_at(row: &PgRow) -> Result<(LobbyId, StoredMember), sqlx::Error> {
-    Ok((
-        id(row, 0)?,
-        StoredMember {
-            profile: profile_at(row, 1)?,
-            status: player_status(row, 5)?,
-            validated: strings(row, 6)?,
-            incorrect: strings(row, 7)?,
-            completion_secs: uint_opt(row, 8)?,
-            flagged: row.try_get(9)?,
-            joined_at: time(row, 10)?,
-        },
-    ))
-}
-
-fn invitation_at(row: &PgRow) -> Result<(LobbyId, StoredInvitation), sqlx::Error> {
-    Ok((
-        id(row, 0)?,
-        StoredInvitation {
-            row: InvitationRow {
-                id: id::<_, InvitationId>(row, 1)?,
-                inviter: id(row, 2)?,
-                invitee: id(row, 3)?,
-                created_at: time(row, 4)?,
-                delivered: row.try_get(5)?,
-            },
-            inviter_name: shown_name(row.try_get(6)?),
-        },
-    ))
-}
-
-fn result_at(row: &PgRow) -> Result<(LobbyId, StoredResult), sqlx::Error> {
-    Ok((
-        id(row, 0)?,
-        StoredResult {
-            user: id(row, 1)?,
-            name: shown_name(row.try_get(2)?),
-            score: uint(row, 3)?,
-            completion_secs: uint_opt(row, 4)?,
-        },
-    ))
-}
-
-fn game_row_at(row: &PgRow) -> Result<(GameRecord, GamePlayer), sqlx::Error> {
-    let game = GameRecord {
-        lobby: id(row, 0)?,
-        lobby_name: row.try_get(1)?,
-        regions: regions(row, 2)?,
-        mode: mode(row, 3)?,
-        started_at: time(row, 4)?,
-        ended_at: time(row, 5)?,
-        total_questions: uint(row, 6)?,
-        players: Vec::new(),
-    };
-    let player = GamePlayer {
-        profile: profile_at(row, 7)?,
-        rank: uint(row, 11)?,
-        score: uint(row, 12)?,
-        completion_secs: uint_opt(row, 13)?,
-        flagged: row.try_get(14)?,
-    };
-    Ok((game, player))
 }
 
 impl PgStore {

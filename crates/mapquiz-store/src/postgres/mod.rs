@@ -58,6 +58,18 @@ impl PgStore {
     }
 }
 
+impl crate::pools::Pools for PgStore {
+    type Db = sqlx::Postgres;
+
+    fn reads(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn writes(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
 #[async_trait]
 impl Store for PgStore {
     fn backend(&self) -> Backend {

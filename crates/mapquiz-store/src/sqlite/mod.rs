@@ -77,6 +77,18 @@ impl SqliteStore {
     }
 }
 
+impl crate::pools::Pools for SqliteStore {
+    type Db = sqlx::Sqlite;
+
+    fn reads(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    fn writes(&self) -> &SqlitePool {
+        &self.writer
+    }
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> Backend {
