@@ -23,7 +23,7 @@ use mapquiz_domain::region::{CountryCode, Region};
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::time::{Interval, MissedTickBehavior};
@@ -36,6 +36,8 @@ pub struct Options {
     pub interval: Duration,
     pub region: Region,
     pub concurrency: usize,
+    /// Lobbies get ready spread evenly over this, rather than all at once.
+    pub ramp: Duration,
     pub server_pid: Option<u32>,
     /// Longest the games may take once started, beyond which the run stops and counts what is missing.
     pub timeout: Duration,
@@ -63,14 +65,29 @@ struct Player {
     shared: Arc<Shared>,
     /// Delay of the first progress message after `game_start`, so that players do not all send at once.
     offset: Duration,
+    /// Delay of `set_player_ready` after the go signal: lobbies start spread over the ramp.
+    ready_after: Duration,
 }
 
-/// What one player saw.
+/// When the run's games were all under way: the steady part of the run, without the start and end bursts.
+struct Phases {
+    players: usize,
+    started: AtomicUsize,
+    /// Stamp (as in [`Shared::sent_at`]) at which the last player saw `game_start`; 0 before.
+    all_started: AtomicU64,
+    /// Whether any player has seen `game_end`.
+    any_ended: AtomicBool,
+}
+
+/// What one player saw. Samples are kept raw (microseconds) and put into histograms at the end: thousands
+/// of players each holding histograms would take gigabytes.
 struct Stats {
-    /// Progress message → the `update_player_progress` push of it at another member, microseconds.
-    push: Histogram<u64>,
-    /// Progress message → its `update_player_progress_success` reply, microseconds.
-    reply: Histogram<u64>,
+    /// Progress message → the `update_player_progress` push of it at another member.
+    push: Vec<u32>,
+    /// The same, for messages sent once every game had started and received before any had ended.
+    steady: Vec<u32>,
+    /// Progress message → its `update_player_progress_success` reply.
+    reply: Vec<u32>,
     sent: u64,
     received: u64,
     progress_sent: u64,
@@ -87,8 +104,9 @@ struct Stats {
 impl Stats {
     fn new() -> anyhow::Result<Self> {
         Ok(Stats {
-            push: Histogram::new(3).context("histogram")?,
-            reply: Histogram::new(3).context("histogram")?,
+            push: Vec::new(),
+            steady: Vec::new(),
+            reply: Vec::new(),
             sent: 0,
             received: 0,
             progress_sent: 0,
@@ -148,19 +166,27 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     ));
 
+    let phases = Arc::new(Phases {
+        players: l * p,
+        started: AtomicUsize::new(0),
+        all_started: AtomicU64::new(0),
+        any_ended: AtomicBool::new(false),
+    });
     let mut tasks = Vec::with_capacity(l * p);
     let mut lobbies = Vec::with_capacity(l);
-    for (lobby_id, sockets, ids) in set_up {
+    for (n, (lobby_id, sockets, ids)) in set_up.into_iter().enumerate() {
+        let ready_after = opts.ramp.mul_f64(n as f64 / l as f64);
         let sent_at = (0..p).map(|_| (0..=codes.len()).map(|_| AtomicU64::new(0)).collect()).collect();
         let shared = Arc::new(Shared { ids, sent_at });
         lobbies.push(Arc::clone(&shared));
         for (index, socket) in sockets.into_iter().enumerate() {
             let global = tasks.len();
             let offset = opts.interval.mul_f64((global as f64 * 0.618_033_988_75).fract());
-            let player = Player { index, lobby_id: lobby_id.clone(), socket, shared: Arc::clone(&shared), offset };
+            let player =
+                Player { index, lobby_id: lobby_id.clone(), socket, shared: Arc::clone(&shared), offset, ready_after };
             let go = go_rx.clone();
-            let (interval, timeout) = (opts.interval, opts.timeout);
-            tasks.push(tokio::spawn(async move { play(player, go, codes, epoch, interval, timeout).await }));
+            let (interval, timeout, phases) = (opts.interval, opts.timeout, Arc::clone(&phases));
+            tasks.push(tokio::spawn(async move { play(player, go, codes, epoch, &phases, interval, timeout).await }));
         }
     }
 
@@ -168,6 +194,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     let server_before = pid.as_deref().and_then(procstat::sample);
     let bench_before = procstat::sample("self");
     let metrics_before = server.metrics().await.ok();
+    let machine_before = procstat::machine();
     let peak = watch_rss(pid.clone());
     let started = Instant::now();
     go_tx.send(true).context("no player is waiting")?;
@@ -179,15 +206,18 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     let server_after = pid.as_deref().and_then(procstat::sample);
     let bench_after = procstat::sample("self");
     let metrics_after = server.metrics().await.ok();
+    let machine_after = procstat::machine();
     peak.abort();
     let server_rss_peak = peak.await.unwrap_or(0);
 
-    let mut push = Histogram::<u64>::new(3).context("histogram")?;
-    let mut reply = Histogram::<u64>::new(3).context("histogram")?;
-    for s in &all {
-        push.add(&s.push).context("histogram")?;
-        reply.add(&s.reply).context("histogram")?;
-    }
+    let histogram = |f: fn(&Stats) -> &Vec<u32>| -> anyhow::Result<Histogram<u64>> {
+        let mut h = Histogram::<u64>::new(3).context("histogram")?;
+        for us in all.iter().flat_map(f) {
+            h.record(u64::from(*us)).context("histogram")?;
+        }
+        Ok(h)
+    };
+    let (push, steady, reply) = (histogram(|s| &s.push)?, histogram(|s| &s.steady)?, histogram(|s| &s.reply)?);
     let sum = |f: fn(&Stats) -> u64| all.iter().map(f).sum::<u64>();
     let count = |f: fn(&Stats) -> bool| all.iter().filter(|s| f(s)).count();
     let expected: u64 = lobbies.iter().map(|s| s.sends() * p as u64).sum();
@@ -207,6 +237,11 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         all.iter().find_map(|s| s.first_error.as_deref()).map(|e| format!(" (first: {e})")).unwrap_or_default()
     ));
     report(&format!("push latency at the other players ({} samples): {}", push.len(), quantiles(&push)));
+    report(&format!(
+        "  of which with every game under way ({} samples): {}",
+        steady.len(),
+        if steady.is_empty() { "none".to_owned() } else { quantiles(&steady) }
+    ));
     report(&format!("progress reply latency at the sender ({} samples): {}", reply.len(), quantiles(&reply)));
     let (sent, received) = (sum(|s| s.sent), sum(|s| s.received));
     report(&format!(
@@ -227,6 +262,13 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     }
     if let (Some(a), Some(b)) = (bench_before, bench_after) {
         report(&format!("bench: CPU {:.0}% of one core", cpu_percent(a, b, elapsed)));
+    }
+    if let (Some((busy_a, total_a)), Some((busy_b, total_b))) = (machine_before, machine_after) {
+        // Other processes on the machine share its cores: a busy machine delays the server and the bench.
+        report(&format!(
+            "machine: {:.0}% busy over all cores during the games",
+            (busy_b - busy_a) / (total_b - total_a).max(f64::EPSILON) * 100.0
+        ));
     }
     if let (Some(a), Some(b)) = (metrics_before, metrics_after) {
         let delta = |name: &str| metric(&b, name) - metric(&a, name);
@@ -325,6 +367,7 @@ async fn play(
     mut go: watch::Receiver<bool>,
     codes: &'static [CountryCode],
     epoch: Instant,
+    phases: &Phases,
     interval: Duration,
     timeout: Duration,
 ) -> anyhow::Result<Stats> {
@@ -336,6 +379,16 @@ async fn play(
                 Some(Ok(_)) => {}
                 Some(Err(e)) => { stats.error(format!("before the start: {e}")); return Ok(stats); }
                 None => { stats.error("closed before the start".into()); return Ok(stats); }
+            }
+        }
+    }
+    let ready_at = tokio::time::Instant::now() + p.ready_after;
+    while tokio::time::Instant::now() < ready_at {
+        tokio::select! {
+            () = tokio::time::sleep_until(ready_at) => {}
+            frame = p.socket.next_json() => if !matches!(frame, Some(Ok(_))) {
+                stats.error("closed before getting ready".into());
+                return Ok(stats);
             }
         }
     }
@@ -358,8 +411,7 @@ async fn play(
                 }
                 validated += 1;
                 let now = Instant::now();
-                let stamp = u64::try_from(now.duration_since(epoch).as_nanos()).unwrap_or(u64::MAX - 1) + 1;
-                p.shared.sent_at[p.index][validated].store(stamp, Ordering::Release);
+                p.shared.sent_at[p.index][validated].store(stamp(epoch), Ordering::Release);
                 p.socket.send(json!({"type": "update_player_progress", "payload": {
                     "lobbyId": lobby,
                     "validatedCountries": &codes[..validated],
@@ -379,18 +431,22 @@ async fn play(
                 match v["type"].as_str().unwrap_or_default() {
                     "game_start" => {
                         stats.started = true;
+                        if phases.started.fetch_add(1, Ordering::AcqRel) + 1 == phases.players {
+                            phases.all_started.store(stamp(epoch), Ordering::Release);
+                        }
                         let mut t = tokio::time::interval_at(tokio::time::Instant::now() + p.offset, interval);
                         t.set_missed_tick_behavior(MissedTickBehavior::Delay);
                         tick = Some(t);
                     }
                     "update_player_progress_success" => {
                         if let Some(sent) = pending_replies.pop_front() {
-                            record(&mut stats.reply, sent.elapsed());
+                            stats.reply.push(micros(sent.elapsed()));
                         }
                     }
-                    "update_player_progress" => on_progress(&p, &v, &mut seen, epoch, &mut stats),
+                    "update_player_progress" => on_progress(&p, &v, &mut seen, epoch, phases, &mut stats),
                     "game_end" => {
                         stats.ended = true;
+                        phases.any_ended.store(true, Ordering::Release);
                         p.socket.send(json!({"type": "get_game_results", "payload": {"lobbyId": lobby}})).await?;
                         stats.sent += 1;
                     }
@@ -415,7 +471,7 @@ async fn play(
 
 /// Accounts one `update_player_progress` push: each entry whose validated list grew is the push of that
 /// sender's message of that length.
-fn on_progress(p: &Player, v: &Value, seen: &mut [usize], epoch: Instant, stats: &mut Stats) {
+fn on_progress(p: &Player, v: &Value, seen: &mut [usize], epoch: Instant, phases: &Phases, stats: &mut Stats) {
     let mut advanced = false;
     for entry in v["payload"]["players"].as_array().map(Vec::as_slice).unwrap_or_default() {
         let Some(sender) = p.shared.ids.iter().position(|id| entry["id"] == id.as_str()) else { continue };
@@ -428,8 +484,12 @@ fn on_progress(p: &Player, v: &Value, seen: &mut [usize], epoch: Instant, stats:
         stats.pushes_seen += 1;
         let sent = p.shared.sent_at[sender].get(k).map_or(0, |t| t.load(Ordering::Acquire));
         if sender != p.index && sent != 0 {
-            let at = epoch + Duration::from_nanos(sent - 1);
-            record(&mut stats.push, at.elapsed());
+            let latency = micros((epoch + Duration::from_nanos(sent - 1)).elapsed());
+            stats.push.push(latency);
+            let all_started = phases.all_started.load(Ordering::Acquire);
+            if all_started != 0 && sent > all_started && !phases.any_ended.load(Ordering::Acquire) {
+                stats.steady.push(latency);
+            }
         }
     }
     if !advanced {
@@ -437,9 +497,13 @@ fn on_progress(p: &Player, v: &Value, seen: &mut [usize], epoch: Instant, stats:
     }
 }
 
-fn record(h: &mut Histogram<u64>, d: Duration) {
-    // An auto-resizing histogram takes any value; a failure would only drop one sample.
-    let _ = h.record(u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+fn micros(d: Duration) -> u32 {
+    u32::try_from(d.as_micros()).unwrap_or(u32::MAX)
+}
+
+/// Nanoseconds since `epoch`, plus one so that 0 can mean "not yet".
+fn stamp(epoch: Instant) -> u64 {
+    u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX - 1) + 1
 }
 
 /// Resolves at the next tick, or never without an interval.

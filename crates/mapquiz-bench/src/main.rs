@@ -88,6 +88,9 @@ enum Command {
         /// Sign-ups and lobby set-ups in flight at once.
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
+        /// Milliseconds over which the lobbies get ready (and so start), evenly spread; 0: all at once.
+        #[arg(long, default_value_t = 0)]
+        ramp_ms: u64,
         /// The server's process id, for its CPU time and RSS (`/proc`; the server must run on this machine).
         #[arg(long)]
         server_pid: Option<u32>,
@@ -114,12 +117,23 @@ async fn main() -> anyhow::Result<()> {
         Command::Push { sender_url, receiver_url, pairs, rounds } => {
             push(&sender_url, &receiver_url, pairs, rounds).await
         }
-        Command::Lobbies { url, lobbies, players, interval_ms, region, concurrency, server_pid, slack_secs } => {
+        Command::Lobbies {
+            url,
+            lobbies,
+            players,
+            interval_ms,
+            region,
+            concurrency,
+            ramp_ms,
+            server_pid,
+            slack_secs,
+        } => {
             let interval = Duration::from_millis(interval_ms);
             let game = interval * u32::try_from(region.codes().len()).unwrap_or(u32::MAX);
-            let timeout = game + interval + Duration::from_secs(slack_secs);
+            let timeout = game + interval + Duration::from_millis(ramp_ms) + Duration::from_secs(slack_secs);
+            let ramp = Duration::from_millis(ramp_ms);
             let options =
-                lobbies::Options { url, lobbies, players, interval, region, concurrency, server_pid, timeout };
+                lobbies::Options { url, lobbies, players, interval, region, concurrency, ramp, server_pid, timeout };
             lobbies::run(options).await
         }
     }

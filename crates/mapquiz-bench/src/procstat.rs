@@ -34,3 +34,13 @@ pub fn sample(pid: &str) -> Option<ProcSample> {
     };
     Some(ProcSample { cpu_secs: ticks as f64 / TICKS_PER_SEC, rss: kib("VmRSS:")?, rss_peak: kib("VmHWM:")? })
 }
+
+/// Busy and total CPU time of the whole machine, seconds over all cores, from `/proc/stat`.
+pub fn machine() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> = stat.lines().next()?.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
+    let total: u64 = fields.iter().sum();
+    // idle and iowait are the 4th and 5th values.
+    let idle = fields.get(3)? + fields.get(4).copied().unwrap_or(0);
+    Some(((total - idle) as f64 / TICKS_PER_SEC, total as f64 / TICKS_PER_SEC))
+}
