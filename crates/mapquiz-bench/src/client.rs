@@ -81,6 +81,30 @@ impl Server {
         })
     }
 
+    /// Sends a friend request from `user` to the holder of `tag` over HTTP; a request back from the other
+    /// side makes them friends at once (the mutual case).
+    pub async fn add_friend(&self, user: &User, tag: &str) -> anyhow::Result<()> {
+        let res = self
+            .http
+            .post(format!("{}/api/friends/add", self.base))
+            .header("cookie", &user.cookie)
+            .json(&json!({"tag": tag}))
+            .send()
+            .await?;
+        let status = res.status();
+        if !status.is_success() {
+            let body = res.text().await.unwrap_or_default();
+            bail!("friend request failed: {status} {body}");
+        }
+        Ok(())
+    }
+
+    /// The `/metrics` text (Prometheus exposition format).
+    pub async fn metrics(&self) -> anyhow::Result<String> {
+        let res = self.http.get(format!("{}/metrics", self.base)).send().await?;
+        Ok(res.error_for_status()?.text().await?)
+    }
+
     /// The id of the pending request `sender_id` sent to `user`.
     pub async fn pending_request_from(&self, user: &User, sender_id: &str) -> anyhow::Result<String> {
         let body: Value = self
@@ -143,6 +167,18 @@ impl Socket {
         tokio::time::timeout(FRAME_TIMEOUT, read)
             .await
             .with_context(|| format!("no {kind} within {FRAME_TIMEOUT:?}"))?
+    }
+
+    /// The next text frame as JSON; `None` once the socket is closed. Pings are answered while reading.
+    pub async fn next_json(&mut self) -> Option<anyhow::Result<Value>> {
+        loop {
+            match self.stream.next().await? {
+                Ok(Message::Text(t)) => return Some(serde_json::from_str(t.as_str()).context("frame JSON")),
+                Ok(Message::Close(_)) => return None,
+                Ok(_) => {}
+                Err(e) => return Some(Err(e.into())),
+            }
+        }
     }
 
     /// Reads (and drops) frames until the socket closes, answering pings.

@@ -5,18 +5,25 @@
 //! - `push`: pairs of users on one node or two; each round the sender's `send_friend_request` goes out and
 //!   the time until the receiver's socket reads `friend_request_received` is recorded (then the receiver
 //!   rejects, so the next round pushes again). Reports p50/p90/p99/max.
+//! - `lobbies`: L lobbies of P players play real games (create, invite, join, ready, progress every T ms
+//!   through every required code, results); reports the progress → `update_player_progress` push latency at
+//!   the other players, messages per second, lost and duplicated pushes, the server's CPU and RSS
+//!   (`--server-pid`) and the progress writes the batching left (from `/metrics`).
 //!
 //! Run the server with cheap password hashing for these runs (`MAPQUIZ_ARGON2_MEMORY_KIB=1024
 //! MAPQUIZ_ARGON2_ITERATIONS=1`, development profile) and `MAPQUIZ_RATE_LIMIT_ENABLED=false`: sign-up cost
 //! and the per-IP limits are not what is measured.
 
 mod client;
+mod lobbies;
+mod procstat;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use client::{Server, Socket, User};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use hdrhistogram::Histogram;
+use mapquiz_domain::region::Region;
 use serde_json::json;
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -61,6 +68,44 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         rounds: usize,
     },
+    /// Plays L lobbies of P players through whole games and measures the progress pushes.
+    Lobbies {
+        /// The server, e.g. http://127.0.0.1:3000.
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        url: String,
+        /// Lobbies playing at once.
+        #[arg(long, short = 'l', default_value_t = 10)]
+        lobbies: usize,
+        /// Players per lobby, host included (at most the server's `lobby_capacity`).
+        #[arg(long, short = 'p', default_value_t = 4)]
+        players: usize,
+        /// Milliseconds between one player's progress messages (each adds one code).
+        #[arg(long, short = 't', default_value_t = 500)]
+        interval_ms: u64,
+        /// The region played, by its wire name; a game lasts its code count × the interval.
+        #[arg(long, default_value = "Amérique du Sud", value_parser = parse_region)]
+        region: Region,
+        /// Sign-ups and lobby set-ups in flight at once.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Milliseconds over which the lobbies get ready (and so start), evenly spread; 0: all at once.
+        #[arg(long, default_value_t = 0)]
+        ramp_ms: u64,
+        /// The server's process id, for its CPU time and RSS (`/proc`; the server must run on this machine).
+        #[arg(long)]
+        server_pid: Option<u32>,
+        /// Seconds the games may take beyond their expected length before the run stops and counts what is
+        /// missing.
+        #[arg(long, default_value_t = 60)]
+        slack_secs: u64,
+    },
+}
+
+fn parse_region(s: &str) -> Result<Region, String> {
+    Region::parse(s).ok_or_else(|| {
+        let known: Vec<&str> = Region::ALL.iter().map(|r| r.as_str()).collect();
+        format!("unknown region; one of: {}", known.join(", "))
+    })
 }
 
 #[tokio::main]
@@ -71,6 +116,25 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Push { sender_url, receiver_url, pairs, rounds } => {
             push(&sender_url, &receiver_url, pairs, rounds).await
+        }
+        Command::Lobbies {
+            url,
+            lobbies,
+            players,
+            interval_ms,
+            region,
+            concurrency,
+            ramp_ms,
+            server_pid,
+            slack_secs,
+        } => {
+            let interval = Duration::from_millis(interval_ms);
+            let game = interval * u32::try_from(region.codes().len()).unwrap_or(u32::MAX);
+            let timeout = game + interval + Duration::from_millis(ramp_ms) + Duration::from_secs(slack_secs);
+            let ramp = Duration::from_millis(ramp_ms);
+            let options =
+                lobbies::Options { url, lobbies, players, interval, region, concurrency, ramp, server_pid, timeout };
+            lobbies::run(options).await
         }
     }
 }
