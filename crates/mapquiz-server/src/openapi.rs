@@ -22,6 +22,7 @@ use utoipa::OpenApi;
         (name = "scores", description = "Solo games: saving, history, totals"),
         (name = "leaderboards", description = "Best solo quiz per player, by set of regions and period"),
         (name = "friends", description = "Friend requests and friends; pushes go out over the WebSocket"),
+        (name = "games", description = "Finished multiplayer games of the caller"),
         (name = "bug-reports", description = "Bug reports: stored at once, then delivered as GitHub issues"),
         (name = "realtime", description = "The WebSocket gateway; its messages are documented at /docs"),
     )

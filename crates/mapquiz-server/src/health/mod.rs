@@ -1,6 +1,7 @@
 //! Service routes (protocol §1.3): what the server is, whether it is alive, ready and healthy.
 
 use crate::error::json;
+use crate::lobbies::tally::LiveCounts;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -132,6 +133,16 @@ pub struct Checks {
     #[serde(rename = "wsConnections")]
     ws_connections: usize,
     realtime: RealtimeCheck,
+    lobbies: LobbiesCheck,
+}
+
+/// The live lobbies of this node (their actors), by status.
+#[derive(Serialize, ToSchema)]
+pub struct LobbiesCheck {
+    /// Every live lobby.
+    live: usize,
+    #[serde(rename = "byStatus")]
+    by_status: LiveCounts,
 }
 
 /// The real-time side of this node.
@@ -160,7 +171,12 @@ fn millis(d: Duration) -> u64 {
     d.as_millis().try_into().unwrap_or(u64::MAX)
 }
 
-/// Database, memory, uptime and connections: 200 when the database answers, 503 otherwise.
+fn lobbies_check(state: &AppState) -> LobbiesCheck {
+    let by_status = state.realtime.lobbies.live_by_status();
+    LobbiesCheck { live: by_status.waiting + by_status.playing + by_status.finished, by_status }
+}
+
+/// Database, memory, uptime, connections and live lobbies: 200 when the database answers, 503 otherwise.
 #[utoipa::path(get, path = "/health/detailed", tag = "service", responses(
     (status = 200, body = DetailedHealth),
     (status = 503, body = DetailedHealth),
@@ -186,6 +202,7 @@ async fn health_detailed(State(state): State<AppState>) -> Response {
                 users: state.realtime.hub.user_count(),
                 node_id: state.realtime.node_id.to_string(),
             },
+            lobbies: lobbies_check(&state),
         },
     };
     json(if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, &body)

@@ -35,6 +35,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::bug_reports::routes())
         .merge(crate::leaderboards::routes())
         .merge(crate::friends::routes::routes())
+        .merge(crate::lobbies::routes::routes())
         .merge(crate::ws::routes())
         .merge(crate::docs::routes())
 }

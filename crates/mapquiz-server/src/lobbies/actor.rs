@@ -15,6 +15,7 @@
 //! - A panic ends the task; the registry then restores the lobby from the store at its next command.
 
 use super::handle::{Job, Requester};
+use super::tally::LiveTally;
 use super::writer::ProgressWriter;
 use crate::audit::{Action, Audit};
 use crate::bus::{Bus, Event as BusEvent};
@@ -49,6 +50,8 @@ pub struct ActorDeps {
     pub writer: Arc<ProgressWriter>,
     /// Cancelled at shutdown: actors stop taking commands.
     pub stop: CancellationToken,
+    /// Live lobbies by status, kept with the `lobbies_live` gauge.
+    pub tally: LiveTally,
 }
 
 /// What the registry does when an actor ends: forget its handle.
@@ -427,6 +430,7 @@ impl Actor {
         self.uncount();
         metrics::gauge!("lobbies_live", "status" => now.0.as_str()).increment(1.0);
         metrics::gauge!("lobby_players_in_games").increment(now.1 as f64);
+        self.deps.tally.add(now.0);
         self.counted = Some(now);
     }
 
@@ -434,6 +438,7 @@ impl Actor {
         if let Some((status, players)) = self.counted.take() {
             metrics::gauge!("lobbies_live", "status" => status.as_str()).decrement(1.0);
             metrics::gauge!("lobby_players_in_games").decrement(players as f64);
+            self.deps.tally.remove(status);
         }
     }
 }

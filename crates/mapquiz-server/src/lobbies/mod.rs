@@ -2,7 +2,7 @@
 //! `lobby-design.md`: the rules are `mapquiz_domain::lobby`; here are the transport ([`messages`]: payload
 //! → command), the registry ([`registry`]: lobby id → actor, behind the [`LobbyRouter`] seam), the task
 //! that owns one lobby ([`actor`], reached through [`handle`]) and the node's batched progress writer
-//! ([`writer`]).
+//! ([`writer`]). The finished games are listed over HTTP by [`routes`].
 //!
 //! The socket lifecycle reaches the lobbies through [`Lobbies`]' subscription: every socket that
 //! authenticates sends `Connected` to the lobbies where the user is a member or has an undelivered
@@ -13,6 +13,8 @@ mod actor;
 mod handle;
 pub mod messages;
 pub mod registry;
+pub mod routes;
+pub mod tally;
 pub mod writer;
 
 pub use handle::Requester;
@@ -30,6 +32,7 @@ use mapquiz_domain::{LobbyId, Timestamp, UserId};
 use mapquiz_store::{DynStore, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
+use tally::{LiveCounts, LiveTally};
 use tokio_util::sync::CancellationToken;
 use writer::ProgressWriter;
 
@@ -52,7 +55,16 @@ impl Lobbies {
         audit: Audit,
     ) -> Arc<Self> {
         let writer = Arc::new(ProgressWriter::new(store.clone(), clock.clone(), config.progress_flush));
-        let deps = Arc::new(ActorDeps { store, bus, hub, clock, audit, writer, stop: CancellationToken::new() });
+        let deps = Arc::new(ActorDeps {
+            store,
+            bus,
+            hub,
+            clock,
+            audit,
+            writer,
+            stop: CancellationToken::new(),
+            tally: LiveTally::default(),
+        });
         let local = LocalRegistry::new(deps.clone(), config.rules(), config.mailbox);
         Arc::new(Lobbies { router: local.clone(), local, deps, invitation_ttl: config.invitation_ttl })
     }
@@ -70,6 +82,11 @@ impl Lobbies {
     /// Live lobbies on this node.
     pub fn live(&self) -> usize {
         self.local.live()
+    }
+
+    /// Live lobbies on this node by status (`/health/detailed`).
+    pub fn live_by_status(&self) -> LiveCounts {
+        self.deps.tally.read()
     }
 
     /// Progress rows waiting for the batched writer.

@@ -33,6 +33,7 @@ const EXPECTED: &[&str] = &[
     "GET /api/scores/history",
     "GET /api/scores/stats",
     "GET /api/leaderboards",
+    "GET /api/games",
     "POST /api/bug-reports",
     "GET /ws",
 ];

@@ -39,6 +39,7 @@ async fn detailed_health_has_every_check(pg: bool) {
     assert!(checks["uptime"].as_f64().unwrap() >= 0.0);
     assert!(checks["responseTime"].is_u64());
     assert_eq!(checks["wsConnections"], 0, "no socket is open");
+    assert_eq!(checks["lobbies"], json!({"live": 0, "byStatus": {"waiting": 0, "playing": 0, "finished": 0}}));
 }
 
 async fn probes_answer(pg: bool) {

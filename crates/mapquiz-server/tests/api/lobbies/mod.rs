@@ -1,9 +1,13 @@
 //! Multiplayer lobbies and games over `/ws` (protocol §2.7.3–§2.9, §3), black-box with real sockets, on
 //! SQLite and PostgreSQL: one file per area.
 
+mod crowd;
+mod five_players;
 mod games;
+mod history;
 mod members;
 mod refusals;
+mod regions;
 
 use crate::support::{TestApp, TestUser};
 use std::time::Duration;
