@@ -1,7 +1,9 @@
 //! Multiplayer lobbies and games over `/ws` (protocol §2.7.3–§2.9, §3), black-box with real sockets, on
 //! SQLite and PostgreSQL: one file per area.
 
+mod db_cut;
 mod games;
+mod kill9;
 mod members;
 mod refusals;
 
