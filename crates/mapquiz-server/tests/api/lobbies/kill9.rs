@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
+use tokio::time::timeout;
 
 /// The batched writer's period the binary runs with.
 const FLUSH: Duration = Duration::from_millis(200);
@@ -30,6 +31,12 @@ struct Server {
 impl Server {
     /// Starts the binary in `dir` on `database_url` and a free port, and waits until `/health` answers.
     async fn start(dir: &Path, database_url: &str) -> Server {
+        // Long enough for both players to come back before anyone counts as away.
+        Self::start_with_grace(dir, database_url, Duration::from_secs(30)).await
+    }
+
+    /// [`Server::start`] with this disconnect grace.
+    async fn start_with_grace(dir: &Path, database_url: &str, grace: Duration) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let log = dir.join(format!("mapquiz-{port}.log"));
         let out = std::fs::File::create(&log).unwrap();
@@ -46,8 +53,7 @@ impl Server {
                 ("MAPQUIZ_ARGON2_ITERATIONS", "1"),
                 ("MAPQUIZ_PRESENCE_GRACE_MS", "100"),
                 ("MAPQUIZ_LOBBY_PROGRESS_FLUSH_MS", &FLUSH.as_millis().to_string()),
-                // Long enough for both players to come back before anyone counts as away.
-                ("MAPQUIZ_LOBBY_GRACE_MS", "30000"),
+                ("MAPQUIZ_LOBBY_GRACE_MS", &grace.as_millis().to_string()),
             ])
             .stdout(out.try_clone().unwrap())
             .stderr(out)
@@ -206,3 +212,63 @@ async fn a_game_survives_kill_9_of_the_server(postgres: bool) {
 }
 
 on_both_backends!(a_game_survives_kill_9_of_the_server);
+
+async fn restored_grace_timers_run_from_start_up(postgres: bool) {
+    let Some(db) = TestDatabase::new(postgres).await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let server = Server::start(dir.path(), db.url()).await;
+    let a = sign_up_at(&client, server.address, "Alice").await;
+    let b = sign_up_at(&client, server.address, "Bruno").await;
+    befriend(&client, server.address, &a, &b).await;
+    let mut aws = Ws::signed_in(server.address, &a).await;
+    let mut bws = Ws::signed_in(server.address, &b).await;
+    let lobby = two_player_game(&mut aws, &mut bws, &b).await;
+    for n in 1..=2 {
+        answer(&lobby, (&mut aws, &a.id), &mut bws, &codes(0..n), &[]).await;
+    }
+    for n in 1..=3 {
+        answer(&lobby, (&mut bws, &b.id), &mut aws, &codes(0..n), &[]).await;
+    }
+    tokio::time::sleep(FLUSH * 4).await;
+    server.kill9();
+    drop((aws, bws));
+
+    // Only A comes back. B's grace started when the lobby was restored: past it, B is away and no longer
+    // blocks the end, so A's last answer ends the game.
+    let grace = Duration::from_secs(1);
+    let server = Server::start_with_grace(dir.path(), db.url(), grace).await;
+    let (mut aws, state) = come_back(server.address, &a, &lobby, &mut []).await;
+    assert_eq!(player(&state, &a.id)["score"], 2);
+    assert_eq!(player(&state, &b.id)["score"], 3);
+    tokio::time::sleep(grace * 2).await;
+    // What B's grace expiry pushed, if anything, is a state where B is still a member, disconnected.
+    while let Ok(frame) = timeout(Duration::from_millis(300), aws.recv_lobby()).await {
+        assert_eq!(frame["type"], "lobby_update", "{frame}");
+        assert_eq!(player(&frame["payload"], &b.id)["connected"], false, "{frame}");
+    }
+    let mut others = Vec::new();
+    for n in 3..=6 {
+        let reply = aws.progress(&lobby, &codes(0..n), &[]).await;
+        aws.expect_success("update_player_progress", reply).await;
+        others.push(aws.expect_push("update_player_progress").await);
+    }
+    let reply = aws.progress(&lobby, &codes(0..7), &[]).await;
+    aws.expect_success("update_player_progress", reply).await;
+    assert_eq!(player(&aws.expect_push("update_player_progress").await, &a.id)["score"], 7);
+    assert_eq!(aws.expect_update().await["status"], "finished");
+    assert_eq!(aws.expect_push("game_end").await, json!({"lobbyId": lobby}));
+    assert!(others.iter().all(|p| player(p, &b.id)["score"] == 3), "B's progress kept while away");
+
+    let reply = aws.lobby("get_game_results", json!({"lobbyId": lobby})).await;
+    let results = aws.expect_success("get_game_results", reply).await;
+    let rankings = results["rankings"].as_array().unwrap();
+    assert_eq!(
+        rankings.iter().map(|r| (r["id"].clone(), r["rank"].clone(), r["score"].clone())).collect::<Vec<_>>(),
+        [(json!(a.id), json!(1), json!(7)), (json!(b.id), json!(2), json!(3))]
+    );
+    assert!(rankings[0]["completionTime"].is_u64() && rankings[1]["completionTime"].is_null(), "{results}");
+    drop(server);
+}
+
+on_both_backends!(restored_grace_timers_run_from_start_up);
