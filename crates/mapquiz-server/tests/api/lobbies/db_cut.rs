@@ -204,6 +204,16 @@ async fn a_database_cut_mid_game_loses_no_progress_and_the_game_ends_right() {
 
 #[tokio::test]
 async fn a_game_that_ends_while_the_database_is_cut_ends_when_it_is_back() {
+    a_game_ends_after_the_outage(Proxy::cut).await;
+}
+
+#[tokio::test]
+async fn a_game_that_ends_while_the_database_hangs_ends_when_it_answers() {
+    a_game_ends_after_the_outage(Proxy::stall).await;
+}
+
+/// Both players finish during an outage (`outage`: connections refused, or accepted and never answered).
+async fn a_game_ends_after_the_outage(outage: fn(&Proxy)) {
     let Some((app, proxy)) = app_behind_proxy().await else { return };
     let users = friends_of_first(&app, &["Alice", "Bruno"]).await;
     let (a, b) = (&users[0], &users[1]);
@@ -215,8 +225,9 @@ async fn a_game_that_ends_while_the_database_is_cut_ends_when_it_is_back() {
         answer(&lobby, (&mut bws, &b.id), &mut aws, &codes(0..n), &[]).await;
     }
 
-    // Cut: both finish; the progress is acknowledged and pushed at once, but the end waits for its write.
-    proxy.cut();
+    // The outage: both finish; the progress is acknowledged and pushed at once, but the end waits for its
+    // write.
+    outage(&proxy);
     let (entry, took) = answer(&lobby, (&mut aws, &a.id), &mut bws, &codes(0..7), &[]).await;
     assert_eq!(entry["progress"], 100);
     let (entry, took_last) = answer(&lobby, (&mut bws, &b.id), &mut aws, &codes(0..6), &codes([6])).await;
