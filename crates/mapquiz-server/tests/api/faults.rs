@@ -9,7 +9,7 @@ use mapquiz_store::testing::TestDatabase;
 use std::time::{Duration, Instant};
 
 /// A fresh PostgreSQL database reached through a new proxy, and the figment pointing at it.
-async fn behind_proxy() -> Option<(TestDatabase, Proxy, figment::Figment)> {
+pub(crate) async fn behind_proxy() -> Option<(TestDatabase, Proxy, figment::Figment)> {
     let db = TestDatabase::postgres().await?;
     let mut url = url::Url::parse(db.url()).unwrap();
     let upstream = (url.host_str().unwrap().to_owned(), url.port().unwrap_or(5432));

@@ -2,9 +2,11 @@
 //! SQLite and PostgreSQL: one file per area.
 
 mod crowd;
+mod db_cut;
 mod five_players;
 mod games;
 mod history;
+mod kill9;
 mod members;
 mod refusals;
 mod regions;
