@@ -96,17 +96,8 @@ impl Audit {
         meta: &RequestMeta,
         details: Option<Value>,
     ) {
-        let entry = AuditEntry {
-            id: new_id(),
-            occurred_at: self.clock.now(),
-            action: action.as_str().to_owned(),
-            user_id: user_id.map(str::to_owned),
-            target_id: target_id.map(str::to_owned),
-            ip_address: Some(meta.ip.to_string()),
-            user_agent: meta.user_agent.clone(),
-            details,
-        };
-        append(&self.store, &entry).await;
+        let origin = (Some(meta.ip.to_string()), meta.user_agent.clone());
+        self.write_line(action, user_id, target_id, origin, details).await;
     }
 }
 
@@ -120,14 +111,26 @@ impl Audit {
         target_id: Option<&str>,
         details: Option<Value>,
     ) {
+        self.write_line(action, user_id, target_id, (None, None), details).await;
+    }
+
+    /// Builds the line, stamped now, with the request's origin (IP address, user agent) when there is one.
+    async fn write_line(
+        &self,
+        action: Action,
+        user_id: Option<&str>,
+        target_id: Option<&str>,
+        (ip_address, user_agent): (Option<String>, Option<String>),
+        details: Option<Value>,
+    ) {
         let entry = AuditEntry {
             id: new_id(),
             occurred_at: self.clock.now(),
             action: action.as_str().to_owned(),
             user_id: user_id.map(str::to_owned),
             target_id: target_id.map(str::to_owned),
-            ip_address: None,
-            user_agent: None,
+            ip_address,
+            user_agent,
             details,
         };
         append(&self.store, &entry).await;
