@@ -85,3 +85,39 @@ impl LobbyHandle {
         self.tx.is_closed()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mapquiz_domain::UserId;
+
+    fn job(user: &str) -> Job {
+        Job { cmd: Command::Connected { user: UserId::parse(user).unwrap() }, requester: None, done: None }
+    }
+
+    #[test]
+    fn a_full_mailbox_refuses_and_a_stopped_actor_gives_the_job_back() {
+        let (handle, mut rx) = LobbyHandle::channel(2);
+        assert!(handle.post(job("a")).is_ok());
+        assert!(handle.post(job("b")).is_ok());
+        assert!(matches!(handle.post(job("c")), Err(Undelivered::Full)), "the bound holds");
+        assert!(rx.try_recv().is_ok());
+        assert!(handle.post(job("d")).is_ok(), "a taken command frees its place");
+
+        drop(rx);
+        assert!(handle.is_closed());
+        match handle.post(job("e")) {
+            Err(Undelivered::Gone(back)) => {
+                assert!(matches!(&back.cmd, Command::Connected { user } if user.as_str() == "e"));
+            }
+            _ => panic!("a stopped actor must hand the job back for a restore"),
+        }
+    }
+
+    #[test]
+    fn a_zero_capacity_still_takes_one_command() {
+        let (handle, _rx) = LobbyHandle::channel(0);
+        assert!(handle.post(job("a")).is_ok());
+        assert!(matches!(handle.post(job("b")), Err(Undelivered::Full)));
+    }
+}
