@@ -27,6 +27,11 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The store is closed or closing: nothing more is written (an `Unavailable`, as for a closed pool).
+    pub fn closed() -> Self {
+        StoreError::Unavailable(sqlx::Error::PoolClosed)
+    }
+
     /// True when the failure is the database being unreachable rather than the request being wrong.
     pub fn is_unavailable(&self) -> bool {
         matches!(self, StoreError::Unavailable(_))

@@ -37,7 +37,7 @@ pub use audit::{Audit, AuditEntry};
 pub use bug_reports::{BugReport, BugReportCounts, BugReports, DeliveryStatus, MAX_DELIVERY_ERROR_CHARS, NewBugReport};
 pub use error::{CONSTRAINTS, StoreError};
 pub use friends::{Friend, FriendRequest, Friends, IncomingRequest, RequestStatus, RespondOutcome, SendOutcome};
-pub use lobbies::{GameCursor, GamePlayer, GameRecord, Lobbies};
+pub use lobbies::{GameCursor, GamePlayer, GameRecord, Lobbies, LobbyWrite, WriteOutcome};
 pub use lockout::{FailureScope, Lockout};
 pub use maintenance::Maintenance;
 pub use migrations::MigrationState;

@@ -61,24 +61,59 @@ pub struct GamePlayer {
     pub flagged: bool,
 }
 
+/// One lobby's write-through changes in a group commit.
+#[derive(Clone, Copy, Debug)]
+pub struct LobbyWrite<'a> {
+    pub lobby: &'a LobbyId,
+    pub changes: &'a [Change],
+}
+
+/// What a group commit did with one lobby's changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// Written (or nothing to write).
+    Stored,
+    /// The lobby is not stored: its changes were skipped.
+    LobbyGone,
+}
+
 /// Lobbies, their members, invitations and game results.
 #[async_trait]
 pub trait Lobbies: Send + Sync {
-    /// Applies `changes` to lobby `lobby` in order, in one transaction (write-through, §3.11). `now` stamps
-    /// the rows written (`updated_at`, the results' end time). Retrying a transaction whose outcome is unknown
-    /// is safe: creation, membership and results are written idempotently. Changes to a lobby that is not
-    /// stored answer `NotFound`, except a `DeleteLobby` (already done).
+    /// Stores `progress` (as [`Lobbies::save_progress_batch`] does), then each write's changes in order, all in
+    /// one transaction: a group commit, so that many lobbies' commands share one commit (write-through,
+    /// §3.11). `now` stamps the rows written (`updated_at`, the results' end time). A write to a lobby that is
+    /// not stored is skipped and answers [`WriteOutcome::LobbyGone`] (one made only of `DeleteLobby` answers
+    /// `Stored`: already done); any other failure rolls the whole group back. Retrying a group whose outcome
+    /// is unknown is safe: creation, membership and results are written idempotently. Each lobby appears at
+    /// most once; the writes are applied in lobby id order, so concurrent groups lock rows in one order.
+    async fn persist_lobby_group(
+        &self,
+        progress: &[ProgressRow],
+        writes: &[LobbyWrite<'_>],
+        now: Timestamp,
+    ) -> Result<Vec<WriteOutcome>, StoreError>;
+
+    /// Applies `changes` to lobby `lobby` in order, in one transaction: a group of one. Changes to a lobby
+    /// that is not stored answer `NotFound`, except a `DeleteLobby` (already done).
     async fn persist_lobby_changes(
         &self,
         lobby: &LobbyId,
         changes: &[Change],
         now: Timestamp,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        match self.persist_lobby_group(&[], &[LobbyWrite { lobby, changes }], now).await?.first() {
+            Some(WriteOutcome::LobbyGone) => Err(StoreError::NotFound),
+            _ => Ok(()),
+        }
+    }
 
     /// Stores many players' merged progress at once (one statement on PostgreSQL, one transaction on SQLite,
     /// rows of several lobbies). Rows whose membership is gone, or whose lobby is gone or no longer `playing`,
     /// are skipped, not an error; of several rows for one player, the last wins. `now` stamps the rows.
-    async fn save_progress_batch(&self, rows: &[ProgressRow], now: Timestamp) -> Result<(), StoreError>;
+    async fn save_progress_batch(&self, rows: &[ProgressRow], now: Timestamp) -> Result<(), StoreError> {
+        self.persist_lobby_group(rows, &[], now).await.map(drop)
+    }
 
     /// Every stored lobby with its members (and their public profile: name, image, tag) in join order,
     /// undelivered invitations (with the inviter's name) and, for finished lobbies, the latest game's

@@ -160,6 +160,14 @@ pub(crate) fn last_per_player(rows: &[ProgressRow]) -> Vec<&ProgressRow> {
     out
 }
 
+/// The indices of `writes` in lobby id order: the order a group commit applies them in, so that concurrent
+/// groups (several nodes) lock lobby rows in one order.
+pub(crate) fn in_lobby_order(writes: &[crate::LobbyWrite<'_>]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..writes.len()).collect();
+    order.sort_by(|&a, &b| writes[a].lobby.cmp(writes[b].lobby));
+    order
+}
+
 /// What the four restore queries read, before grouping: lobbies (members, invitations and results still
 /// empty) and the rows that belong to them, each with its lobby's id.
 #[derive(Default)]

@@ -10,13 +10,14 @@
 //! - **A write after the reply or a push** (the end of a game, after the progress reply that caused it) can
 //!   no longer be taken back: it is retried until the database answers. Progress itself never waits: it goes
 //!   to the batched writer, which keeps it while the database is away, so players keep playing.
-//! - Before every write-through change the lobby's waiting progress is flushed, so the store sees progress
+//! - Every write-through change goes to the node's lobby writer (`writer.rs`), which stores it in a group
+//!   commit with other lobbies' changes, after the lobby's waiting progress, so the store sees progress
 //!   before the end, restart or departure that follows it.
 //! - A panic ends the task; the registry then restores the lobby from the store at its next command.
 
 use super::handle::{Job, Requester};
 use super::tally::LiveTally;
-use super::writer::ProgressWriter;
+use super::writer::{Committed, LobbyWriter};
 use crate::audit::{Action, Audit};
 use crate::bus::{Bus, Event as BusEvent};
 use crate::clock::DynClock;
@@ -25,7 +26,7 @@ use crate::ws::protocol::text;
 use mapquiz_domain::lobby::{
     Audience, AuditEntry, Change, Command, Effect, Event, FlagReason, GameStatus, Lobby, PlayerStatus, TransferReason,
 };
-use mapquiz_store::{DynStore, StoreError};
+use mapquiz_store::DynStore;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -47,7 +48,7 @@ pub struct ActorDeps {
     pub hub: Arc<Hub>,
     pub clock: DynClock,
     pub audit: Audit,
-    pub writer: Arc<ProgressWriter>,
+    pub writer: Arc<LobbyWriter>,
     /// Cancelled at shutdown: actors stop taking commands.
     pub stop: CancellationToken,
     /// Live lobbies by status, kept with the `lobbies_live` gauge.
@@ -299,7 +300,7 @@ impl Actor {
         }
     }
 
-    /// Flushes the lobby's waiting progress, then writes `batch`: `false` when the database stayed away for
+    /// Writes `batch`: `false` when the database stayed away for
     /// [`PERSIST_PATIENCE`] or refused the write.
     async fn write_patiently(&self, batch: &[Change]) -> bool {
         let deadline = Instant::now() + PERSIST_PATIENCE;
@@ -319,7 +320,7 @@ impl Actor {
         }
     }
 
-    /// Flushes the lobby's waiting progress, then writes `batch`, trying again while the database is away
+    /// Writes `batch`, trying again while the database is away
     /// (until shutdown). A write the database refuses for another reason is logged and skipped: retrying
     /// would not change the answer.
     async fn write_until_stored(&self, batch: &[Change]) {
@@ -347,12 +348,10 @@ impl Actor {
         }
     }
 
-    async fn write(&self, batch: &[Change]) -> Result<(), StoreError> {
-        let id = self.lobby.id();
-        self.deps.writer.flush_lobby(id).await?;
-        self.deps.store.persist_lobby_changes(id, batch, self.deps.clock.now()).await.inspect_err(|e| {
+    /// Stores `batch` with the lobby's waiting progress before it, in the writer's next group.
+    async fn write(&self, batch: &[Change]) -> Committed {
+        self.deps.writer.commit(self.lobby.id(), batch.to_vec()).await.inspect_err(|_| {
             metrics::counter!("lobby_write_failures_total").increment(1);
-            crate::error::count_store_error(e);
         })
     }
 

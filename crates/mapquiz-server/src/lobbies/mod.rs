@@ -1,8 +1,8 @@
 //! Multiplayer lobbies and live games (protocol §2.7.3–§2.9, §3), in the four roles of
 //! `lobby-design.md`: the rules are `mapquiz_domain::lobby`; here are the transport ([`messages`]: payload
 //! → command), the registry ([`registry`]: lobby id → actor, behind the [`LobbyRouter`] seam), the task
-//! that owns one lobby ([`actor`], reached through [`handle`]) and the node's batched progress writer
-//! ([`writer`]). The finished games are listed over HTTP by [`routes`].
+//! that owns one lobby ([`actor`], reached through [`handle`]) and the node's lobby writer ([`writer`]),
+//! which group-commits the lobbies' changes and batches their progress. The finished games are listed over HTTP by [`routes`].
 //!
 //! The socket lifecycle reaches the lobbies through [`Lobbies`]' subscription: every socket that
 //! authenticates sends `Connected` to the lobbies where the user is a member or has an undelivered
@@ -34,7 +34,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tally::{LiveCounts, LiveTally};
 use tokio_util::sync::CancellationToken;
-use writer::ProgressWriter;
+use writer::LobbyWriter;
 
 /// The lobbies of this node: the router the messages use, the actors' shared services, the writer.
 pub struct Lobbies {
@@ -54,7 +54,7 @@ impl Lobbies {
         clock: DynClock,
         audit: Audit,
     ) -> Arc<Self> {
-        let writer = Arc::new(ProgressWriter::new(store.clone(), clock.clone(), config.progress_flush));
+        let writer = Arc::new(LobbyWriter::new(store.clone(), clock.clone(), config.progress_flush));
         let deps = Arc::new(ActorDeps {
             store,
             bus,
@@ -94,7 +94,7 @@ impl Lobbies {
         self.deps.writer.waiting()
     }
 
-    /// Stores the progress waiting now (tests, and a lobby's own writes, which flush first anyway).
+    /// Stores the progress waiting now (tests; a lobby's own writes take its progress with them anyway).
     pub async fn flush_progress(&self) -> Result<(), StoreError> {
         self.deps.writer.flush_all().await
     }

@@ -1,88 +1,133 @@
-//! The node's one batched progress writer (protocol §3.11): merged progress is kept per player, the newest
-//! row replacing older ones, and stored in one `save_progress_batch` per flush, at least every
-//! `lobby_progress_flush_ms`, and on demand before a lobby's next write-through change (so always before
-//! the end of its game).
+//! The node's one lobby writer (protocol §3.11): every lobby's write-through changes and the merged progress
+//! go through it, so that the commands of many lobbies share one transaction (a group commit) instead of
+//! each queueing for a connection and a commit of its own.
 //!
-//! A failed flush keeps its rows (unless a newer row for the same player arrived meanwhile) and the next
-//! flush tries again: acknowledged progress is never dropped while the database is away. Flushes never
-//! overlap, so a lobby's on-demand flush also waits for a periodic one that holds its rows.
+//! - **Write-through changes.** An actor hands its lobby's changes to [`LobbyWriter::commit`] and waits.
+//!   The writer takes every commit queued (up to [`MAX_GROUP`]) with the waiting progress of those lobbies,
+//!   stores them in one `persist_lobby_group`, and answers each actor. A group the database refuses for a
+//!   reason other than being away is tried again lobby by lobby, so one bad write refuses only its command.
+//! - **Progress** is kept per player, the newest row replacing older ones, and stored at least every
+//!   `lobby_progress_flush_ms`, and with the lobby's next write-through change, in the same transaction and
+//!   before it (so always before the end of its game).
+//! - A failed write keeps its progress rows (unless a newer row for the same player arrived meanwhile):
+//!   acknowledged progress is never dropped while the database is away. Writes never overlap, so a lobby's
+//!   progress is never stored after a change that followed it.
 
 use crate::clock::DynClock;
-use mapquiz_domain::lobby::ProgressRow;
+use mapquiz_domain::lobby::{Change, ProgressRow};
 use mapquiz_domain::{LobbyId, UserId};
-use mapquiz_store::{DynStore, StoreError};
+use mapquiz_store::{DynStore, LobbyWrite, StoreError, WriteOutcome};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
+
+/// Most lobbies' commits in one transaction: a bound on how long the first of them waits for the rest.
+pub const MAX_GROUP: usize = 256;
 
 type Pending = HashMap<LobbyId, HashMap<UserId, ProgressRow>>;
 
-/// The batched progress writer.
-pub struct ProgressWriter {
+/// A commit's answer; the error is shared by every commit of a group that failed together.
+pub type Committed = Result<(), Arc<StoreError>>;
+
+/// One lobby's changes waiting for the next group.
+struct Commit {
+    lobby: LobbyId,
+    changes: Vec<Change>,
+    done: oneshot::Sender<Committed>,
+}
+
+/// The lobby writer.
+pub struct LobbyWriter {
     store: DynStore,
     clock: DynClock,
     every: Duration,
     pending: Mutex<Pending>,
-    /// Held for the length of each flush, so that flushes are serialised.
-    flushing: tokio::sync::Mutex<()>,
+    /// Held for the length of each write, so that writes never overlap.
+    writing: tokio::sync::Mutex<()>,
+    queue: mpsc::UnboundedSender<Commit>,
+    /// Taken by [`LobbyWriter::run`].
+    inbox: Mutex<Option<mpsc::UnboundedReceiver<Commit>>>,
+    /// Cancelled when [`LobbyWriter::run`] has written its last commits.
+    finished: CancellationToken,
 }
 
-impl ProgressWriter {
-    /// A writer over `store` that flushes at least `every`.
+/// Locks a std mutex whose data stays consistent whatever a panicking holder did (each change is one insert,
+/// remove or take).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl LobbyWriter {
+    /// A writer over `store` that stores progress at least `every`. Commits wait until [`LobbyWriter::run`]
+    /// runs.
     pub fn new(store: DynStore, clock: DynClock, every: Duration) -> Self {
-        ProgressWriter {
+        // Unbounded, yet bounded by the live lobbies: each actor waits for its commit before its next.
+        let (queue, inbox) = mpsc::unbounded_channel();
+        LobbyWriter {
             store,
             clock,
             every,
             pending: Mutex::new(HashMap::new()),
-            flushing: tokio::sync::Mutex::new(()),
+            writing: tokio::sync::Mutex::new(()),
+            queue,
+            inbox: Mutex::new(Some(inbox)),
+            finished: CancellationToken::new(),
         }
     }
 
-    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
-        // Each change is one insert or remove: the map stays consistent whatever a panicking holder did.
-        self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Keeps `row` for the next flush, replacing an older row of the same player.
+    /// Keeps `row` for the next write, replacing an older row of the same player.
     pub fn record(&self, row: ProgressRow) {
-        let mut pending = self.pending();
-        pending.entry(row.lobby.clone()).or_default().insert(row.user.clone(), row);
+        lock(&self.pending).entry(row.lobby.clone()).or_default().insert(row.user.clone(), row);
     }
 
-    /// Rows waiting, over every lobby.
+    /// Progress rows waiting, over every lobby.
     pub fn waiting(&self) -> usize {
-        self.pending().values().map(HashMap::len).sum()
+        lock(&self.pending).values().map(HashMap::len).sum()
     }
 
-    /// Stores the rows of `lobby` now (after any flush under way).
-    pub async fn flush_lobby(&self, lobby: &LobbyId) -> Result<(), StoreError> {
-        let _turn = self.flushing.lock().await;
-        let rows: Vec<ProgressRow> =
-            self.pending().remove(lobby).map(|players| players.into_values().collect()).unwrap_or_default();
-        self.save(rows).await
+    /// Stores `changes` of `lobby`, after the lobby's waiting progress, in the next group. `NotFound` when
+    /// the lobby is not stored (and the changes are more than deletes); `Unavailable` when the database is
+    /// away or the writer has stopped.
+    pub async fn commit(&self, lobby: &LobbyId, changes: Vec<Change>) -> Committed {
+        let (done, answer) = oneshot::channel();
+        let commit = Commit { lobby: lobby.clone(), changes, done };
+        if self.queue.send(commit).is_err() {
+            return Err(Arc::new(StoreError::closed()));
+        }
+        answer.await.unwrap_or_else(|_| Err(Arc::new(StoreError::closed())))
     }
 
-    /// Stores every waiting row now.
+    /// Stores every waiting progress row now.
     pub async fn flush_all(&self) -> Result<(), StoreError> {
-        let _turn = self.flushing.lock().await;
-        let rows: Vec<ProgressRow> =
-            std::mem::take(&mut *self.pending()).into_values().flat_map(HashMap::into_values).collect();
-        self.save(rows).await
+        self.store_group(None, &[]).await.map(drop)
     }
 
-    async fn save(&self, rows: Vec<ProgressRow>) -> Result<(), StoreError> {
-        if rows.is_empty() {
-            return Ok(());
+    /// Stores one group: the waiting progress of its lobbies (of every lobby when `lobbies` is `None`), then
+    /// its writes, in one transaction. On failure the progress rows wait again.
+    async fn store_group(
+        &self,
+        lobbies: Option<&[&LobbyId]>,
+        writes: &[LobbyWrite<'_>],
+    ) -> Result<Vec<WriteOutcome>, StoreError> {
+        let _turn = self.writing.lock().await;
+        let rows = self.take(lobbies);
+        if rows.is_empty() && writes.is_empty() {
+            return Ok(Vec::new());
         }
         let started = Instant::now();
-        let saved = self.store.save_progress_batch(&rows, self.clock.now()).await;
-        metrics::histogram!("lobby_progress_write_seconds").record(started.elapsed().as_secs_f64());
-        match saved {
-            Ok(()) => {
-                metrics::histogram!("lobby_progress_batch_size").record(rows.len() as f64);
-                Ok(())
+        let stored = self.store.persist_lobby_group(&rows, writes, self.clock.now()).await;
+        metrics::histogram!("lobby_write_seconds").record(started.elapsed().as_secs_f64());
+        match stored {
+            Ok(outcomes) => {
+                if !rows.is_empty() {
+                    metrics::histogram!("lobby_progress_batch_size").record(rows.len() as f64);
+                }
+                if !writes.is_empty() {
+                    metrics::histogram!("lobby_write_group_size").record(writes.len() as f64);
+                }
+                Ok(outcomes)
             }
             Err(e) => {
                 crate::error::count_store_error(&e);
@@ -92,47 +137,129 @@ impl ProgressWriter {
         }
     }
 
-    /// Rows of a failed flush wait again, except where a newer row of the same player came in meanwhile.
+    /// Takes the waiting rows of `lobbies`, or all of them.
+    fn take(&self, lobbies: Option<&[&LobbyId]>) -> Vec<ProgressRow> {
+        let mut pending = lock(&self.pending);
+        match lobbies {
+            None => std::mem::take(&mut *pending).into_values().flat_map(HashMap::into_values).collect(),
+            Some(lobbies) => {
+                lobbies.iter().filter_map(|lobby| pending.remove(*lobby)).flat_map(HashMap::into_values).collect()
+            }
+        }
+    }
+
+    /// Rows of a failed write wait again, except where a newer row of the same player came in meanwhile.
     fn put_back(&self, rows: Vec<ProgressRow>) {
-        let mut pending = self.pending();
+        let mut pending = lock(&self.pending);
         for row in rows {
             pending.entry(row.lobby.clone()).or_default().entry(row.user.clone()).or_insert(row);
         }
     }
 
-    /// Flushes every `every` until `stop`.
+    /// Writes `group` and answers each commit: together when the database takes the group or is away, one
+    /// by one when it refused the group for another reason.
+    async fn write_group(&self, group: Vec<Commit>) {
+        match self.store_commits(&group).await {
+            Ok(outcomes) => {
+                for (commit, outcome) in group.into_iter().zip(outcomes) {
+                    let _ = commit.done.send(answer(outcome));
+                }
+            }
+            Err(e) if e.is_unavailable() || group.len() == 1 => {
+                let e = Arc::new(e);
+                for commit in group {
+                    let _ = commit.done.send(Err(e.clone()));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    lobbies = group.len(),
+                    "a lobby group write failed; writing its lobbies one by one"
+                );
+                for commit in group {
+                    let outcome = self.store_commits(std::slice::from_ref(&commit)).await;
+                    let answered =
+                        outcome.map_err(Arc::new).and_then(|mut o| answer(o.pop().unwrap_or(WriteOutcome::Stored)));
+                    let _ = commit.done.send(answered);
+                }
+            }
+        }
+    }
+
+    async fn store_commits(&self, group: &[Commit]) -> Result<Vec<WriteOutcome>, StoreError> {
+        let lobbies: Vec<&LobbyId> = group.iter().map(|c| &c.lobby).collect();
+        let writes: Vec<LobbyWrite<'_>> =
+            group.iter().map(|c| LobbyWrite { lobby: &c.lobby, changes: &c.changes }).collect();
+        self.store_group(Some(&lobbies), &writes).await
+    }
+
+    /// Writes the commits as they come, grouped, and the progress every `every`, until `stop`; then the
+    /// commits already queued (their actors are waiting).
     pub async fn run(&self, stop: CancellationToken) {
+        let Some(mut inbox) = lock(&self.inbox).take() else {
+            tracing::error!("the lobby writer is already running");
+            return;
+        };
         let mut tick = tokio::time::interval(self.every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut failing = false;
         loop {
             tokio::select! {
                 () = stop.cancelled() => break,
-                _ = tick.tick() => {}
-            }
-            match self.flush_all().await {
-                Ok(()) if failing => {
-                    tracing::info!("progress writes resumed");
-                    failing = false;
-                }
-                Ok(()) => {}
-                Err(e) => {
-                    if !failing {
-                        tracing::warn!(
-                            error = format!("{e:#}"),
-                            waiting = self.waiting(),
-                            "progress writes failing; rows kept"
-                        );
+                Some(first) = inbox.recv() => {
+                    let mut group = vec![first];
+                    while group.len() < MAX_GROUP {
+                        match inbox.try_recv() {
+                            Ok(commit) => group.push(commit),
+                            Err(_) => break,
+                        }
                     }
-                    failing = true;
+                    self.write_group(group).await;
                 }
+                _ = tick.tick() => failing = self.periodic_flush(failing).await,
+            }
+        }
+        inbox.close();
+        let mut rest = Vec::new();
+        while let Ok(commit) = inbox.try_recv() {
+            rest.push(commit);
+        }
+        if !rest.is_empty() {
+            self.write_group(rest).await;
+        }
+        self.finished.cancel();
+    }
+
+    /// The periodic flush, logged when writes start and stop failing; returns whether they fail now.
+    async fn periodic_flush(&self, failing: bool) -> bool {
+        match self.flush_all().await {
+            Ok(()) => {
+                if failing {
+                    tracing::info!("progress writes resumed");
+                }
+                false
+            }
+            Err(e) => {
+                if !failing {
+                    tracing::warn!(
+                        error = format!("{e:#}"),
+                        waiting = self.waiting(),
+                        "progress writes failing; rows kept"
+                    );
+                }
+                true
             }
         }
     }
 
-    /// The last flush at shutdown: a few tries, then what could not be written is reported (the clients
+    /// The last flush at shutdown, once [`LobbyWriter::run`] has stopped: a few tries, then what could not be written is reported (the clients
     /// send their whole lists with every update, so the next update after the restart brings it back).
     pub async fn final_flush(&self) {
+        let running = lock(&self.inbox).is_none();
+        if running && tokio::time::timeout(Duration::from_secs(5), self.finished.cancelled()).await.is_err() {
+            tracing::warn!("the lobby writer did not finish its last commits in time");
+        }
         for attempt in 0..5u32 {
             match self.flush_all().await {
                 Ok(()) => return,
@@ -142,5 +269,13 @@ impl ProgressWriter {
                 Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
             }
         }
+    }
+}
+
+/// A commit's answer from its outcome.
+fn answer(outcome: WriteOutcome) -> Committed {
+    match outcome {
+        WriteOutcome::Stored => Ok(()),
+        WriteOutcome::LobbyGone => Err(Arc::new(StoreError::NotFound)),
     }
 }

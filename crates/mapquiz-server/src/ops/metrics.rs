@@ -56,6 +56,32 @@ fn describe() {
     metrics::describe_gauge!("process_resident_memory_bytes", metrics::Unit::Bytes, "Resident memory of the process");
     metrics::describe_counter!("job_runs_total", "Maintenance job runs, by job and result (ok, failed)");
     metrics::describe_counter!("bus_publish_failures_total", "Events that could not be published to the other nodes");
+    describe_lobbies();
+}
+
+fn describe_lobbies() {
+    metrics::describe_gauge!("lobbies_live", "Live lobbies on this node, by status");
+    metrics::describe_gauge!("lobby_players_in_games", "Members of this node's lobbies that are playing a game");
+    metrics::describe_counter!("lobby_commands_total", "Lobby commands, by type and outcome (ok, refused, failed)");
+    metrics::describe_counter!("lobby_commands_failed_total", "Lobby commands refused because their write failed");
+    metrics::describe_counter!(
+        "lobby_mailbox_full_total",
+        "Lobby commands refused because the actor's mailbox was full"
+    );
+    metrics::describe_counter!("lobby_suspicious_input_total", "Suspicious progress input, by kind");
+    metrics::describe_counter!("lobby_write_failures_total", "Failed write-through lobby writes (each try)");
+    metrics::describe_histogram!(
+        "lobby_game_duration_seconds",
+        metrics::Unit::Seconds,
+        "Length of finished multiplayer games"
+    );
+    metrics::describe_histogram!(
+        "lobby_write_seconds",
+        metrics::Unit::Seconds,
+        "Duration of one lobby writer transaction (a group of lobbies' changes and progress)"
+    );
+    metrics::describe_histogram!("lobby_write_group_size", "Lobbies whose changes one group commit stored");
+    metrics::describe_histogram!("lobby_progress_batch_size", "Players' progress rows one write stored");
 }
 
 /// Gauges read at scrape time: the pool, this node's sockets, the process's memory.

@@ -7,9 +7,10 @@
 use super::PgStore;
 use crate::db_time::DbTime;
 use crate::lobby_rows::{
-    LoadedRows, game_row_at, group_games, int, invitation_at, json, last_per_player, lobby_at, member_at, result_at,
+    LoadedRows, game_row_at, group_games, in_lobby_order, int, invitation_at, json, last_per_player, lobby_at,
+    member_at, result_at,
 };
-use crate::{GameCursor, GameRecord, Lobbies, StoreError};
+use crate::{GameCursor, GameRecord, Lobbies, LobbyWrite, StoreError, WriteOutcome};
 use async_trait::async_trait;
 use mapquiz_domain::lobby::{Change, InvitationRow, LobbyRow, MemberRow, ProgressRow, ResultRow, StoredLobby};
 use mapquiz_domain::{CountryCode, LobbyId, Timestamp, UserId, new_id};
@@ -122,67 +123,23 @@ impl PgStore {
 
 #[async_trait]
 impl Lobbies for PgStore {
-    async fn persist_lobby_changes(
+    async fn persist_lobby_group(
         &self,
-        lobby: &LobbyId,
-        changes: &[Change],
+        progress: &[ProgressRow],
+        writes: &[LobbyWrite<'_>],
         now: Timestamp,
-    ) -> Result<(), StoreError> {
-        if changes.is_empty() {
-            return Ok(());
+    ) -> Result<Vec<WriteOutcome>, StoreError> {
+        let mut outcomes = vec![WriteOutcome::Stored; writes.len()];
+        if progress.is_empty() && writes.iter().all(|w| w.changes.is_empty()) {
+            return Ok(outcomes);
         }
         let mut tx = self.pool.begin().await?;
-        if !matches!(changes.first(), Some(Change::CreateLobby { .. })) {
-            // Stamps the lobby, checks it is still stored and locks its row until the commit, in one statement.
-            let touched = sqlx::query("UPDATE lobbies SET updated_at = $2 WHERE id = $1")
-                .bind(lobby.as_str())
-                .bind(DbTime(now))
-                .execute(&mut *tx)
-                .await?;
-            if touched.rows_affected() == 0 {
-                let only_deletes = changes.iter().all(|c| matches!(c, Change::DeleteLobby));
-                return if only_deletes { Ok(()) } else { Err(StoreError::NotFound) };
-            }
-        }
-        for change in changes {
-            apply(&mut tx, lobby, change, now).await?;
+        save_progress(&mut tx, progress, now).await?;
+        for i in in_lobby_order(writes) {
+            outcomes[i] = write_lobby(&mut tx, writes[i], now).await?;
         }
         tx.commit().await?;
-        Ok(())
-    }
-
-    async fn save_progress_batch(&self, rows: &[ProgressRow], now: Timestamp) -> Result<(), StoreError> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let mut rows = last_per_player(rows);
-        // A fixed row order, so that concurrent batches lock shared rows in the same order.
-        rows.sort_unstable_by(|a, b| (&a.lobby, &a.user).cmp(&(&b.lobby, &b.user)));
-        let validated = rows.iter().map(|r| json(&r.validated)).collect::<Result<Vec<_>, _>>()?;
-        let incorrect = rows.iter().map(|r| json(&r.incorrect)).collect::<Result<Vec<_>, _>>()?;
-        sqlx::query(
-            "UPDATE lobby_players p SET status = r.status, score = r.score, progress = r.progress, \
-                    validated_countries = r.validated::jsonb, incorrect_countries = r.incorrect::jsonb, \
-                    completion_time = r.completion, flagged = r.flagged, updated_at = $10 \
-               FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int4[], $5::int4[], $6::text[], $7::text[], \
-                           $8::int4[], $9::bool[]) \
-                    AS r (lobby_id, user_id, status, score, progress, validated, incorrect, completion, flagged) \
-               JOIN lobbies l ON l.id = r.lobby_id AND l.status = 'playing' \
-              WHERE p.lobby_id = r.lobby_id AND p.user_id = r.user_id",
-        )
-        .bind(rows.iter().map(|r| r.lobby.as_str()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.user.as_str()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.status.as_str()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| int(r.score)).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| i32::from(r.progress)).collect::<Vec<_>>())
-        .bind(validated)
-        .bind(incorrect)
-        .bind(rows.iter().map(|r| r.completion_secs.map(int)).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.flagged).collect::<Vec<_>>())
-        .bind(DbTime(now))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        Ok(outcomes)
     }
 
     async fn load_lobbies(&self) -> Result<Vec<StoredLobby>, StoreError> {
@@ -227,6 +184,69 @@ impl Lobbies for PgStore {
         let rows = query.try_map(|row: PgRow| game_row_at(&row)).fetch_all(&self.pool).await?;
         Ok(group_games(rows))
     }
+}
+
+/// Stores merged progress inside the caller's transaction, in one statement.
+async fn save_progress(conn: &mut PgConnection, rows: &[ProgressRow], now: Timestamp) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut rows = last_per_player(rows);
+    // A fixed row order, so that concurrent batches lock shared rows in the same order.
+    rows.sort_unstable_by(|a, b| (&a.lobby, &a.user).cmp(&(&b.lobby, &b.user)));
+    let validated = rows.iter().map(|r| json(&r.validated)).collect::<Result<Vec<_>, _>>()?;
+    let incorrect = rows.iter().map(|r| json(&r.incorrect)).collect::<Result<Vec<_>, _>>()?;
+    sqlx::query(
+        "UPDATE lobby_players p SET status = r.status, score = r.score, progress = r.progress, \
+                validated_countries = r.validated::jsonb, incorrect_countries = r.incorrect::jsonb, \
+                completion_time = r.completion, flagged = r.flagged, updated_at = $10 \
+           FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int4[], $5::int4[], $6::text[], $7::text[], \
+                       $8::int4[], $9::bool[]) \
+                AS r (lobby_id, user_id, status, score, progress, validated, incorrect, completion, flagged) \
+           JOIN lobbies l ON l.id = r.lobby_id AND l.status = 'playing' \
+          WHERE p.lobby_id = r.lobby_id AND p.user_id = r.user_id",
+    )
+    .bind(rows.iter().map(|r| r.lobby.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.user.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.status.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| int(r.score)).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| i32::from(r.progress)).collect::<Vec<_>>())
+    .bind(validated)
+    .bind(incorrect)
+    .bind(rows.iter().map(|r| r.completion_secs.map(int)).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.flagged).collect::<Vec<_>>())
+    .bind(DbTime(now))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes one lobby's changes inside the caller's transaction.
+async fn write_lobby(
+    conn: &mut PgConnection,
+    write: LobbyWrite<'_>,
+    now: Timestamp,
+) -> Result<WriteOutcome, StoreError> {
+    let LobbyWrite { lobby, changes } = write;
+    if changes.is_empty() {
+        return Ok(WriteOutcome::Stored);
+    }
+    if !matches!(changes.first(), Some(Change::CreateLobby { .. })) {
+        // Stamps the lobby, checks it is still stored and locks its row until the commit, in one statement.
+        let touched = sqlx::query("UPDATE lobbies SET updated_at = $2 WHERE id = $1")
+            .bind(lobby.as_str())
+            .bind(DbTime(now))
+            .execute(&mut *conn)
+            .await?;
+        if touched.rows_affected() == 0 {
+            let only_deletes = changes.iter().all(|c| matches!(c, Change::DeleteLobby));
+            return Ok(if only_deletes { WriteOutcome::Stored } else { WriteOutcome::LobbyGone });
+        }
+    }
+    for change in changes {
+        apply(&mut *conn, lobby, change, now).await?;
+    }
+    Ok(WriteOutcome::Stored)
 }
 
 fn not_an_id() -> StoreError {

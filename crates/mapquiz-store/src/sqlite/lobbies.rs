@@ -4,9 +4,10 @@
 use super::SqliteStore;
 use crate::db_time::DbTime;
 use crate::lobby_rows::{
-    LoadedRows, game_row_at, group_games, int, invitation_at, json, last_per_player, lobby_at, member_at, result_at,
+    LoadedRows, game_row_at, group_games, in_lobby_order, int, invitation_at, json, last_per_player, lobby_at,
+    member_at, result_at,
 };
-use crate::{GameCursor, GameRecord, Lobbies, StoreError};
+use crate::{GameCursor, GameRecord, Lobbies, LobbyWrite, StoreError, WriteOutcome};
 use async_trait::async_trait;
 use mapquiz_domain::lobby::{Change, InvitationRow, LobbyRow, MemberRow, ProgressRow, ResultRow, StoredLobby};
 use mapquiz_domain::{CountryCode, LobbyId, Timestamp, UserId, new_id};
@@ -117,63 +118,23 @@ impl SqliteStore {
 
 #[async_trait]
 impl Lobbies for SqliteStore {
-    async fn persist_lobby_changes(
+    async fn persist_lobby_group(
         &self,
-        lobby: &LobbyId,
-        changes: &[Change],
+        progress: &[ProgressRow],
+        writes: &[LobbyWrite<'_>],
         now: Timestamp,
-    ) -> Result<(), StoreError> {
-        if changes.is_empty() {
-            return Ok(());
+    ) -> Result<Vec<WriteOutcome>, StoreError> {
+        let mut outcomes = vec![WriteOutcome::Stored; writes.len()];
+        if progress.is_empty() && writes.iter().all(|w| w.changes.is_empty()) {
+            return Ok(outcomes);
         }
         let mut tx = self.writer.begin().await?;
-        if !matches!(changes.first(), Some(Change::CreateLobby { .. })) {
-            // Stamps the lobby and checks it is still stored, in one statement.
-            let touched = sqlx::query("UPDATE lobbies SET updated_at = $2 WHERE id = $1")
-                .bind(lobby.as_str())
-                .bind(DbTime(now))
-                .execute(&mut *tx)
-                .await?;
-            if touched.rows_affected() == 0 {
-                let only_deletes = changes.iter().all(|c| matches!(c, Change::DeleteLobby));
-                return if only_deletes { Ok(()) } else { Err(StoreError::NotFound) };
-            }
-        }
-        for change in changes {
-            apply(&mut tx, lobby, change, now).await?;
+        save_progress(&mut tx, progress, now).await?;
+        for i in in_lobby_order(writes) {
+            outcomes[i] = write_lobby(&mut tx, writes[i], now).await?;
         }
         tx.commit().await?;
-        Ok(())
-    }
-
-    async fn save_progress_batch(&self, rows: &[ProgressRow], now: Timestamp) -> Result<(), StoreError> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.writer.begin().await?;
-        // One statement text: sqlx prepares it once per connection and reuses it for every row.
-        for row in last_per_player(rows) {
-            sqlx::query(
-                "UPDATE lobby_players SET status = $3, score = $4, progress = $5, validated_countries = $6, \
-                        incorrect_countries = $7, completion_time = $8, flagged = $9, updated_at = $10 \
-                  WHERE lobby_id = $1 AND user_id = $2 \
-                    AND EXISTS (SELECT 1 FROM lobbies WHERE id = $1 AND status = 'playing')",
-            )
-            .bind(row.lobby.as_str())
-            .bind(row.user.as_str())
-            .bind(row.status.as_str())
-            .bind(int(row.score))
-            .bind(i32::from(row.progress))
-            .bind(json(&row.validated)?)
-            .bind(json(&row.incorrect)?)
-            .bind(row.completion_secs.map(int))
-            .bind(row.flagged)
-            .bind(DbTime(now))
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        Ok(outcomes)
     }
 
     async fn load_lobbies(&self) -> Result<Vec<StoredLobby>, StoreError> {
@@ -218,6 +179,60 @@ impl Lobbies for SqliteStore {
         let rows = query.try_map(|row: SqliteRow| game_row_at(&row)).fetch_all(&self.reader).await?;
         Ok(group_games(rows))
     }
+}
+
+/// Stores merged progress inside the caller's transaction. One statement text: sqlx prepares it once per
+/// connection and reuses it for every row.
+async fn save_progress(conn: &mut SqliteConnection, rows: &[ProgressRow], now: Timestamp) -> Result<(), StoreError> {
+    for row in last_per_player(rows) {
+        sqlx::query(
+            "UPDATE lobby_players SET status = $3, score = $4, progress = $5, validated_countries = $6, \
+                    incorrect_countries = $7, completion_time = $8, flagged = $9, updated_at = $10 \
+              WHERE lobby_id = $1 AND user_id = $2 \
+                AND EXISTS (SELECT 1 FROM lobbies WHERE id = $1 AND status = 'playing')",
+        )
+        .bind(row.lobby.as_str())
+        .bind(row.user.as_str())
+        .bind(row.status.as_str())
+        .bind(int(row.score))
+        .bind(i32::from(row.progress))
+        .bind(json(&row.validated)?)
+        .bind(json(&row.incorrect)?)
+        .bind(row.completion_secs.map(int))
+        .bind(row.flagged)
+        .bind(DbTime(now))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Writes one lobby's changes inside the caller's transaction.
+async fn write_lobby(
+    conn: &mut SqliteConnection,
+    write: LobbyWrite<'_>,
+    now: Timestamp,
+) -> Result<WriteOutcome, StoreError> {
+    let LobbyWrite { lobby, changes } = write;
+    if changes.is_empty() {
+        return Ok(WriteOutcome::Stored);
+    }
+    if !matches!(changes.first(), Some(Change::CreateLobby { .. })) {
+        // Stamps the lobby and checks it is still stored, in one statement.
+        let touched = sqlx::query("UPDATE lobbies SET updated_at = $2 WHERE id = $1")
+            .bind(lobby.as_str())
+            .bind(DbTime(now))
+            .execute(&mut *conn)
+            .await?;
+        if touched.rows_affected() == 0 {
+            let only_deletes = changes.iter().all(|c| matches!(c, Change::DeleteLobby));
+            return Ok(if only_deletes { WriteOutcome::Stored } else { WriteOutcome::LobbyGone });
+        }
+    }
+    for change in changes {
+        apply(&mut *conn, lobby, change, now).await?;
+    }
+    Ok(WriteOutcome::Stored)
 }
 
 fn not_an_id() -> StoreError {

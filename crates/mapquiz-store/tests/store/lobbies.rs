@@ -9,7 +9,7 @@ use mapquiz_domain::lobby::{
 use mapquiz_domain::scores::GameMode;
 use mapquiz_domain::{CountryCode, InvitationId, LobbyId, Region, Timestamp, UserId};
 use mapquiz_store::testing::TestDatabase;
-use mapquiz_store::{DynStore, GameCursor, GameRecord, NewUser, StoreError};
+use mapquiz_store::{DynStore, GameCursor, GameRecord, LobbyWrite, NewUser, StoreError, WriteOutcome};
 
 on_both_backends!(
     create_then_load,
@@ -25,6 +25,7 @@ on_both_backends!(
     progress_batch_last_row_wins_across_lobbies,
     restore_round_trips_every_field,
     changes_to_a_missing_lobby,
+    a_group_commit_stores_many_lobbies_at_once,
     lobbies_of_a_user,
     game_history_pages_newest_first_without_emails,
 );
@@ -571,6 +572,64 @@ async fn changes_to_a_missing_lobby(pg: bool) {
     let err = store.persist_lobby_changes(&lid("l1"), &[join("b", 1), join("ghost", 1)], at(1)).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     assert_eq!(members(&load(&store, "l1").await), [("a", PlayerStatus::Joined)]);
+}
+
+async fn a_group_commit_stores_many_lobbies_at_once(pg: bool) {
+    let Some((_db, store)) = migrated(pg).await else {
+        return;
+    };
+    people(&store).await;
+    create(&store, "l1", "a", 0).await;
+    create(&store, "l2", "b", 0).await;
+    persist(&store, "l1", vec![join("c", 1), start(100)], 100).await;
+
+    // Progress of l1 first, then l1's end, a change to a lobby that is gone, a creation and a join, in an order
+    // that is not the lobbies' (the store sorts them, the outcomes keep the callers' order).
+    let results = vec![result("a", 3, Some(40), 1, false), result("c", 0, None, 2, false)];
+    let (l1, l2, l3, gone) = (lid("l1"), lid("l2"), lid("l3"), lid("gone"));
+    let l3_creation = {
+        let row = LobbyRow {
+            id: lid("l3"),
+            name: LobbyName::from_stored("Lobby l3".into()),
+            host: uid("d"),
+            settings: settings(&[Region::Oceanie]),
+            authorized: vec![uid("d")],
+            created_at: at(200),
+        };
+        let host = MemberRow { user: uid("d"), status: PlayerStatus::Joined, joined_at: at(200) };
+        vec![Change::CreateLobby { lobby: row, host }]
+    };
+    let l1_end = [finish(100, results)];
+    let gone_join = [join("a", 200)];
+    let l2_join = [join("d", 200)];
+    let gone_delete = [Change::DeleteLobby];
+    let writes = [
+        LobbyWrite { lobby: &l3, changes: &l3_creation },
+        LobbyWrite { lobby: &l1, changes: &l1_end },
+        LobbyWrite { lobby: &gone, changes: &gone_join },
+        LobbyWrite { lobby: &l2, changes: &l2_join },
+        LobbyWrite { lobby: &gone, changes: &gone_delete },
+    ];
+    let progress_rows = [progress("l1", "a", 3, 0)];
+    let outcomes = store.persist_lobby_group(&progress_rows, &writes, at(200)).await.unwrap();
+    use WriteOutcome::{LobbyGone, Stored};
+    assert_eq!(outcomes, [Stored, Stored, LobbyGone, Stored, Stored]);
+    assert_eq!(load(&store, "l3").await.host, uid("d"));
+    assert_eq!(members(&load(&store, "l2").await), [("b", PlayerStatus::Joined), ("d", PlayerStatus::Joined)]);
+    let l1 = load(&store, "l1").await;
+    assert_eq!(l1.status.as_str(), "finished");
+    assert_eq!(l1.members[0].validated, codes(3), "the progress was stored before the end that froze it");
+    assert_eq!(l1.results.iter().map(|r| (r.user.as_str(), r.score)).collect::<Vec<_>>(), [("a", 3), ("c", 0)]);
+
+    // A failing write rolls the whole group back, progress included.
+    let bad = [join("ghost", 300)];
+    let l2_settings = [Change::SetSettings(settings(&[Region::Europe]))];
+    let writes =
+        [LobbyWrite { lobby: &lid("l2"), changes: &l2_settings }, LobbyWrite { lobby: &lid("l3"), changes: &bad }];
+    let err = store.persist_lobby_group(&[], &writes, at(300)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(load(&store, "l2").await.settings, settings(&[Region::Europe, Region::Oceanie]));
+    assert_eq!(store.persist_lobby_group(&[], &[], at(300)).await.unwrap(), []);
 }
 
 async fn lobbies_of_a_user(pg: bool) {
