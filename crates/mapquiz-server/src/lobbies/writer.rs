@@ -279,3 +279,100 @@ fn answer(outcome: WriteOutcome) -> Committed {
         WriteOutcome::LobbyGone => Err(Arc::new(StoreError::NotFound)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SystemClock;
+    use mapquiz_domain::lobby::{LobbyName, LobbyRow, LobbySettings, MemberRow, PlayerStatus};
+    use mapquiz_domain::scores::GameMode;
+    use mapquiz_domain::{Region, Timestamp};
+    use mapquiz_store::testing::TestDatabase;
+    use mapquiz_store::{ConnectOptions, NewUser};
+
+    fn lobby(s: &str) -> LobbyId {
+        LobbyId::parse(s).unwrap()
+    }
+
+    fn user(s: &str) -> UserId {
+        UserId::parse(s).unwrap()
+    }
+
+    fn join(user: &str) -> Change {
+        let now = Timestamp::from_millis(1_764_000_000_000).unwrap();
+        Change::AddMember(MemberRow { user: self::user(user), status: PlayerStatus::Joined, joined_at: now })
+    }
+
+    /// A migrated SQLite store with users `a` and `b` and lobbies `l1` and `l2` hosted by `a`.
+    async fn store() -> (TestDatabase, DynStore) {
+        let db = TestDatabase::sqlite();
+        let store = mapquiz_store::connect(&ConnectOptions::new(db.database_url())).await.unwrap();
+        store.migrate_up().await.unwrap();
+        let now = Timestamp::from_millis(1_764_000_000_000).unwrap();
+        let users: Vec<NewUser> = ["a", "b"]
+            .iter()
+            .enumerate()
+            .map(|(i, u)| NewUser {
+                id: (*u).into(),
+                name: u.to_uppercase(),
+                email: format!("{u}@example.com"),
+                email_verified: true,
+                image: None,
+                tag: format!("TAG{i:05}"),
+                created_at: now,
+            })
+            .collect();
+        store.insert_users(&users).await.unwrap();
+        for lobby in ["l1", "l2"] {
+            let row = LobbyRow {
+                id: self::lobby(lobby),
+                name: LobbyName::from_stored(lobby.to_owned()),
+                host: user("a"),
+                settings: LobbySettings { regions: vec![Region::Europe], mode: GameMode::Quiz },
+                authorized: vec![user("a")],
+                created_at: now,
+            };
+            let host = MemberRow { user: user("a"), status: PlayerStatus::Joined, joined_at: now };
+            store
+                .persist_lobby_changes(&self::lobby(lobby), &[Change::CreateLobby { lobby: row, host }], now)
+                .await
+                .unwrap();
+        }
+        (db, store)
+    }
+
+    #[tokio::test]
+    async fn a_refused_write_refuses_only_its_own_commit() {
+        let (_db, store) = store().await;
+        let writer = Arc::new(LobbyWriter::new(store.clone(), Arc::new(SystemClock), Duration::from_secs(60)));
+        // Queued before the writer runs, so the three land in one group; `ghost` is not a user.
+        let (l1, l2, gone) = (lobby("l1"), lobby("l2"), lobby("gone"));
+        let w = writer.clone();
+        let good = tokio::spawn(async move { w.commit(&l1, vec![join("b")]).await });
+        let w = writer.clone();
+        let bad = tokio::spawn(async move { w.commit(&l2, vec![join("ghost")]).await });
+        let w = writer.clone();
+        let missing = tokio::spawn(async move { w.commit(&gone, vec![join("b")]).await });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let stop = CancellationToken::new();
+        let run = tokio::spawn({
+            let (writer, stop) = (writer.clone(), stop.clone());
+            async move { writer.run(stop).await }
+        });
+
+        good.await.unwrap().expect("the good commit is stored");
+        let refused = bad.await.unwrap().expect_err("a join of a stranger is refused");
+        assert!(matches!(*refused, StoreError::Conflict(_)), "{refused:?}");
+        let gone = missing.await.unwrap().expect_err("a missing lobby");
+        assert!(matches!(*gone, StoreError::NotFound), "{gone:?}");
+        let l1 = store.load_lobby(&lobby("l1")).await.unwrap().unwrap();
+        assert_eq!(l1.members.len(), 2, "b joined l1");
+        assert_eq!(store.load_lobby(&lobby("l2")).await.unwrap().unwrap().members.len(), 1);
+
+        // After the stop, a commit is answered at once as unavailable, never left waiting.
+        stop.cancel();
+        run.await.unwrap();
+        let late = writer.commit(&lobby("l1"), vec![join("b")]).await.expect_err("the writer has stopped");
+        assert!(late.is_unavailable());
+    }
+}
