@@ -1,6 +1,6 @@
 //! The region table of protocol §6: six French continent names and the country codes each requires.
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 /// A selectable region. The wire form is the French name, with precomposed accents.
@@ -104,6 +104,14 @@ impl fmt::Display for Region {
 impl Serialize for Region {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
+    }
+}
+
+/// The French name only, as [`Region::parse`] reads it.
+impl<'de> Deserialize<'de> for Region {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Region::parse(&name).ok_or_else(|| serde::de::Error::custom(format!("unknown region {name:?}")))
     }
 }
 

@@ -40,6 +40,14 @@ impl serde::Serialize for GameMode {
     }
 }
 
+/// The wire name only, as [`GameMode::parse`] reads it.
+impl<'de> serde::Deserialize<'de> for GameMode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        GameMode::parse(&name).ok_or_else(|| serde::de::Error::custom(format!("unknown game mode {name:?}")))
+    }
+}
+
 /// Why a game was refused; the message is the protocol's (each contains "invalide").
 #[derive(Clone, Copy, Debug, Error, PartialEq, Eq)]
 pub enum ScoreError {

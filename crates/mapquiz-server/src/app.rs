@@ -114,7 +114,7 @@ impl App {
         // upkeep.
         tokio::spawn(crate::ops::maintenance::scheduler(state.clone()));
         tokio::spawn(state.realtime.presence.clone().run_heartbeat(token.clone()));
-        tokio::spawn(state.realtime.lobbies.clone().run_writer());
+        tokio::spawn(state.realtime.lobbies.clone().run());
         let bug_reports = tokio::spawn(crate::bug_reports::worker::run(state.clone()));
 
         let deadline = state.config.http.shutdown_timeout;

@@ -12,6 +12,9 @@ pub enum StoreError {
     /// (or `"foreign_key"` / `"check"` when the engine does not name it).
     #[error("constraint {0} refused the write")]
     Conflict(&'static str),
+    /// The lobby's stored fencing token is newer than the write's: another node owns the lobby now.
+    #[error("the lobby is owned by a newer node")]
+    Fenced,
     /// The database could not be reached or did not answer in time: retry later, answer 503.
     #[error("database unavailable")]
     Unavailable(#[source] sqlx::Error),

@@ -61,64 +61,90 @@ pub struct GamePlayer {
     pub flagged: bool,
 }
 
-/// One lobby's write-through changes in a group commit.
+/// One lobby's part of a group commit: its waiting progress, then its write-through changes, under the
+/// fencing token of the node that owns it.
 #[derive(Clone, Copy, Debug)]
 pub struct LobbyWrite<'a> {
     pub lobby: &'a LobbyId,
+    /// The owner's fencing token (several nodes, issue 13): the lobby's part is skipped, as
+    /// [`WriteOutcome::Fenced`], when the stored token is newer, and the stored token becomes this one
+    /// otherwise. `None` (one node): no check.
+    pub fence: Option<u64>,
+    pub progress: &'a [ProgressRow],
     pub changes: &'a [Change],
 }
 
-/// What a group commit did with one lobby's changes.
+/// What a group commit did with one lobby's part.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WriteOutcome {
     /// Written (or nothing to write).
     Stored,
     /// The lobby is not stored: its changes were skipped.
     LobbyGone,
+    /// A newer owner holds the lobby: its part was skipped.
+    Fenced,
 }
 
 /// Lobbies, their members, invitations and game results.
 #[async_trait]
 pub trait Lobbies: Send + Sync {
-    /// Stores `progress` (as [`Lobbies::save_progress_batch`] does), then each write's changes in order, all in
-    /// one transaction: a group commit, so that many lobbies' commands share one commit (write-through,
-    /// §3.11). `now` stamps the rows written (`updated_at`, the results' end time). A write to a lobby that is
-    /// not stored is skipped and answers [`WriteOutcome::LobbyGone`] (one made only of `DeleteLobby` answers
-    /// `Stored`: already done); any other failure rolls the whole group back. Retrying a group whose outcome
-    /// is unknown is safe: creation, membership and results are written idempotently. Each lobby appears at
-    /// most once; the writes are applied in lobby id order, so concurrent groups lock rows in one order.
+    /// Stores each lobby's part in one transaction: a group commit, so that many lobbies' commands share
+    /// one commit (write-through, §3.11). A part's progress is stored as [`Lobbies::save_progress_batch`]
+    /// does, then its changes in order. `now` stamps the rows written (`updated_at`, the results' end
+    /// time). A part whose lobby is not stored is skipped and answers [`WriteOutcome::LobbyGone`] (one whose
+    /// changes are only `DeleteLobby` answers `Stored`: already done); a fenced part answers
+    /// [`WriteOutcome::Fenced`]; any other failure rolls the whole group back. Retrying a group whose outcome
+    /// is unknown is safe: creation, membership and results are written idempotently. A lobby has at most
+    /// one part with a fence; parts are applied in lobby id order, so concurrent groups (several nodes) lock
+    /// rows in one order.
     async fn persist_lobby_group(
         &self,
-        progress: &[ProgressRow],
         writes: &[LobbyWrite<'_>],
         now: Timestamp,
     ) -> Result<Vec<WriteOutcome>, StoreError>;
 
-    /// Applies `changes` to lobby `lobby` in order, in one transaction: a group of one. Changes to a lobby
-    /// that is not stored answer `NotFound`, except a `DeleteLobby` (already done).
+    /// Takes lobby `lobby` for the owner of fencing token `fence` (several nodes, issue 13): from now on
+    /// writes with an older token are refused. `Fenced` when a newer token is stored, `LobbyGone` when the
+    /// lobby is not stored.
+    async fn claim_lobby(&self, lobby: &LobbyId, fence: u64) -> Result<WriteOutcome, StoreError>;
+
+    /// Applies `changes` to lobby `lobby` in order, in one transaction: a group of one, without a fence.
+    /// Changes to a lobby that is not stored answer `NotFound`, except a `DeleteLobby` (already done).
     async fn persist_lobby_changes(
         &self,
         lobby: &LobbyId,
         changes: &[Change],
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        match self.persist_lobby_group(&[], &[LobbyWrite { lobby, changes }], now).await?.first() {
+        let write = LobbyWrite { lobby, fence: None, progress: &[], changes };
+        match self.persist_lobby_group(&[write], now).await?.first() {
             Some(WriteOutcome::LobbyGone) => Err(StoreError::NotFound),
             _ => Ok(()),
         }
     }
 
     /// Stores many players' merged progress at once (one statement on PostgreSQL, one transaction on SQLite,
-    /// rows of several lobbies). Rows whose membership is gone, or whose lobby is gone or no longer `playing`,
-    /// are skipped, not an error; of several rows for one player, the last wins. `now` stamps the rows.
+    /// rows of several lobbies), without a fence. Rows whose membership is gone, or whose lobby is gone or
+    /// no longer `playing`, are skipped, not an error; of several rows for one player, the last wins. `now`
+    /// stamps the rows.
     async fn save_progress_batch(&self, rows: &[ProgressRow], now: Timestamp) -> Result<(), StoreError> {
-        self.persist_lobby_group(rows, &[], now).await.map(drop)
+        // A stable sort: each lobby's rows stay in their order, so the last row of a player still wins.
+        let mut sorted = rows.to_vec();
+        sorted.sort_by(|a, b| a.lobby.cmp(&b.lobby));
+        let writes: Vec<LobbyWrite<'_>> = sorted
+            .chunk_by(|a, b| a.lobby == b.lobby)
+            .map(|rows| LobbyWrite { lobby: &rows[0].lobby, fence: None, progress: rows, changes: &[] })
+            .collect();
+        self.persist_lobby_group(&writes, now).await.map(drop)
     }
 
     /// Every stored lobby with its members (and their public profile: name, image, tag) in join order,
     /// undelivered invitations (with the inviter's name) and, for finished lobbies, the latest game's
     /// results (restore at start-up).
     async fn load_lobbies(&self) -> Result<Vec<StoredLobby>, StoreError>;
+
+    /// The ids of every stored lobby, oldest first (several nodes adopt the lobbies no node owns).
+    async fn lobby_ids(&self) -> Result<Vec<LobbyId>, StoreError>;
 
     /// One stored lobby, as [`Lobbies::load_lobbies`] gives it.
     async fn load_lobby(&self, id: &LobbyId) -> Result<Option<StoredLobby>, StoreError>;

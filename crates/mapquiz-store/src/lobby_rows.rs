@@ -145,9 +145,9 @@ pub(crate) fn shown_name(name: String) -> String {
 }
 
 /// The rows of one batch the statement writes: the last row of each player, so no row is written twice.
-pub(crate) fn last_per_player(rows: &[ProgressRow]) -> Vec<&ProgressRow> {
-    let mut at: HashMap<(&LobbyId, &UserId), usize> = HashMap::with_capacity(rows.len());
-    let mut out: Vec<&ProgressRow> = Vec::with_capacity(rows.len());
+pub(crate) fn last_per_player<'a>(rows: impl IntoIterator<Item = &'a ProgressRow>) -> Vec<&'a ProgressRow> {
+    let mut at: HashMap<(&LobbyId, &UserId), usize> = HashMap::new();
+    let mut out: Vec<&ProgressRow> = Vec::new();
     for row in rows {
         match at.get(&(&row.lobby, &row.user)) {
             Some(&i) => out[i] = row,

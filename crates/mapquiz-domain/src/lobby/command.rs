@@ -3,6 +3,7 @@
 
 use super::{Effect, LobbyError, ProgressLists, PublicProfile, Reply, SettingsUpdate, Timer};
 use crate::{InvitationId, LobbyId, UserId};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A payload field as the transport parsed it. A parse failure travels inside the command because the
@@ -11,8 +12,8 @@ use serde_json::Value;
 pub type Parsed<T> = Result<T, LobbyError>;
 
 /// One input to [`super::Lobby::apply`]. Creating a lobby is [`super::Lobby::create`]: there is no lobby to
-/// apply it to yet.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// apply it to yet. Serialisable so that a node can hand a command to the node that owns the lobby.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     /// `join_lobby`; the profile fills the new `LobbyPlayer` (and refreshes a returning member's).
     Join { player: PublicProfile },
@@ -50,7 +51,7 @@ pub enum Command {
 }
 
 /// `invite_to_lobby`, with what the server looked up: friendship and presence live in the store and the hub.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InviteRequest {
     pub by: UserId,
     pub friend: UserId,

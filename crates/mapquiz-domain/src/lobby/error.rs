@@ -1,10 +1,11 @@
 //! Why a lobby command was refused: the exact French strings of protocol §2.6, which the web client matches
 //! by substring (`Lobby non trouvé`, `pas autorisé`, `pas encore terminée`), so they must not drift.
 
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// A refused lobby command; `to_string()` is the `error.message` sent to the requesting socket.
-#[derive(Clone, Copy, Debug, Error, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Error, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LobbyError {
     /// Raised by the transport before the lobby is looked up.
     #[error("lobbyId requis")]

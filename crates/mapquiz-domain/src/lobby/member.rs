@@ -2,10 +2,10 @@
 
 use super::settings::FALLBACK_PLAYER_NAME;
 use crate::{CountryCode, Timestamp, UserId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The public fields of a user (`PublicUser`, protocol §0.6): never an email.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublicProfile {
     id: UserId,
     name: String,

@@ -4,6 +4,7 @@
 use super::{FairPlayConfig, FlagReason, LobbyError, Member, PlayerStatus};
 use crate::Region;
 use crate::{CountryCode, Timestamp, region::required_codes};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashSet;
 
@@ -15,7 +16,8 @@ pub const CODE_CHARS: std::ops::RangeInclusive<usize> = 1..=8;
 const MAX_REPORTED_CODES: usize = 32;
 
 /// The two lists of an `update_player_progress`, checked for shape only (their meaning is the merge's).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawLists")]
 pub struct ProgressLists {
     validated: Vec<String>,
     incorrect: Vec<String>,
@@ -36,6 +38,21 @@ impl ProgressLists {
         } else {
             Err(LobbyError::InvalidProgress)
         }
+    }
+}
+
+/// [`ProgressLists`] as decoded, before [`ProgressLists::new`] checks it.
+#[derive(Deserialize)]
+struct RawLists {
+    validated: Vec<String>,
+    incorrect: Vec<String>,
+}
+
+impl TryFrom<RawLists> for ProgressLists {
+    type Error = LobbyError;
+
+    fn try_from(raw: RawLists) -> Result<Self, LobbyError> {
+        ProgressLists::new(raw.validated, raw.incorrect)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::LobbyError;
 use crate::{Region, scores::GameMode};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Longest lobby name, in characters after trimming.
@@ -68,7 +68,7 @@ impl LobbySettings {
 
 /// The `settings` of `update_lobby_settings`: the regions may be empty (the host is mid-edit, §7 quirk 10) and
 /// a missing `gameMode` keeps the current one.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SettingsUpdate {
     pub regions: Vec<Region>,
     pub mode: Option<GameMode>,

@@ -8,7 +8,7 @@ use super::{Change, Effect, GameStatus, Lobby, TransferReason};
 use crate::{Timestamp, UserId};
 
 /// A deadline of a lobby.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Timer {
     /// This member's disconnect grace ended (§3.8).
     Grace(UserId),

@@ -8,6 +8,7 @@
 pub mod redis;
 
 use crate::live::hub::Hub;
+use crate::lobbies::cluster::LobbyMail;
 use crate::ws::protocol::Frame;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -20,6 +21,9 @@ pub enum Event {
     ToUsers { users: Vec<String>, frame: String },
     /// Close (1008) the sockets these sessions authenticated: sign-out, revocation.
     CloseSessions { session_hashes: Vec<String> },
+    /// A lobby command handed to the node that runs the lobby, or its answer (several nodes). On the bus,
+    /// so that a forwarded command's reply reaches its socket in order with the lobby's pushes.
+    Lobby(Box<LobbyMail>),
 }
 
 impl Event {
@@ -93,6 +97,7 @@ pub(crate) fn deliver(hub: &Hub, event: &Event) {
             }
         }
         Event::CloseSessions { session_hashes } => hub.close_sessions(session_hashes),
+        Event::Lobby(mail) => hub.lobby_mail(mail),
     }
 }
 

@@ -230,6 +230,14 @@ pub struct LobbiesConfig {
     pub progress_flush: Duration,
     /// Commands one lobby's actor holds waiting; past it a command answers `Opération échouée`.
     pub mailbox: usize,
+    /// Several nodes: how long a node's lease on a lobby lasts unless renewed (every third of it); a dead
+    /// owner's lobbies move to another node after this.
+    #[serde(serialize_with = "millis")]
+    pub lease: Duration,
+    /// Several nodes: how long a command handed to the lobby's owner waits for its answer before it
+    /// answers `Opération échouée`.
+    #[serde(serialize_with = "millis")]
+    pub forward_timeout: Duration,
 }
 
 impl LobbiesConfig {

@@ -124,6 +124,8 @@ pub struct RawConfig {
     pub lobby_fair_play_max_new_codes: usize,
     pub lobby_progress_flush_ms: u64,
     pub lobby_mailbox: usize,
+    pub lobby_lease_ms: u64,
+    pub lobby_forward_timeout_ms: u64,
 
     pub audit_retention_days: u32,
 
@@ -223,6 +225,8 @@ impl Default for RawConfig {
             lobby_fair_play_max_new_codes: 10,
             lobby_progress_flush_ms: 1_000,
             lobby_mailbox: 128,
+            lobby_lease_ms: 5_000,
+            lobby_forward_timeout_ms: 3_000,
             audit_retention_days: 180,
             otel_enabled: None,
             otel_endpoint: None,

@@ -328,7 +328,12 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         fair_play_max_new_codes: raw.lobby_fair_play_max_new_codes,
         progress_flush: p.positive("lobby_progress_flush_ms", raw.lobby_progress_flush_ms),
         mailbox: raw.lobby_mailbox,
+        lease: p.positive("lobby_lease_ms", raw.lobby_lease_ms),
+        forward_timeout: p.positive("lobby_forward_timeout_ms", raw.lobby_forward_timeout_ms),
     };
+    if lobbies.lease < Duration::from_millis(300) {
+        p.add("lobby_lease_ms", "must be at least 300 (a lease is renewed every third of it)");
+    }
 
     let mut quota = |key: &str, max: u32, window_secs: u64| {
         if max == 0 {

@@ -4,11 +4,13 @@
 //! that stopped reading) is disconnected rather than allowed to grow memory.
 
 use crate::live::outbox::{Outbox, close};
+use crate::lobbies::cluster::LobbyMail;
 use crate::ws::protocol::Frame;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 
 /// How long a revoked session is remembered: a socket whose authentication read the session just before
 /// the revocation, and attaches just after it, is closed on arrival. Far longer than that gap (one lookup).
@@ -37,6 +39,8 @@ pub fn next_socket_id() -> u64 {
 pub struct Hub {
     state: Mutex<State>,
     max_per_user: usize,
+    /// Where the bus's lobby mail goes on (several nodes): the lobbies' cluster router, once it listens.
+    lobby_mail: OnceLock<mpsc::UnboundedSender<LobbyMail>>,
 }
 
 /// What the hub's lock guards: sockets by user, and sessions revoked lately (one lock, so that a revocation
@@ -50,7 +54,21 @@ struct State {
 impl Hub {
     /// An empty hub allowing `max_per_user` sockets per user.
     pub fn new(max_per_user: usize) -> Self {
-        Hub { state: Mutex::new(State::default()), max_per_user: max_per_user.max(1) }
+        Hub { state: Mutex::new(State::default()), max_per_user: max_per_user.max(1), lobby_mail: OnceLock::new() }
+    }
+
+    /// Hands the bus's lobby mail to `to` from now on (set once).
+    pub fn listen_for_lobby_mail(&self, to: mpsc::UnboundedSender<LobbyMail>) {
+        if self.lobby_mail.set(to).is_err() {
+            tracing::error!("lobby mail already has a listener");
+        }
+    }
+
+    /// Passes lobby mail from the bus on to the lobbies (dropped when nobody listens: one node).
+    pub fn lobby_mail(&self, mail: &LobbyMail) {
+        if let Some(to) = self.lobby_mail.get() {
+            let _ = to.send(mail.clone());
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

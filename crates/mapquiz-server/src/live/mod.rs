@@ -13,6 +13,7 @@ use crate::bus::{Bus, Event, redis::RedisBus};
 use crate::clock::DynClock;
 use crate::config::Config;
 use crate::lobbies::Lobbies;
+use crate::lobbies::ownership::RedisLeases;
 use anyhow::Context;
 use hub::Hub;
 use lifecycle::Lifecycle;
@@ -40,17 +41,19 @@ impl Realtime {
     pub async fn start(config: &Config, store: DynStore, clock: DynClock) -> anyhow::Result<Self> {
         let node_id: Arc<str> = mapquiz_domain::new_id().into();
         let hub = Arc::new(Hub::new(config.realtime.max_sockets_per_user));
-        let (bus, nodes) = match &config.redis_url {
-            None => (Bus::local(hub.clone()), None),
+        let (bus, nodes, leases) = match &config.redis_url {
+            None => (Bus::local(hub.clone()), None, None),
             Some(url) => {
                 let remote = RedisBus::connect(url, node_id.clone(), hub.clone()).await?;
                 let nodes = nodes::Nodes::connect(url, node_id.clone()).await?;
-                (Bus::with_redis(hub.clone(), remote), Some(nodes))
+                let leases = RedisLeases::connect(url, node_id.clone(), config.lobbies.lease).await?;
+                (Bus::with_redis(hub.clone(), remote), Some(nodes), Some((Arc::new(leases), node_id.clone())))
             }
         };
         let bus = Arc::new(bus);
         let audit = Audit::new(store.clone(), clock.clone());
-        let lobbies = Lobbies::new(&config.lobbies, store.clone(), bus.clone(), hub.clone(), clock.clone(), audit);
+        let lobbies =
+            Lobbies::new(&config.lobbies, store.clone(), bus.clone(), hub.clone(), clock.clone(), audit, leases);
         let presence =
             Arc::new(Presence::new(store, clock, hub.clone(), bus.clone(), nodes, config.realtime.presence_grace));
         presence.reset_at_start().await.context("cannot reset presence flags at start-up")?;

@@ -26,7 +26,7 @@ use crate::ws::protocol::text;
 use mapquiz_domain::lobby::{
     Audience, AuditEntry, Change, Command, Effect, Event, FlagReason, GameStatus, Lobby, PlayerStatus, TransferReason,
 };
-use mapquiz_store::DynStore;
+use mapquiz_store::{DynStore, StoreError};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -55,8 +55,16 @@ pub struct ActorDeps {
     pub tally: LiveTally,
 }
 
-/// What the registry does when an actor ends: forget its handle.
-pub type Forget = Box<dyn Fn() + Send + Sync>;
+/// What the registry does when an actor ends (`true`: its lobby was deleted): forget its handle and give
+/// its lease back.
+pub type Forget = Box<dyn Fn(bool) + Send + Sync>;
+
+/// How this node holds a lobby: the owner's fencing token its writes carry (`None` on one node, where no
+/// other node can own it), and the token that stops the actor (the node's shutdown, or the lease lost).
+pub struct Tenure {
+    pub fence: Option<u64>,
+    pub stop: CancellationToken,
+}
 
 /// What to do when a write fails before anything was sent.
 enum Fallback {
@@ -84,6 +92,9 @@ pub struct Actor {
     counted: Option<(GameStatus, usize)>,
     /// A timer's write failed: no timer fires before this.
     timers_paused_until: Option<Instant>,
+    tenure: Tenure,
+    /// A write found a newer owner: the actor ends after this command.
+    fenced: bool,
 }
 
 impl Actor {
@@ -95,9 +106,9 @@ impl Actor {
         first: (Requester, oneshot::Sender<()>),
         rx: mpsc::Receiver<Job>,
         deps: Arc<ActorDeps>,
-        forget: Forget,
+        (tenure, forget): (Tenure, Forget),
     ) {
-        let actor = Actor { lobby, deps, forget, counted: None, timers_paused_until: None };
+        let actor = Actor::new(lobby, deps, tenure, forget);
         tokio::spawn(actor.run(rx, effects, Fallback::Abandon, Some(first)));
     }
 
@@ -107,10 +118,14 @@ impl Actor {
         repairs: Vec<Effect>,
         rx: mpsc::Receiver<Job>,
         deps: Arc<ActorDeps>,
-        forget: Forget,
+        (tenure, forget): (Tenure, Forget),
     ) {
-        let actor = Actor { lobby, deps, forget, counted: None, timers_paused_until: None };
+        let actor = Actor::new(lobby, deps, tenure, forget);
         tokio::spawn(actor.run(rx, repairs, Fallback::Insist, None));
+    }
+
+    fn new(lobby: Lobby, deps: Arc<ActorDeps>, tenure: Tenure, forget: Forget) -> Self {
+        Actor { lobby, deps, forget, counted: None, timers_paused_until: None, tenure, fenced: false }
     }
 
     async fn run(
@@ -127,7 +142,7 @@ impl Actor {
             if let Some(done) = done {
                 let _ = done.send(());
             }
-            if next == Next::Stop {
+            if next == Next::Stop || self.fenced {
                 return self.end();
             }
             self.count();
@@ -135,7 +150,7 @@ impl Actor {
                 let sleep = self.until_next_deadline();
                 let next = tokio::select! {
                     biased;
-                    () = self.deps.stop.cancelled() => Next::Stop,
+                    () = self.tenure.stop.cancelled() => Next::Stop,
                     job = rx.recv() => match job {
                         Some(job) => self.handle(job).await,
                         None => Next::Stop,
@@ -143,7 +158,10 @@ impl Actor {
                     () = tokio::time::sleep(sleep.unwrap_or_default()), if sleep.is_some() => self.fire_timers().await,
                 };
                 self.count();
-                if next == Next::Stop {
+                if next == Next::Stop || self.fenced {
+                    if self.fenced {
+                        tracing::warn!("another node owns the lobby now: this node's actor ends");
+                    }
                     break;
                 }
             }
@@ -162,7 +180,7 @@ impl Actor {
 
     /// Leaves the registry and the gauges.
     fn end(&mut self) {
-        (self.forget)();
+        (self.forget)(self.lobby.is_deleted());
         self.uncount();
     }
 
@@ -263,7 +281,7 @@ impl Actor {
                     }
                     self.observe_written(&batch);
                 }
-                Effect::RecordProgress(row) => self.deps.writer.record(row),
+                Effect::RecordProgress(row) => self.deps.writer.record(row, self.tenure.fence),
                 Effect::Reply(reply) => {
                     fallback = None;
                     if let Some(r) = requester {
@@ -302,7 +320,7 @@ impl Actor {
 
     /// Writes `batch`: `false` when the database stayed away for
     /// [`PERSIST_PATIENCE`] or refused the write.
-    async fn write_patiently(&self, batch: &[Change]) -> bool {
+    async fn write_patiently(&mut self, batch: &[Change]) -> bool {
         let deadline = Instant::now() + PERSIST_PATIENCE;
         let mut pause = Duration::from_millis(50);
         loop {
@@ -323,13 +341,13 @@ impl Actor {
     /// Writes `batch`, trying again while the database is away
     /// (until shutdown). A write the database refuses for another reason is logged and skipped: retrying
     /// would not change the answer.
-    async fn write_until_stored(&self, batch: &[Change]) {
+    async fn write_until_stored(&mut self, batch: &[Change]) {
         let mut pause = Duration::from_millis(50);
         let mut warned = false;
         loop {
             match self.write(batch).await {
                 Ok(()) => return,
-                Err(e) if e.is_unavailable() && !self.deps.stop.is_cancelled() => {
+                Err(e) if e.is_unavailable() && !self.tenure.stop.is_cancelled() => {
                     if !warned {
                         tracing::warn!(
                             error = format!("{e:#}"),
@@ -349,10 +367,13 @@ impl Actor {
     }
 
     /// Stores `batch` with the lobby's waiting progress before it, in the writer's next group.
-    async fn write(&self, batch: &[Change]) -> Committed {
-        self.deps.writer.commit(self.lobby.id(), batch.to_vec()).await.inspect_err(|_| {
+    async fn write(&mut self, batch: &[Change]) -> Committed {
+        let written = self.deps.writer.commit(self.lobby.id(), self.tenure.fence, batch.to_vec()).await;
+        if let Err(e) = &written {
             metrics::counter!("lobby_write_failures_total").increment(1);
-        })
+            self.fenced |= matches!(**e, StoreError::Fenced);
+        }
+        written
     }
 
     /// Metrics a stored change implies.

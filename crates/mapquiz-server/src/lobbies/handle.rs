@@ -4,6 +4,7 @@
 use crate::live::outbox::Outbox;
 use crate::ws::protocol::{self, Frame};
 use mapquiz_domain::lobby::{Command, LobbyError, Reply};
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 /// The socket a command came from: its reply is written there, as `<kind>_success` or `error`.
@@ -11,13 +12,37 @@ use tokio::sync::{mpsc, oneshot};
 pub struct Requester {
     /// The message `type`.
     pub kind: &'static str,
-    pub outbox: Outbox,
+    pub to: ReplyTo,
+}
+
+/// Where a requester's frames go.
+#[derive(Clone)]
+pub enum ReplyTo {
+    /// A socket of this node.
+    Socket(Outbox),
+    /// A socket of another node, which handed the command to this one (several nodes): each frame goes back
+    /// over the bus, in order with the lobby's pushes.
+    Forwarded(Arc<dyn Fn(Frame) + Send + Sync>),
+}
+
+impl std::fmt::Debug for ReplyTo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReplyTo::Socket(outbox) => f.debug_tuple("Socket").field(outbox).finish(),
+            ReplyTo::Forwarded(_) => f.write_str("Forwarded"),
+        }
+    }
 }
 
 impl Requester {
+    /// A requester on a socket of this node.
+    pub fn socket(kind: &'static str, outbox: Outbox) -> Self {
+        Requester { kind, to: ReplyTo::Socket(outbox) }
+    }
+
     /// Queues `<kind>_success` with `reply` as its data.
     pub fn reply(&self, reply: &Reply) {
-        self.outbox.send(protocol::success(self.kind, reply));
+        self.send(protocol::success(self.kind, reply));
     }
 
     /// Queues `error` with the rule's French message.
@@ -27,12 +52,15 @@ impl Requester {
 
     /// Queues `error` with `message`.
     pub fn fail(&self, message: &str) {
-        self.outbox.send(protocol::error(message));
+        self.send(protocol::error(message));
     }
 
     /// Queues a ready-made frame.
     pub fn send(&self, frame: Frame) {
-        self.outbox.send(frame);
+        match &self.to {
+            ReplyTo::Socket(outbox) => outbox.send(frame),
+            ReplyTo::Forwarded(back) => back(frame),
+        }
     }
 }
 

@@ -163,7 +163,7 @@ async fn dispatch(
     lobby: LobbyId,
     cmd: Command,
 ) -> Result<Handled, Failure> {
-    let requester = Requester { kind, outbox: m.outbox.clone() };
+    let requester = Requester::socket(kind, m.outbox.clone());
     m.state.realtime.lobbies.router().dispatch(&lobby, cmd, Some(requester)).await?;
     Ok(Handled::Sent)
 }
@@ -174,7 +174,7 @@ async fn create_lobby(m: Incoming<'_, AppState>) -> Result<Handled, Failure> {
     let name = LobbyName::parse(m.payload.get("name"), host.name()).map_err(refused)?;
     let settings = LobbySettings::parse(m.payload.get("settings")).map_err(refused)?;
     let new = NewLobby { id: LobbyId::new(), host, name, settings };
-    let requester = Requester { kind: "create_lobby", outbox: m.outbox.clone() };
+    let requester = Requester::socket("create_lobby", m.outbox.clone());
     m.state.realtime.lobbies.router().create(new, requester).await?;
     Ok(Handled::Sent)
 }

@@ -2,7 +2,11 @@
 //! `lobby-design.md`: the rules are `mapquiz_domain::lobby`; here are the transport ([`messages`]: payload
 //! → command), the registry ([`registry`]: lobby id → actor, behind the [`LobbyRouter`] seam), the task
 //! that owns one lobby ([`actor`], reached through [`handle`]) and the node's lobby writer ([`writer`]),
-//! which group-commits the lobbies' changes and batches their progress. The finished games are listed over HTTP by [`routes`].
+//! which group-commits the lobbies' changes and batches their progress. The finished games are listed over
+//! HTTP by [`routes`].
+//!
+//! With Redis (several nodes), each lobby runs on the one node holding its lease ([`ownership`]), and
+//! [`cluster::ClusterRouter`] hands a command for a lobby another node runs to that node.
 //!
 //! The socket lifecycle reaches the lobbies through [`Lobbies`]' subscription: every socket that
 //! authenticates sends `Connected` to the lobbies where the user is a member or has an undelivered
@@ -10,8 +14,10 @@
 //! sends `Dropped`, which starts the member's disconnect grace.
 
 mod actor;
+pub mod cluster;
 mod handle;
 pub mod messages;
+pub mod ownership;
 pub mod registry;
 pub mod routes;
 pub mod tally;
@@ -27,12 +33,15 @@ use crate::config::LobbiesConfig;
 use crate::live::hub::Hub;
 use crate::live::lifecycle::SocketLifecycle;
 use actor::ActorDeps;
+use cluster::{ClusterRouter, LobbyMail};
 use mapquiz_domain::lobby::Command;
 use mapquiz_domain::{LobbyId, Timestamp, UserId};
 use mapquiz_store::{DynStore, StoreError};
+use ownership::{Ownership, RedisLeases, SoleNode};
 use std::sync::Arc;
 use std::time::Duration;
 use tally::{LiveCounts, LiveTally};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use writer::LobbyWriter;
 
@@ -42,6 +51,16 @@ pub struct Lobbies {
     local: Arc<LocalRegistry>,
     deps: Arc<ActorDeps>,
     invitation_ttl: Duration,
+    /// Several nodes: the cluster router, the bus's lobby mail for it, its leases.
+    cluster: Option<Cluster>,
+    lease: Duration,
+}
+
+/// What a node among several adds.
+struct Cluster {
+    router: Arc<ClusterRouter>,
+    mail: std::sync::Mutex<Option<mpsc::UnboundedReceiver<LobbyMail>>>,
+    leases: Arc<RedisLeases>,
 }
 
 impl Lobbies {
@@ -53,6 +72,7 @@ impl Lobbies {
         hub: Arc<Hub>,
         clock: DynClock,
         audit: Audit,
+        shared: Option<(Arc<RedisLeases>, Arc<str>)>,
     ) -> Arc<Self> {
         let writer = Arc::new(LobbyWriter::new(store.clone(), clock.clone(), config.progress_flush));
         let deps = Arc::new(ActorDeps {
@@ -65,8 +85,22 @@ impl Lobbies {
             stop: CancellationToken::new(),
             tally: LiveTally::default(),
         });
-        let local = LocalRegistry::new(deps.clone(), config.rules(), config.mailbox);
-        Arc::new(Lobbies { router: local.clone(), local, deps, invitation_ttl: config.invitation_ttl })
+        let ownership: Arc<dyn Ownership> = match &shared {
+            Some((leases, _)) => leases.clone(),
+            None => Arc::new(SoleNode),
+        };
+        let local = LocalRegistry::new(deps.clone(), config.rules(), config.mailbox, ownership);
+        let cluster = shared.map(|(leases, node)| {
+            let (to, mail) = mpsc::unbounded_channel();
+            deps.hub.listen_for_lobby_mail(to);
+            let router = ClusterRouter::new(local.clone(), deps.bus.clone(), node, config.forward_timeout);
+            Cluster { router, mail: std::sync::Mutex::new(Some(mail)), leases }
+        });
+        let router: Arc<dyn LobbyRouter> = match &cluster {
+            Some(c) => c.router.clone(),
+            None => local.clone(),
+        };
+        Arc::new(Lobbies { router, local, deps, invitation_ttl: config.invitation_ttl, cluster, lease: config.lease })
     }
 
     /// Where lobby commands go.
@@ -99,15 +133,34 @@ impl Lobbies {
         self.deps.writer.flush_all().await
     }
 
-    /// The batched writer's loop, until [`Lobbies::close`].
-    pub async fn run_writer(self: Arc<Self>) {
-        self.deps.writer.run(self.deps.stop.clone()).await;
+    /// The lobby writer's loop and, with several nodes, the cluster router's (mail, leases), until
+    /// [`Lobbies::close`].
+    pub async fn run(self: Arc<Self>) {
+        let cluster = async {
+            let Some(c) = &self.cluster else { return };
+            let mail = c.mail.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+            if let Some(mail) = mail {
+                c.router.clone().run(mail, self.lease, self.deps.stop.clone()).await;
+            }
+        };
+        tokio::join!(self.deps.writer.run(self.deps.stop.clone()), cluster);
     }
 
-    /// Shutdown: the actors stop taking commands, and the waiting progress is stored.
+    /// Shutdown: the actors stop taking commands, the waiting progress is stored, and (several nodes) the
+    /// leases are given back, so that another node takes the lobbies at their next command.
     pub async fn close(&self) {
+        let held = self.local.held();
         self.deps.stop.cancel();
         self.deps.writer.final_flush().await;
+        if let Some(c) = &self.cluster {
+            for (lobby, fence) in &held {
+                c.leases.release(lobby, *fence, false).await;
+            }
+            if !held.is_empty() {
+                tracing::info!(lobbies = held.len(), "lobby leases given back");
+            }
+            c.leases.close().await;
+        }
     }
 
     /// The lobbies the user is a member of or has an undelivered, still valid invitation from.

@@ -26,7 +26,14 @@ use tokio_util::sync::CancellationToken;
 /// Most lobbies' commits in one transaction: a bound on how long the first of them waits for the rest.
 pub const MAX_GROUP: usize = 256;
 
-type Pending = HashMap<LobbyId, HashMap<UserId, ProgressRow>>;
+/// A lobby's waiting progress, newest row per player, and its owner's fencing token.
+#[derive(Default)]
+struct Waiting {
+    fence: Option<u64>,
+    rows: HashMap<UserId, ProgressRow>,
+}
+
+type Pending = HashMap<LobbyId, Waiting>;
 
 /// A commit's answer; the error is shared by every commit of a group that failed together.
 pub type Committed = Result<(), Arc<StoreError>>;
@@ -34,6 +41,7 @@ pub type Committed = Result<(), Arc<StoreError>>;
 /// One lobby's changes waiting for the next group.
 struct Commit {
     lobby: LobbyId,
+    fence: Option<u64>,
     changes: Vec<Change>,
     done: oneshot::Sender<Committed>,
 }
@@ -77,22 +85,26 @@ impl LobbyWriter {
         }
     }
 
-    /// Keeps `row` for the next write, replacing an older row of the same player.
-    pub fn record(&self, row: ProgressRow) {
-        lock(&self.pending).entry(row.lobby.clone()).or_default().insert(row.user.clone(), row);
+    /// Keeps `row` for the next write, replacing an older row of the same player; `fence` is the lobby's
+    /// owner's token (`None` on one node).
+    pub fn record(&self, row: ProgressRow, fence: Option<u64>) {
+        let mut pending = lock(&self.pending);
+        let waiting = pending.entry(row.lobby.clone()).or_default();
+        waiting.fence = fence;
+        waiting.rows.insert(row.user.clone(), row);
     }
 
     /// Progress rows waiting, over every lobby.
     pub fn waiting(&self) -> usize {
-        lock(&self.pending).values().map(HashMap::len).sum()
+        lock(&self.pending).values().map(|w| w.rows.len()).sum()
     }
 
-    /// Stores `changes` of `lobby`, after the lobby's waiting progress, in the next group. `NotFound` when
-    /// the lobby is not stored (and the changes are more than deletes); `Unavailable` when the database is
-    /// away or the writer has stopped.
-    pub async fn commit(&self, lobby: &LobbyId, changes: Vec<Change>) -> Committed {
+    /// Stores `changes` of `lobby`, after the lobby's waiting progress, in the next group, under the owner's
+    /// `fence`. `NotFound` when the lobby is not stored (and the changes are more than deletes); `Fenced`
+    /// when a newer owner holds it; `Unavailable` when the database is away or the writer has stopped.
+    pub async fn commit(&self, lobby: &LobbyId, fence: Option<u64>, changes: Vec<Change>) -> Committed {
         let (done, answer) = oneshot::channel();
-        let commit = Commit { lobby: lobby.clone(), changes, done };
+        let commit = Commit { lobby: lobby.clone(), fence, changes, done };
         if self.queue.send(commit).is_err() {
             return Err(Arc::new(StoreError::closed()));
         }
@@ -101,65 +113,82 @@ impl LobbyWriter {
 
     /// Stores every waiting progress row now.
     pub async fn flush_all(&self) -> Result<(), StoreError> {
-        self.store_group(None, &[]).await.map(drop)
+        self.store_group(&[], true).await.map(drop)
     }
 
-    /// Stores one group: the waiting progress of its lobbies (of every lobby when `lobbies` is `None`), then
-    /// its writes, in one transaction. On failure the progress rows wait again.
-    async fn store_group(
-        &self,
-        lobbies: Option<&[&LobbyId]>,
-        writes: &[LobbyWrite<'_>],
-    ) -> Result<Vec<WriteOutcome>, StoreError> {
+    /// Stores one group in one transaction: each commit after its lobby's waiting progress, and with
+    /// `all_progress` every other lobby's waiting progress too. Answers the commits' outcomes, in order. On
+    /// failure the progress rows wait again; a fenced lobby's rows are dropped (its new owner has the lobby).
+    async fn store_group(&self, commits: &[Commit], all_progress: bool) -> Result<Vec<WriteOutcome>, StoreError> {
         let _turn = self.writing.lock().await;
-        let rows = self.take(lobbies);
-        if rows.is_empty() && writes.is_empty() {
+        let mut parts: Vec<(LobbyId, Option<u64>, Vec<ProgressRow>)> = Vec::with_capacity(commits.len());
+        {
+            let mut pending = lock(&self.pending);
+            for commit in commits {
+                let rows = pending.remove(&commit.lobby).map(|w| w.rows.into_values().collect()).unwrap_or_default();
+                parts.push((commit.lobby.clone(), commit.fence, rows));
+            }
+            if all_progress {
+                for (lobby, waiting) in pending.drain() {
+                    parts.push((lobby, waiting.fence, waiting.rows.into_values().collect()));
+                }
+            }
+        }
+        let rows: usize = parts.iter().map(|(_, _, rows)| rows.len()).sum();
+        if rows == 0 && commits.is_empty() {
             return Ok(Vec::new());
         }
+        let writes: Vec<LobbyWrite<'_>> = parts
+            .iter()
+            .enumerate()
+            .map(|(i, (lobby, fence, progress))| LobbyWrite {
+                lobby,
+                fence: *fence,
+                progress,
+                changes: commits.get(i).map_or(&[], |c| &c.changes),
+            })
+            .collect();
         let started = Instant::now();
-        let stored = self.store.persist_lobby_group(&rows, writes, self.clock.now()).await;
+        let stored = self.store.persist_lobby_group(&writes, self.clock.now()).await;
         metrics::histogram!("lobby_write_seconds").record(started.elapsed().as_secs_f64());
+        drop(writes);
         match stored {
-            Ok(outcomes) => {
-                if !rows.is_empty() {
-                    metrics::histogram!("lobby_progress_batch_size").record(rows.len() as f64);
+            Ok(mut outcomes) => {
+                if rows > 0 {
+                    metrics::histogram!("lobby_progress_batch_size").record(rows as f64);
                 }
-                if !writes.is_empty() {
-                    metrics::histogram!("lobby_write_group_size").record(writes.len() as f64);
+                if !commits.is_empty() {
+                    metrics::histogram!("lobby_write_group_size").record(commits.len() as f64);
                 }
+                outcomes.truncate(commits.len());
                 Ok(outcomes)
             }
             Err(e) => {
                 crate::error::count_store_error(&e);
-                self.put_back(rows);
+                self.put_back(parts);
                 Err(e)
             }
         }
     }
 
-    /// Takes the waiting rows of `lobbies`, or all of them.
-    fn take(&self, lobbies: Option<&[&LobbyId]>) -> Vec<ProgressRow> {
-        let mut pending = lock(&self.pending);
-        match lobbies {
-            None => std::mem::take(&mut *pending).into_values().flat_map(HashMap::into_values).collect(),
-            Some(lobbies) => {
-                lobbies.iter().filter_map(|lobby| pending.remove(*lobby)).flat_map(HashMap::into_values).collect()
-            }
-        }
-    }
-
     /// Rows of a failed write wait again, except where a newer row of the same player came in meanwhile.
-    fn put_back(&self, rows: Vec<ProgressRow>) {
+    fn put_back(&self, parts: Vec<(LobbyId, Option<u64>, Vec<ProgressRow>)>) {
         let mut pending = lock(&self.pending);
-        for row in rows {
-            pending.entry(row.lobby.clone()).or_default().entry(row.user.clone()).or_insert(row);
+        for (lobby, fence, rows) in parts {
+            if rows.is_empty() {
+                continue;
+            }
+            let waiting = pending.entry(lobby).or_insert_with(|| Waiting { fence, rows: HashMap::new() });
+            for row in rows {
+                waiting.rows.entry(row.user.clone()).or_insert(row);
+            }
         }
     }
 
     /// Writes `group` and answers each commit: together when the database takes the group or is away, one
     /// by one when it refused the group for another reason.
     async fn write_group(&self, group: Vec<Commit>) {
-        match self.store_commits(&group).await {
+        match self.store_group(&group, false).await {
             Ok(outcomes) => {
                 for (commit, outcome) in group.into_iter().zip(outcomes) {
                     let _ = commit.done.send(answer(outcome));
@@ -178,20 +207,13 @@ impl LobbyWriter {
                     "a lobby group write failed; writing its lobbies one by one"
                 );
                 for commit in group {
-                    let outcome = self.store_commits(std::slice::from_ref(&commit)).await;
+                    let outcome = self.store_group(std::slice::from_ref(&commit), false).await;
                     let answered =
                         outcome.map_err(Arc::new).and_then(|mut o| answer(o.pop().unwrap_or(WriteOutcome::Stored)));
                     let _ = commit.done.send(answered);
                 }
             }
         }
-    }
-
-    async fn store_commits(&self, group: &[Commit]) -> Result<Vec<WriteOutcome>, StoreError> {
-        let lobbies: Vec<&LobbyId> = group.iter().map(|c| &c.lobby).collect();
-        let writes: Vec<LobbyWrite<'_>> =
-            group.iter().map(|c| LobbyWrite { lobby: &c.lobby, changes: &c.changes }).collect();
-        self.store_group(Some(&lobbies), &writes).await
     }
 
     /// Writes the commits as they come, grouped, and the progress every `every`, until `stop`; then the
@@ -277,6 +299,7 @@ fn answer(outcome: WriteOutcome) -> Committed {
     match outcome {
         WriteOutcome::Stored => Ok(()),
         WriteOutcome::LobbyGone => Err(Arc::new(StoreError::NotFound)),
+        WriteOutcome::Fenced => Err(Arc::new(StoreError::Fenced)),
     }
 }
 
@@ -348,11 +371,11 @@ mod tests {
         // Queued before the writer runs, so the three land in one group; `ghost` is not a user.
         let (l1, l2, gone) = (lobby("l1"), lobby("l2"), lobby("gone"));
         let w = writer.clone();
-        let good = tokio::spawn(async move { w.commit(&l1, vec![join("b")]).await });
+        let good = tokio::spawn(async move { w.commit(&l1, None, vec![join("b")]).await });
         let w = writer.clone();
-        let bad = tokio::spawn(async move { w.commit(&l2, vec![join("ghost")]).await });
+        let bad = tokio::spawn(async move { w.commit(&l2, None, vec![join("ghost")]).await });
         let w = writer.clone();
-        let missing = tokio::spawn(async move { w.commit(&gone, vec![join("b")]).await });
+        let missing = tokio::spawn(async move { w.commit(&gone, None, vec![join("b")]).await });
         tokio::time::sleep(Duration::from_millis(50)).await;
         let stop = CancellationToken::new();
         let run = tokio::spawn({
@@ -372,7 +395,7 @@ mod tests {
         // After the stop, a commit is answered at once as unavailable, never left waiting.
         stop.cancel();
         run.await.unwrap();
-        let late = writer.commit(&lobby("l1"), vec![join("b")]).await.expect_err("the writer has stopped");
+        let late = writer.commit(&lobby("l1"), None, vec![join("b")]).await.expect_err("the writer has stopped");
         assert!(late.is_unavailable());
     }
 }

@@ -93,18 +93,18 @@ async fn migrate_commands_round_trip(pg: bool) {
     let dir = tempfile::tempdir().unwrap();
     let env = [("DATABASE_URL", db.url())];
     let status = stdout(&mapquiz(dir.path(), &["migrate", "status"], &env));
-    assert_eq!(status.matches("pending").count(), 8, "{status}");
+    assert_eq!(status.matches("pending").count(), 9, "{status}");
     let up = mapquiz(dir.path(), &["migrate", "up"], &env);
     assert!(up.status.success(), "{}", stderr(&up));
-    assert_eq!(stdout(&up).matches("applied").count(), 8);
+    assert_eq!(stdout(&up).matches("applied").count(), 9);
     let down = stdout(&mapquiz(dir.path(), &["migrate", "down"], &env));
-    assert!(down.contains("reverted 0008"), "{down}");
+    assert!(down.contains("reverted 0009"), "{down}");
     let down = stdout(&mapquiz(dir.path(), &["migrate", "down", "--all"], &env));
-    assert_eq!(down.matches("reverted").count(), 7, "{down}");
+    assert_eq!(down.matches("reverted").count(), 8, "{down}");
     assert!(stdout(&mapquiz(dir.path(), &["migrate", "down"], &env)).contains("nothing to revert"));
     assert!(mapquiz(dir.path(), &["migrate", "up"], &env).status.success());
     let status = stdout(&mapquiz(dir.path(), &["migrate", "status"], &env));
-    assert_eq!(status.matches("applied").count(), 8, "{status}");
+    assert_eq!(status.matches("applied").count(), 9, "{status}");
 }
 crate::support::on_both_backends!(migrate_commands_round_trip);
 

@@ -216,7 +216,7 @@ async fn backup_then_restore_round_trip() {
     assert_eq!(out.status.code(), Some(1));
 
     let out = ok(dir.path(), &["restore", "copy.db"], &env);
-    assert!(out.contains("no server is running") && out.contains("migration 0008"), "{out}");
+    assert!(out.contains("no server is running") && out.contains("migration 0009"), "{out}");
     // The replaced database is moved aside, not deleted: it still has bob.
     let kept: Vec<_> = std::fs::read_dir(database.parent().unwrap())
         .unwrap()

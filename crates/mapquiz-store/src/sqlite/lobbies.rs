@@ -120,25 +120,45 @@ impl SqliteStore {
 impl Lobbies for SqliteStore {
     async fn persist_lobby_group(
         &self,
-        progress: &[ProgressRow],
         writes: &[LobbyWrite<'_>],
         now: Timestamp,
     ) -> Result<Vec<WriteOutcome>, StoreError> {
         let mut outcomes = vec![WriteOutcome::Stored; writes.len()];
-        if progress.is_empty() && writes.iter().all(|w| w.changes.is_empty()) {
+        if writes.iter().all(|w| w.progress.is_empty() && w.changes.is_empty()) {
             return Ok(outcomes);
         }
         let mut tx = self.writer.begin().await?;
-        save_progress(&mut tx, progress, now).await?;
+        let mut taken = Vec::with_capacity(writes.len());
         for i in in_lobby_order(writes) {
-            outcomes[i] = write_lobby(&mut tx, writes[i], now).await?;
+            match take_fence(&mut tx, writes[i].lobby, writes[i].fence).await? {
+                // A lobby that is not stored: its write finds that out (a delete is already done).
+                WriteOutcome::Stored | WriteOutcome::LobbyGone => taken.push(i),
+                WriteOutcome::Fenced => outcomes[i] = WriteOutcome::Fenced,
+            }
+        }
+        save_progress(&mut tx, taken.iter().flat_map(|&i| writes[i].progress), now).await?;
+        for i in taken {
+            outcomes[i] = write_lobby(&mut tx, writes[i].lobby, writes[i].changes, now).await?;
         }
         tx.commit().await?;
         Ok(outcomes)
     }
 
+    async fn claim_lobby(&self, lobby: &LobbyId, fence: u64) -> Result<WriteOutcome, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let outcome = take_fence(&mut tx, lobby, Some(fence)).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
     async fn load_lobbies(&self) -> Result<Vec<StoredLobby>, StoreError> {
         self.load(None).await
+    }
+
+    async fn lobby_ids(&self) -> Result<Vec<LobbyId>, StoreError> {
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM lobbies ORDER BY created_at, id").fetch_all(&self.reader).await?;
+        ids.into_iter().map(|s| LobbyId::try_from(s).map_err(|_| not_an_id())).collect()
     }
 
     async fn load_lobby(&self, id: &LobbyId) -> Result<Option<StoredLobby>, StoreError> {
@@ -183,7 +203,11 @@ impl Lobbies for SqliteStore {
 
 /// Stores merged progress inside the caller's transaction. One statement text: sqlx prepares it once per
 /// connection and reuses it for every row.
-async fn save_progress(conn: &mut SqliteConnection, rows: &[ProgressRow], now: Timestamp) -> Result<(), StoreError> {
+async fn save_progress<'a>(
+    conn: &mut SqliteConnection,
+    rows: impl IntoIterator<Item = &'a ProgressRow>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
     for row in last_per_player(rows) {
         sqlx::query(
             "UPDATE lobby_players SET status = $3, score = $4, progress = $5, validated_countries = $6, \
@@ -207,13 +231,38 @@ async fn save_progress(conn: &mut SqliteConnection, rows: &[ProgressRow], now: T
     Ok(())
 }
 
+/// Checks `fence` against the stored token and stores it, inside the caller's transaction: `Stored` when the
+/// write may go on (or there is no fence), `Fenced` when a newer token is stored, `LobbyGone` when the lobby
+/// is not stored. On PostgreSQL the update also locks the lobby's row until the commit.
+async fn take_fence(
+    conn: &mut SqliteConnection,
+    lobby: &LobbyId,
+    fence: Option<u64>,
+) -> Result<WriteOutcome, StoreError> {
+    let Some(fence) = fence else { return Ok(WriteOutcome::Stored) };
+    let fence = i64::try_from(fence).unwrap_or(i64::MAX);
+    let taken = sqlx::query("UPDATE lobbies SET fence = $2 WHERE id = $1 AND fence <= $2")
+        .bind(lobby.as_str())
+        .bind(fence)
+        .execute(&mut *conn)
+        .await?;
+    if taken.rows_affected() > 0 {
+        return Ok(WriteOutcome::Stored);
+    }
+    let stored: Option<i64> = sqlx::query_scalar("SELECT fence FROM lobbies WHERE id = $1")
+        .bind(lobby.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(if stored.is_some() { WriteOutcome::Fenced } else { WriteOutcome::LobbyGone })
+}
+
 /// Writes one lobby's changes inside the caller's transaction.
 async fn write_lobby(
     conn: &mut SqliteConnection,
-    write: LobbyWrite<'_>,
+    lobby: &LobbyId,
+    changes: &[Change],
     now: Timestamp,
 ) -> Result<WriteOutcome, StoreError> {
-    let LobbyWrite { lobby, changes } = write;
     if changes.is_empty() {
         return Ok(WriteOutcome::Stored);
     }

@@ -26,6 +26,7 @@ on_both_backends!(
     restore_round_trips_every_field,
     changes_to_a_missing_lobby,
     a_group_commit_stores_many_lobbies_at_once,
+    fences_refuse_an_older_owner,
     lobbies_of_a_user,
     game_history_pages_newest_first_without_emails,
 );
@@ -602,18 +603,17 @@ async fn a_group_commit_stores_many_lobbies_at_once(pg: bool) {
     let l1_end = [finish(100, results)];
     let gone_join = [join("a", 200)];
     let l2_join = [join("d", 200)];
-    let gone_delete = [Change::DeleteLobby];
+    let l1_progress = [progress("l1", "a", 3, 0)];
+    let part = |lobby, progress, changes| LobbyWrite { lobby, fence: None, progress, changes };
     let writes = [
-        LobbyWrite { lobby: &l3, changes: &l3_creation },
-        LobbyWrite { lobby: &l1, changes: &l1_end },
-        LobbyWrite { lobby: &gone, changes: &gone_join },
-        LobbyWrite { lobby: &l2, changes: &l2_join },
-        LobbyWrite { lobby: &gone, changes: &gone_delete },
+        part(&l3, &[], &l3_creation),
+        part(&l1, &l1_progress, &l1_end),
+        part(&gone, &[], &gone_join),
+        part(&l2, &[], &l2_join),
     ];
-    let progress_rows = [progress("l1", "a", 3, 0)];
-    let outcomes = store.persist_lobby_group(&progress_rows, &writes, at(200)).await.unwrap();
+    let outcomes = store.persist_lobby_group(&writes, at(200)).await.unwrap();
     use WriteOutcome::{LobbyGone, Stored};
-    assert_eq!(outcomes, [Stored, Stored, LobbyGone, Stored, Stored]);
+    assert_eq!(outcomes, [Stored, Stored, LobbyGone, Stored]);
     assert_eq!(load(&store, "l3").await.host, uid("d"));
     assert_eq!(members(&load(&store, "l2").await), [("b", PlayerStatus::Joined), ("d", PlayerStatus::Joined)]);
     let l1 = load(&store, "l1").await;
@@ -624,12 +624,56 @@ async fn a_group_commit_stores_many_lobbies_at_once(pg: bool) {
     // A failing write rolls the whole group back, progress included.
     let bad = [join("ghost", 300)];
     let l2_settings = [Change::SetSettings(settings(&[Region::Europe]))];
-    let writes =
-        [LobbyWrite { lobby: &lid("l2"), changes: &l2_settings }, LobbyWrite { lobby: &lid("l3"), changes: &bad }];
-    let err = store.persist_lobby_group(&[], &writes, at(300)).await.unwrap_err();
+    let writes = [part(&l2, &[], &l2_settings), part(&l3, &[], &bad)];
+    let err = store.persist_lobby_group(&writes, at(300)).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     assert_eq!(load(&store, "l2").await.settings, settings(&[Region::Europe, Region::Oceanie]));
-    assert_eq!(store.persist_lobby_group(&[], &[], at(300)).await.unwrap(), []);
+    assert_eq!(store.persist_lobby_group(&[], at(300)).await.unwrap(), []);
+}
+
+/// Several nodes (issue 13): the owner of the newest fencing token writes; an older owner's progress and
+/// changes are skipped as `Fenced`, whatever else its group carries.
+async fn fences_refuse_an_older_owner(pg: bool) {
+    let Some((_db, store)) = migrated(pg).await else {
+        return;
+    };
+    people(&store).await;
+    create(&store, "l1", "a", 0).await;
+    create(&store, "l2", "b", 0).await;
+    persist(&store, "l1", vec![join("c", 1), start(100)], 100).await;
+    persist(&store, "l2", vec![join("d", 1), start(100)], 100).await;
+    let (l1, l2) = (lid("l1"), lid("l2"));
+    use WriteOutcome::{Fenced, LobbyGone, Stored};
+
+    // Owner 1 writes; owner 2 claims l1; owner 1 can no longer write l1, but its l2 part goes through.
+    let a1 = [progress("l1", "a", 1, 0)];
+    let write = |lobby, fence, progress, changes| LobbyWrite { lobby, fence: Some(fence), progress, changes };
+    assert_eq!(store.persist_lobby_group(&[write(&l1, 1, &a1, &[])], at(200)).await.unwrap(), [Stored]);
+    assert_eq!(store.claim_lobby(&l1, 2).await.unwrap(), Stored);
+    assert_eq!(store.claim_lobby(&l1, 2).await.unwrap(), Stored, "a claim is idempotent");
+    assert_eq!(store.claim_lobby(&l1, 1).await.unwrap(), Fenced);
+    assert_eq!(store.claim_lobby(&lid("nope"), 1).await.unwrap(), LobbyGone);
+    assert_eq!(store.lobby_ids().await.unwrap(), [lid("l1"), lid("l2")]);
+
+    let stale = [progress("l1", "a", 5, 0)];
+    let stale_kick = [Change::Kick { user: uid("c"), was_member: true }];
+    let d2 = [progress("l2", "d", 2, 0)];
+    let outcomes = store
+        .persist_lobby_group(&[write(&l1, 1, &stale, &stale_kick), write(&l2, 1, &d2, &[])], at(300))
+        .await
+        .unwrap();
+    assert_eq!(outcomes, [Fenced, Stored]);
+    let stored = load(&store, "l1").await;
+    assert_eq!(stored.members[0].validated, codes(1), "the stale owner's progress was not stored");
+    assert_eq!(members(&stored).len(), 2, "nor its kick");
+    assert_eq!(load(&store, "l2").await.members[1].validated, codes(2));
+
+    // The new owner writes; a write without a fence (one node) is never checked.
+    let a3 = [progress("l1", "a", 3, 0)];
+    assert_eq!(store.persist_lobby_group(&[write(&l1, 2, &a3, &[])], at(400)).await.unwrap(), [Stored]);
+    assert_eq!(load(&store, "l1").await.members[0].validated, codes(3));
+    persist(&store, "l1", vec![Change::TransferHost { host: uid("c") }], 500).await;
+    assert_eq!(load(&store, "l1").await.host, uid("c"));
 }
 
 async fn lobbies_of_a_user(pg: bool) {

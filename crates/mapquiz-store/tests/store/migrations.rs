@@ -45,12 +45,15 @@ async fn down_reverts_newest_first(pg: bool) {
     let all = store.migration_status().await.unwrap();
     let newest = all.last().unwrap().version;
 
-    let reverted = store.migrate_down(2).await.unwrap();
-    assert_eq!(reverted.len(), 2);
+    let reverted = store.migrate_down(3).await.unwrap();
+    assert_eq!(reverted.len(), 3);
     assert_eq!(reverted[0].version, newest);
     assert!(reverted[0].version > reverted[1].version);
     let status = store.migration_status().await.unwrap();
-    assert_eq!(status.iter().filter(|m| !m.applied).count(), 2);
+    assert_eq!(status.iter().filter(|m| !m.applied).count(), 3);
+    // 0009 reverted: no fencing token.
+    let schema = store.schema().await.unwrap();
+    assert!(!schema.iter().any(|l| l.contains("fence")));
     // 0008 reverted: its index gone, the one it replaced back.
     let schema = store.schema().await.unwrap();
     assert!(!schema.iter().any(|l| l.contains("game_results_user_game_idx")));
@@ -58,7 +61,7 @@ async fn down_reverts_newest_first(pg: bool) {
     // 0007 reverted: score writers update the counters again, no delta table.
     assert!(!schema.iter().any(|l| l.contains("score_board_deltas")));
 
-    assert_eq!(store.migrate_up().await.unwrap().len(), 2);
+    assert_eq!(store.migrate_up().await.unwrap().len(), 3);
 }
 
 async fn ping_answers(pg: bool) {

@@ -187,3 +187,44 @@ fn no_lobby_error_mentions_disconnection() {
         assert_eq!(message.contains("pas encore terminée"), e == ResultsNotFinished);
     }
 }
+
+/// Commands cross between nodes as JSON (the node that owns a lobby applies them): every kind comes back
+/// equal, and lists beyond the limits are refused on the way in as they are from a client.
+#[test]
+fn commands_round_trip_between_nodes() {
+    let lists = ProgressLists::new(vec!["FRA".into()], vec!["DEU".into(), "ITA".into()]).unwrap();
+    let settings = SettingsUpdate { regions: vec![Region::Oceanie, Region::AmeriqueDuNord], mode: None };
+    let commands = [
+        Command::Join { player: profile("a") },
+        Command::Leave { user: uid("a") },
+        Command::Invite(InviteRequest {
+            by: uid("a"),
+            friend: uid("b"),
+            is_friend: true,
+            friend_online: false,
+            invitation: crate::InvitationId::parse("inv-1").unwrap(),
+        }),
+        Command::UpdateSettings { by: uid("a"), settings: Ok(settings) },
+        Command::UpdateSettings { by: uid("a"), settings: Err(LobbyError::InvalidSettings) },
+        Command::SetReady { user: uid("a"), ready: Ok(true) },
+        Command::Start { by: uid("a") },
+        Command::Progress { user: uid("a"), lists: Ok(lists) },
+        Command::GetLobbyState { user: uid("a") },
+        Command::GetGameState { user: uid("a") },
+        Command::GetResults { user: uid("a") },
+        Command::Restart { by: uid("a") },
+        Command::Kick { by: uid("a"), player: uid("b") },
+        Command::Connected { user: uid("a") },
+        Command::Dropped { user: uid("a") },
+        Command::TimerFired(Timer::Grace(uid("a"))),
+    ];
+    for command in commands {
+        let text = serde_json::to_string(&command).unwrap();
+        assert_eq!(serde_json::from_str::<Command>(&text).unwrap(), command, "{text}");
+    }
+    let too_many =
+        json!({"Progress": {"user": "a", "lists": {"Ok": {"validated": vec!["FRA"; 501], "incorrect": []}}}});
+    assert!(serde_json::from_value::<Command>(too_many).is_err());
+    let bad_region = json!({"UpdateSettings": {"by": "a", "settings": {"Ok": {"regions": ["Mars"], "mode": null}}}});
+    assert!(serde_json::from_value::<Command>(bad_region).is_err());
+}
