@@ -273,12 +273,15 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     if let (Some(a), Some(b)) = (metrics_before, metrics_after) {
         let delta = |name: &str| metric(&b, name) - metric(&a, name);
         let (batches, rows) = (delta("lobby_progress_batch_size_count"), delta("lobby_progress_batch_size_sum"));
-        let write_secs = delta("lobby_progress_write_seconds_sum");
+        let (groups, lobbies) = (delta("lobby_write_group_size_count"), delta("lobby_write_group_size_sum"));
+        let (writes, write_secs) = (delta("lobby_write_seconds_count"), delta("lobby_write_seconds_sum"));
         report(&format!(
-            "progress writes: {batches:.0} batches ({:.1}/s) of {rows:.0} rows ({:.0}/s), {:.2} ms per batch on average",
-            batches / elapsed,
+            "database writes the batching left: {writes:.0} transactions ({:.1}/s), {:.2} ms each on average; \
+             {batches:.0} carried progress ({rows:.0} rows, {:.0}/s), {groups:.0} carried write-through changes \
+             ({lobbies:.0} lobbies' commands)",
+            writes / elapsed,
+            if writes > 0.0 { write_secs * 1000.0 / writes } else { 0.0 },
             rows / elapsed,
-            if batches > 0.0 { write_secs * 1000.0 / batches } else { 0.0 }
         ));
     }
     Ok(())

@@ -8,7 +8,7 @@
 //! - `lobbies`: L lobbies of P players play real games (create, invite, join, ready, progress every T ms
 //!   through every required code, results); reports the progress → `update_player_progress` push latency at
 //!   the other players, messages per second, lost and duplicated pushes, the server's CPU and RSS
-//!   (`--server-pid`) and the progress writes the batching left (from `/metrics`).
+//!   (`--server-pid`) and the database transactions the batching left (from `/metrics`).
 //!
 //! Run the server with cheap password hashing for these runs (`MAPQUIZ_ARGON2_MEMORY_KIB=1024
 //! MAPQUIZ_ARGON2_ITERATIONS=1`, development profile) and `MAPQUIZ_RATE_LIMIT_ENABLED=false`: sign-up cost
