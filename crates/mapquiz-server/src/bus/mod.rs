@@ -116,6 +116,32 @@ mod tests {
     }
 
     #[test]
+    fn lobby_mail_crosses_the_bus_intact() {
+        use crate::lobbies::cluster::{LobbyMail, Outcome};
+        use mapquiz_domain::lobby::Command;
+        use mapquiz_domain::{LobbyId, UserId};
+        let lobby = LobbyId::parse("0198a1f2-7c3e-7b21-9d4e-5f6a7b8c9d0e").unwrap();
+        let user = UserId::parse("u1").unwrap();
+        let mails = [
+            LobbyMail::Command {
+                to: "n2".into(),
+                from: "n1".into(),
+                id: 7,
+                lobby,
+                message: Some("join_lobby".into()),
+                cmd: Command::Leave { user },
+            },
+            LobbyMail::Reply { to: "n1".into(), id: 7, frame: r#"{"type":"pong"}"#.into() },
+            LobbyMail::Done { to: "n1".into(), id: 7, outcome: Outcome::Failed("Opération échouée".into()) },
+        ];
+        for mail in mails {
+            let event = Event::Lobby(Box::new(mail));
+            let json = serde_json::to_string(&event).unwrap();
+            assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), event, "{json}");
+        }
+    }
+
+    #[test]
     fn the_local_bus_delivers_to_this_node() {
         let hub = Arc::new(Hub::new(10));
         let closer = Closer::default();

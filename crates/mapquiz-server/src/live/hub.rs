@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
 
 /// How long a revoked session is remembered: a socket whose authentication read the session just before
 /// the revocation, and attaches just after it, is closed on arrival. Far longer than that gap (one lookup).
@@ -40,7 +39,18 @@ pub struct Hub {
     state: Mutex<State>,
     max_per_user: usize,
     /// Where the bus's lobby mail goes on (several nodes): the lobbies' cluster router, once it listens.
-    lobby_mail: OnceLock<mpsc::UnboundedSender<LobbyMail>>,
+    lobby_mail: OnceLock<MailSink>,
+}
+
+/// What takes the bus's lobby mail, called as each arrives, in the bus's order (a reply must reach its
+/// socket before the pushes that follow it on the bus).
+#[derive(Clone)]
+pub struct MailSink(pub Arc<dyn Fn(&LobbyMail) + Send + Sync>);
+
+impl std::fmt::Debug for MailSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MailSink")
+    }
 }
 
 /// What the hub's lock guards: sockets by user, and sessions revoked lately (one lock, so that a revocation
@@ -57,17 +67,17 @@ impl Hub {
         Hub { state: Mutex::new(State::default()), max_per_user: max_per_user.max(1), lobby_mail: OnceLock::new() }
     }
 
-    /// Hands the bus's lobby mail to `to` from now on (set once).
-    pub fn listen_for_lobby_mail(&self, to: mpsc::UnboundedSender<LobbyMail>) {
-        if self.lobby_mail.set(to).is_err() {
+    /// Hands the bus's lobby mail to `sink` from now on (set once).
+    pub fn listen_for_lobby_mail(&self, sink: MailSink) {
+        if self.lobby_mail.set(sink).is_err() {
             tracing::error!("lobby mail already has a listener");
         }
     }
 
     /// Passes lobby mail from the bus on to the lobbies (dropped when nobody listens: one node).
     pub fn lobby_mail(&self, mail: &LobbyMail) {
-        if let Some(to) = self.lobby_mail.get() {
-            let _ = to.send(mail.clone());
+        if let Some(sink) = self.lobby_mail.get() {
+            (sink.0)(mail);
         }
     }
 

@@ -12,8 +12,8 @@ use crate::audit::Audit;
 use crate::bus::{Bus, Event, redis::RedisBus};
 use crate::clock::DynClock;
 use crate::config::Config;
-use crate::lobbies::Lobbies;
 use crate::lobbies::ownership::RedisLeases;
+use crate::lobbies::{Lobbies, SharedNodes};
 use anyhow::Context;
 use hub::Hub;
 use lifecycle::Lifecycle;
@@ -47,15 +47,21 @@ impl Realtime {
                 let remote = RedisBus::connect(url, node_id.clone(), hub.clone()).await?;
                 let nodes = nodes::Nodes::connect(url, node_id.clone()).await?;
                 let leases = RedisLeases::connect(url, node_id.clone(), config.lobbies.lease).await?;
-                (Bus::with_redis(hub.clone(), remote), Some(nodes), Some((Arc::new(leases), node_id.clone())))
+                (Bus::with_redis(hub.clone(), remote), Some(nodes), Some(Arc::new(leases)))
             }
         };
         let bus = Arc::new(bus);
         let audit = Audit::new(store.clone(), clock.clone());
-        let lobbies =
-            Lobbies::new(&config.lobbies, store.clone(), bus.clone(), hub.clone(), clock.clone(), audit, leases);
-        let presence =
-            Arc::new(Presence::new(store, clock, hub.clone(), bus.clone(), nodes, config.realtime.presence_grace));
+        let presence = Arc::new(Presence::new(
+            store.clone(),
+            clock.clone(),
+            hub.clone(),
+            bus.clone(),
+            nodes,
+            config.realtime.presence_grace,
+        ));
+        let shared = leases.map(|leases| SharedNodes { leases, node: node_id.clone(), presence: presence.clone() });
+        let lobbies = Lobbies::new(&config.lobbies, store, bus.clone(), hub.clone(), clock, audit, shared);
         presence.reset_at_start().await.context("cannot reset presence flags at start-up")?;
         let lifecycle = Lifecycle::new(vec![Box::new(presence.clone()), Box::new(lobbies.clone())]);
         Ok(Realtime { node_id, hub, bus, presence, lobbies, lifecycle })

@@ -58,6 +58,21 @@ impl Presence {
         self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Whether the user has a socket on this node or, with several nodes, on another live one (a Redis
+    /// failure counts as no: the caller falls back to what it does for an offline user).
+    pub async fn connected_anywhere(&self, user_id: &str) -> bool {
+        if self.hub.holds(user_id) {
+            return true;
+        }
+        match &self.nodes {
+            Some(nodes) => nodes.held_elsewhere(user_id).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot read the node registry; the user counts as offline");
+                false
+            }),
+            None => false,
+        }
+    }
+
     /// Start-up: turns off the flag of every user no other live node holds, pushing nothing. Without a
     /// node registry this node is alone and resets everyone; when the registry cannot be read, nobody is
     /// reset (another node's users must never be marked offline).

@@ -23,15 +23,16 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 /// A message between the nodes' lobby routers; `to` is the node it is for (the bus reaches every node).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "mail", rename_all = "snake_case")]
 pub enum LobbyMail {
-    /// Run `cmd` on `lobby`; `kind` is the message type when a socket waits for a reply.
-    Command { to: String, from: String, id: u64, lobby: LobbyId, kind: Option<String>, cmd: Command },
+    /// Run `cmd` on `lobby`; `message` is the message type when a socket waits for a reply (not `kind`:
+    /// that is the bus event's tag).
+    Command { to: String, from: String, id: u64, lobby: LobbyId, message: Option<String>, cmd: Command },
     /// One frame for the socket that sent command `id`.
     Reply { to: String, id: u64, frame: String },
     /// Command `id` is done: its reply and pushes are sent.
@@ -82,14 +83,9 @@ impl ClusterRouter {
         self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Takes the lobby mail the bus brings (`mail`) until `stop`, and keeps the leases: renews them every
-    /// third of `lease`, and adopts the stored lobbies no node runs every `lease`.
-    pub async fn run(
-        self: Arc<Self>,
-        mut mail: mpsc::UnboundedReceiver<LobbyMail>,
-        lease: Duration,
-        stop: CancellationToken,
-    ) {
+    /// Keeps the leases until `stop`: renews them every third of `lease`, and adopts the stored lobbies no
+    /// node runs every `lease`.
+    pub async fn run(self: Arc<Self>, lease: Duration, stop: CancellationToken) {
         let mut renew = tokio::time::interval(lease / 3);
         renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut adopt = tokio::time::interval(lease);
@@ -97,7 +93,6 @@ impl ClusterRouter {
         loop {
             tokio::select! {
                 () = stop.cancelled() => return,
-                Some(m) = mail.recv() => self.receive(m),
                 _ = renew.tick() => self.local.renew_leases().await,
                 _ = adopt.tick() => {
                     let local = self.local.clone();
@@ -114,11 +109,13 @@ impl ClusterRouter {
         }
     }
 
-    fn receive(self: &Arc<Self>, mail: LobbyMail) {
-        match mail {
-            LobbyMail::Command { to, from, id, lobby, kind, cmd } if *to == *self.node => {
+    /// Takes one piece of lobby mail, as the bus brings it: a command is run in a task of its own; a reply
+    /// or an end is handed over at once, so a reply reaches its socket before the pushes behind it.
+    pub fn receive(self: &Arc<Self>, mail: &LobbyMail) {
+        match mail.clone() {
+            LobbyMail::Command { to, from, id, lobby, message, cmd } if *to == *self.node => {
                 let router = self.clone();
-                tokio::spawn(async move { router.serve(from, id, lobby, kind, cmd).await });
+                tokio::spawn(async move { router.serve(from, id, lobby, message, cmd).await });
             }
             LobbyMail::Reply { to, id, frame } if *to == *self.node => {
                 if let Some(outbox) = self.waiting().get(&id).and_then(|w| w.outbox.clone()) {
@@ -174,7 +171,7 @@ impl ClusterRouter {
             from: self.node.to_string(),
             id,
             lobby: lobby.clone(),
-            kind: requester.map(|r| r.kind.to_owned()),
+            message: requester.map(|r| r.kind.to_owned()),
             cmd,
         };
         metrics::counter!("lobby_forwarded_total", "direction" => "out").increment(1);

@@ -193,14 +193,14 @@ async fn leave_lobby(m: Incoming<'_, AppState>) -> Result<Handled, Failure> {
     dispatch(&m, "leave_lobby", lobby, cmd).await
 }
 
-/// `invite_to_lobby {lobbyId, friendId}`: friendship is read from the store and presence from this node's
-/// sockets before the lobby's checks run.
+/// `invite_to_lobby {lobbyId, friendId}`: friendship is read from the store and presence from the sockets
+/// of every node before the lobby's checks run.
 async fn invite_to_lobby(m: Incoming<'_, AppState>) -> Result<Handled, Failure> {
     let lobby = lobby_id(&m)?;
     let friend = user_field(&m, "friendId", LobbyError::MissingFriendId)?;
     let by = me(&m)?;
     let is_friend = m.state.store.are_friends(by.as_str(), friend.as_str()).await.map_err(|e| store_failure(&e))?;
-    let friend_online = m.state.realtime.hub.holds(friend.as_str());
+    let friend_online = m.state.realtime.presence.connected_anywhere(friend.as_str()).await;
     let request = InviteRequest { by, friend, is_friend, friend_online, invitation: InvitationId::new() };
     dispatch(&m, "invite_to_lobby", lobby, Command::Invite(request)).await
 }

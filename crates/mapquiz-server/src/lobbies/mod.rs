@@ -31,7 +31,9 @@ use crate::bus::Bus;
 use crate::clock::DynClock;
 use crate::config::LobbiesConfig;
 use crate::live::hub::Hub;
+use crate::live::hub::MailSink;
 use crate::live::lifecycle::SocketLifecycle;
+use crate::live::presence::Presence;
 use actor::ActorDeps;
 use cluster::{ClusterRouter, LobbyMail};
 use mapquiz_domain::lobby::Command;
@@ -41,7 +43,6 @@ use ownership::{Ownership, RedisLeases, SoleNode};
 use std::sync::Arc;
 use std::time::Duration;
 use tally::{LiveCounts, LiveTally};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use writer::LobbyWriter;
 
@@ -59,8 +60,18 @@ pub struct Lobbies {
 /// What a node among several adds.
 struct Cluster {
     router: Arc<ClusterRouter>,
-    mail: std::sync::Mutex<Option<mpsc::UnboundedReceiver<LobbyMail>>>,
     leases: Arc<RedisLeases>,
+    presence: Arc<Presence>,
+}
+
+/// What the lobbies of a node among several (sharing Redis) need.
+pub struct SharedNodes {
+    /// The lobby leases in Redis.
+    pub leases: Arc<RedisLeases>,
+    /// This node's id.
+    pub node: Arc<str>,
+    /// Who has sockets on which node: a socket closing here drops nobody still connected elsewhere.
+    pub presence: Arc<Presence>,
 }
 
 impl Lobbies {
@@ -72,7 +83,7 @@ impl Lobbies {
         hub: Arc<Hub>,
         clock: DynClock,
         audit: Audit,
-        shared: Option<(Arc<RedisLeases>, Arc<str>)>,
+        shared: Option<SharedNodes>,
     ) -> Arc<Self> {
         let writer = Arc::new(LobbyWriter::new(store.clone(), clock.clone(), config.progress_flush));
         let deps = Arc::new(ActorDeps {
@@ -86,15 +97,20 @@ impl Lobbies {
             tally: LiveTally::default(),
         });
         let ownership: Arc<dyn Ownership> = match &shared {
-            Some((leases, _)) => leases.clone(),
+            Some(shared) => shared.leases.clone(),
             None => Arc::new(SoleNode),
         };
         let local = LocalRegistry::new(deps.clone(), config.rules(), config.mailbox, ownership);
-        let cluster = shared.map(|(leases, node)| {
-            let (to, mail) = mpsc::unbounded_channel();
-            deps.hub.listen_for_lobby_mail(to);
+        let cluster = shared.map(|SharedNodes { leases, node, presence }| {
             let router = ClusterRouter::new(local.clone(), deps.bus.clone(), node, config.forward_timeout);
-            Cluster { router, mail: std::sync::Mutex::new(Some(mail)), leases }
+            // Weak: the hub must not keep the router (and through it the registry) alive.
+            let weak = Arc::downgrade(&router);
+            deps.hub.listen_for_lobby_mail(MailSink(Arc::new(move |mail: &LobbyMail| {
+                if let Some(router) = weak.upgrade() {
+                    router.receive(mail);
+                }
+            })));
+            Cluster { router, leases, presence }
         });
         let router: Arc<dyn LobbyRouter> = match &cluster {
             Some(c) => c.router.clone(),
@@ -137,10 +153,8 @@ impl Lobbies {
     /// [`Lobbies::close`].
     pub async fn run(self: Arc<Self>) {
         let cluster = async {
-            let Some(c) = &self.cluster else { return };
-            let mail = c.mail.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
-            if let Some(mail) = mail {
-                c.router.clone().run(mail, self.lease, self.deps.stop.clone()).await;
+            if let Some(c) = &self.cluster {
+                c.router.clone().run(self.lease, self.deps.stop.clone()).await;
             }
         };
         tokio::join!(self.deps.writer.run(self.deps.stop.clone()), cluster);
@@ -199,6 +213,14 @@ impl SocketLifecycle for Arc<Lobbies> {
     fn last_socket_closed(&self, user_id: &str) {
         let Some(user) = UserId::parse(user_id) else { return };
         let lobbies = self.clone();
-        tokio::spawn(async move { lobbies.tell_lobbies(user, |user| Command::Dropped { user }).await });
+        tokio::spawn(async move {
+            // Several nodes: the user may still have a socket on another node (a page reloaded there).
+            if let Some(c) = &lobbies.cluster
+                && c.presence.connected_anywhere(user.as_str()).await
+            {
+                return;
+            }
+            lobbies.tell_lobbies(user, |user| Command::Dropped { user }).await
+        });
     }
 }

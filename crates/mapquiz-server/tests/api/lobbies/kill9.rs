@@ -22,9 +22,9 @@ const FLUSH: Duration = Duration::from_millis(200);
 const START: Duration = Duration::from_secs(30);
 
 /// A running `mapquiz serve`, killed (SIGKILL) when dropped, so no test leaves one behind.
-struct Server {
+pub(super) struct Server {
     child: Child,
-    address: SocketAddr,
+    pub(super) address: SocketAddr,
     log: PathBuf,
 }
 
@@ -37,6 +37,11 @@ impl Server {
 
     /// [`Server::start`] with this disconnect grace.
     async fn start_with_grace(dir: &Path, database_url: &str, grace: Duration) -> Server {
+        Self::start_with(dir, database_url, grace, &[]).await
+    }
+
+    /// [`Server::start`] with this disconnect grace and these more variables (several nodes: `REDIS_URL`).
+    pub(super) async fn start_with(dir: &Path, database_url: &str, grace: Duration, more: &[(&str, String)]) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let log = dir.join(format!("mapquiz-{port}.log"));
         let out = std::fs::File::create(&log).unwrap();
@@ -55,6 +60,7 @@ impl Server {
                 ("MAPQUIZ_LOBBY_PROGRESS_FLUSH_MS", &FLUSH.as_millis().to_string()),
                 ("MAPQUIZ_LOBBY_GRACE_MS", &grace.as_millis().to_string()),
             ])
+            .envs(more.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(out.try_clone().unwrap())
             .stderr(out)
             .spawn()
@@ -82,12 +88,30 @@ impl Server {
         }
     }
 
-    fn log_text(&self) -> String {
+    pub(super) fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Sends `signal` (`STOP`, `CONT`, `TERM`) to the process.
+    pub(super) fn signal(&self, signal: &str) {
+        let sent = Command::new("kill").arg(format!("-{signal}")).arg(self.child.id().to_string()).status().unwrap();
+        assert!(sent.success(), "kill -{signal}");
+    }
+
+    /// Waits for the process to exit by itself (after SIGTERM), within `within`.
+    pub(super) async fn exited(mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "mapquiz did not stop within {within:?}:\n{}", self.log_text());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// SIGKILL, and the process reaped: nothing runs at shutdown, no last flush.
-    fn kill9(mut self) {
+    pub(super) fn kill9(mut self) {
         self.child.kill().expect("SIGKILL sent");
         let status = self.child.wait().expect("the child is reaped");
         assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9), "killed by SIGKILL");
@@ -102,7 +126,7 @@ impl Drop for Server {
 }
 
 /// Makes `a` and `b` friends through the server at `address` (request, then accept).
-async fn befriend(client: &reqwest::Client, address: SocketAddr, a: &TestUser, b: &TestUser) {
+pub(super) async fn befriend(client: &reqwest::Client, address: SocketAddr, a: &TestUser, b: &TestUser) {
     let url = format!("http://{address}/api/friends/add");
     let res = client.post(url).header("cookie", &a.cookie).json(&json!({"tag": b.tag})).send().await.unwrap();
     let (status, reply) = body(res).await;

@@ -8,6 +8,7 @@ mod games;
 mod history;
 mod kill9;
 mod members;
+mod nodes;
 mod refusals;
 mod regions;
 

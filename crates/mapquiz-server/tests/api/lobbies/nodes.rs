@@ -1,0 +1,263 @@
+//! Several `mapquiz serve` processes sharing PostgreSQL and Redis (issue 13): a lobby whose players are on
+//! different nodes runs on one of them, commands from the others are handed to it; when that node dies
+//! (SIGKILL) its lease expires and the lobby resumes on another node, restored from the store; a node paused
+//! past its lease (SIGSTOP) cannot write over its successor when it wakes up; a node stopped with SIGTERM
+//! hands its lobbies back at once. Needs PostgreSQL and Redis (`TEST_DATABASE_URL`, `TEST_REDIS_URL`).
+
+use super::db_cut::{answer, codes, rankings, two_player_game};
+use super::kill9::{Server, befriend};
+use crate::support::lobbies::player;
+use crate::support::ws::Ws;
+use crate::support::{TestUser, sign_up_at, test_redis_url};
+use mapquiz_domain::LobbyId;
+use mapquiz_store::testing::TestDatabase;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use tokio::time::timeout;
+
+/// The lease the nodes run with: short, so a dead owner's lobbies move quickly.
+const LEASE: Duration = Duration::from_millis(1_500);
+/// How long a handed-over command waits for the owner.
+const FORWARD: Duration = Duration::from_millis(1_000);
+
+/// A node of a test cluster on `db` and Redis.
+async fn node(dir: &Path, db: &TestDatabase, redis: &str) -> Server {
+    let more = [
+        ("REDIS_URL", redis.to_owned()),
+        ("MAPQUIZ_LOBBY_LEASE_MS", LEASE.as_millis().to_string()),
+        ("MAPQUIZ_LOBBY_FORWARD_TIMEOUT_MS", FORWARD.as_millis().to_string()),
+    ];
+    Server::start_with(dir, db.url(), Duration::from_secs(30), &more).await
+}
+
+/// PostgreSQL and Redis, or `None` (skipped) outside CI.
+async fn cluster_services() -> Option<(TestDatabase, String)> {
+    let redis = test_redis_url()?;
+    let db = TestDatabase::new(true).await?;
+    Some((db, redis))
+}
+
+/// Sends these lists as progress until they are accepted (commands answer `Opération échouée` while the
+/// lobby's dead owner still holds its lease), skipping pushes; the time it took.
+async fn progress_until_accepted(ws: &mut Ws, lobby: &str, validated: &[&str], within: Duration) -> Duration {
+    lists_until_accepted(ws, lobby, (validated, &[]), within).await
+}
+
+/// [`progress_until_accepted`] with both lists.
+async fn lists_until_accepted(
+    ws: &mut Ws,
+    lobby: &str,
+    (validated, incorrect): (&[&str], &[&str]),
+    within: Duration,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        ws.send(json!({"type": "update_player_progress", "payload": {
+            "lobbyId": lobby, "validatedCountries": validated, "incorrectCountries": incorrect,
+            "score": validated.len(), "totalQuestions": 7}}))
+            .await;
+        loop {
+            let frame = ws.recv_lobby().await;
+            match frame["type"].as_str() {
+                Some("update_player_progress_success") => return started.elapsed(),
+                Some("error") => {
+                    assert_eq!(frame["message"], "Opération échouée", "{frame}");
+                    break;
+                }
+                _ => {}
+            }
+        }
+        assert!(started.elapsed() < within, "no progress accepted within {within:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `get_lobby_state` on `ws`, skipping the pushes before its reply: the member's `LobbyState`.
+async fn lobby_state(ws: &mut Ws, lobby: &str) -> Value {
+    ws.send(json!({"type": "get_lobby_state", "payload": {"lobbyId": lobby}})).await;
+    loop {
+        let frame = ws.recv_lobby().await;
+        if frame["type"] == "get_lobby_state_success" {
+            return frame["data"]["lobbyState"].clone();
+        }
+    }
+}
+
+/// Frames on `ws` until `game_end` (bounded): the last `LobbyState` seen before it.
+async fn until_game_end(ws: &mut Ws, lobby: &str) -> Value {
+    let mut last = Value::Null;
+    loop {
+        let frame = timeout(Duration::from_secs(10), ws.recv_lobby()).await.expect("game_end within 10 s");
+        match frame["type"].as_str() {
+            Some("lobby_update") => last = frame["payload"].clone(),
+            Some("game_end") => {
+                assert_eq!(frame["payload"], json!({"lobbyId": lobby}));
+                return last;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A fresh socket for `user` on `address` that re-joins `lobby` as the page does after a reload; the
+/// `join_lobby` reply must succeed (retried while the lobby moves to its new owner).
+async fn rejoin(address: SocketAddr, user: &TestUser, lobby: &str) -> Ws {
+    // Not `signed_in`: the lobby's pushes (the member shown connected again) may come before any pong.
+    let mut ws = Ws::connect(address, Some(&user.cookie)).await;
+    ws.authenticate(&user.id).await;
+    let started = Instant::now();
+    loop {
+        ws.send(json!({"type": "join_lobby", "payload": {"lobbyId": lobby}})).await;
+        loop {
+            let frame = ws.recv_lobby().await;
+            match frame["type"].as_str() {
+                Some("join_lobby_success") => return ws,
+                Some("error") => break,
+                _ => {}
+            }
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "the lobby did not come back within 10 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Two players on different nodes play; the owner node is killed with SIGKILL mid-game; the game resumes
+/// on a surviving node within the lease (plus a hand-over timeout) and ends with the right results.
+#[tokio::test]
+async fn a_game_across_nodes_survives_the_owner_killed() {
+    let Some((db, redis)) = cluster_services().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let owner = node(dir.path(), &db, &redis).await;
+    let second = node(dir.path(), &db, &redis).await;
+    let third = node(dir.path(), &db, &redis).await;
+    let a = sign_up_at(&client, owner.address, "Alice").await;
+    let b = sign_up_at(&client, second.address, "Bruno").await;
+    befriend(&client, third.address, &a, &b).await;
+
+    // A creates the lobby on the first node, which runs it; B plays from the second node.
+    let mut aws = Ws::signed_in(owner.address, &a).await;
+    let mut bws = Ws::signed_in(second.address, &b).await;
+    let lobby = two_player_game(&mut aws, &mut bws, &b).await;
+    for n in 1..=2 {
+        answer(&lobby, (&mut aws, &a.id), &mut bws, &codes(0..n), &[]).await;
+        answer(&lobby, (&mut bws, &b.id), &mut aws, &codes(0..n), &[]).await;
+    }
+    let (_, handed_over) = answer(&lobby, (&mut bws, &b.id), &mut aws, &codes(0..3), &[]).await;
+    assert!(handed_over < FORWARD, "a handed-over command answers well within the timeout: {handed_over:?}");
+
+    // The owner dies. B's next progress is accepted once the lease expired and the second node took over.
+    owner.kill9();
+    drop(aws);
+    let killed = Instant::now();
+    let resumed = progress_until_accepted(&mut bws, &lobby, &codes(0..4), Duration::from_secs(15)).await;
+    assert!(killed.elapsed() < LEASE + FORWARD * 3, "resumed {:?} after the kill", killed.elapsed());
+    eprintln!("SIGKILL of the owner → next accepted progress: {resumed:?} (lease {LEASE:?})");
+
+    // A reloads the page on the third node: the lobby is as the store had it, with B's last progress.
+    // A finishes with everything right; B's last answer is wrong, which ends the game.
+    let mut aws = rejoin(third.address, &a, &lobby).await;
+    let within = Duration::from_secs(10);
+    for n in 3..=7 {
+        progress_until_accepted(&mut aws, &lobby, &codes(0..n), within).await;
+    }
+    for n in 5..=6 {
+        progress_until_accepted(&mut bws, &lobby, &codes(0..n), within).await;
+    }
+    lists_until_accepted(&mut bws, &lobby, (&codes(0..6), &codes([6])), within).await;
+    let a_end = until_game_end(&mut aws, &lobby).await;
+    let b_end = until_game_end(&mut bws, &lobby).await;
+    for end in [&a_end, &b_end] {
+        assert_eq!(end["status"], "finished", "{end}");
+        assert_eq!(player(end, &b.id)["score"], 6, "B's acknowledged progress survived the kill: {end}");
+    }
+    let expected = vec![(a.id.clone(), 1, 7), (b.id.clone(), 2, 6)];
+    assert_eq!(rankings(&mut aws, &lobby).await, expected);
+    assert_eq!(rankings(&mut bws, &lobby).await, expected);
+}
+
+/// The owner paused (SIGSTOP) past its lease: the lobby moves on, and when the old owner wakes up (SIGCONT)
+/// its actor's writes are refused by the store's fencing token, so the stored game is the new owner's.
+#[tokio::test]
+async fn a_paused_owner_cannot_write_over_its_successor() {
+    let Some((db, redis)) = cluster_services().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let owner = node(dir.path(), &db, &redis).await;
+    let second = node(dir.path(), &db, &redis).await;
+    let a = sign_up_at(&client, owner.address, "Alice").await;
+    let b = sign_up_at(&client, second.address, "Bruno").await;
+    befriend(&client, second.address, &a, &b).await;
+    let mut aws = Ws::signed_in(owner.address, &a).await;
+    let mut bws = Ws::signed_in(second.address, &b).await;
+    let lobby = two_player_game(&mut aws, &mut bws, &b).await;
+    answer(&lobby, (&mut aws, &a.id), &mut bws, &codes(0..1), &[]).await;
+
+    // The owner freezes with a command of A's waiting in its socket: the lobby moves to the second node.
+    owner.signal("STOP");
+    aws.send(json!({"type": "update_player_progress", "payload": {"lobbyId": lobby,
+        "validatedCountries": codes(0..5), "incorrectCountries": [], "score": 5, "totalQuestions": 7}}))
+        .await;
+    progress_until_accepted(&mut bws, &lobby, &codes(0..2), Duration::from_secs(15)).await;
+    let mut aws2 = rejoin(second.address, &a, &lobby).await;
+    progress_until_accepted(&mut aws2, &lobby, &codes(0..2), Duration::from_secs(10)).await;
+
+    // The old owner wakes up and runs A's waiting command in its stale actor before it notices the lost
+    // lease: whatever it does, the stored lobby ends up as the new owner holds it, never as the old one.
+    owner.signal("CONT");
+    tokio::time::sleep(LEASE * 2).await;
+    let live = lobby_state(&mut bws, &lobby).await;
+    let live_lists = player(&live, &a.id)["validatedCountries"].clone();
+    let lobby_id = LobbyId::parse(&lobby).unwrap();
+    let store = mapquiz_store::connect(&mapquiz_store::ConnectOptions::new(db.database_url())).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let stored = store.load_lobby(&lobby_id).await.unwrap().expect("stored");
+        let a_stored = stored.members.iter().find(|m| m.profile.id().as_str() == a.id).unwrap();
+        if json!(a_stored.validated) == live_lists {
+            break;
+        }
+        assert!(Instant::now() < deadline, "stored {:?}, the owner holds {live_lists}", a_stored.validated);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(owner.log_text().contains("lease lost"), "the old owner noticed:\n{}", owner.log_text());
+    drop((aws, aws2, owner, second));
+}
+
+/// SIGTERM of the owner (a rolling deploy): it gives its leases back as it stops, so the lobby resumes on
+/// another node at once instead of after the lease.
+#[tokio::test]
+async fn sigterm_hands_the_lobbies_over_at_once() {
+    let Some((db, redis)) = cluster_services().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let owner = node(dir.path(), &db, &redis).await;
+    let second = node(dir.path(), &db, &redis).await;
+    let a = sign_up_at(&client, owner.address, "Alice").await;
+    let b = sign_up_at(&client, second.address, "Bruno").await;
+    befriend(&client, second.address, &a, &b).await;
+    let mut aws = Ws::signed_in(owner.address, &a).await;
+    let mut bws = Ws::signed_in(second.address, &b).await;
+    let lobby = two_player_game(&mut aws, &mut bws, &b).await;
+    answer(&lobby, (&mut aws, &a.id), &mut bws, &codes(0..2), &[]).await;
+
+    owner.signal("TERM");
+    let stopping = Instant::now();
+    assert_eq!(aws.closed().await, Some(1001), "the stopping node closes its sockets with 1001");
+    // The page reconnects to another node at once and plays on.
+    let mut aws = rejoin(second.address, &a, &lobby).await;
+    progress_until_accepted(&mut aws, &lobby, &codes(0..3), Duration::from_secs(10)).await;
+    let resumed = stopping.elapsed();
+    eprintln!("SIGTERM of the owner → play resumed on another node: {resumed:?}");
+    let status = owner.exited(Duration::from_secs(15)).await;
+    assert!(status.success(), "a clean stop: {status}");
+    // Once the old node is gone the lobby runs on the second node without waiting for a lease to expire.
+    let started = Instant::now();
+    progress_until_accepted(&mut aws, &lobby, &codes(0..4), Duration::from_secs(10)).await;
+    assert!(started.elapsed() < LEASE, "the stopping node gave its lease back ({:?})", started.elapsed());
+    let state = lobby_state(&mut aws, &lobby).await;
+    assert_eq!(player(&state, &a.id)["score"], 4, "{state}");
+    drop((bws, second));
+}
