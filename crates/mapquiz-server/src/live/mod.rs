@@ -37,15 +37,20 @@ impl Realtime {
     /// Builds the hub, the bus (through Redis when configured), presence and the lobbies, then resets the
     /// presence flags no live node vouches for; subscribes presence, then the lobbies, to the socket
     /// lifecycle. Stored lobbies are restored by [`Lobbies::restore_all`].
+    ///
+    /// A node whose role holds no sockets (`api`, `worker`) only publishes on the bus, stays out of the node
+    /// registry and leaves presence flags alone: it has no users to vouch for, and resetting flags is the job
+    /// of the nodes that hold them.
     pub async fn start(config: &Config, store: DynStore, clock: DynClock) -> anyhow::Result<Self> {
         let node_id: Arc<str> = mapquiz_domain::new_id().into();
+        let holds_sockets = config.role.serves_realtime();
         let hub = Arc::new(Hub::new(config.realtime.max_sockets_per_user));
         let (bus, nodes) = match &config.redis_url {
             None => (Bus::local(hub.clone()), None),
             Some(url) => {
-                let remote = RedisBus::connect(url, node_id.clone(), hub.clone()).await?;
-                let nodes = nodes::Nodes::connect(url, node_id.clone()).await?;
-                (Bus::with_redis(hub.clone(), remote), Some(nodes))
+                let remote = RedisBus::connect(url, node_id.clone(), hub.clone(), holds_sockets).await?;
+                let nodes = if holds_sockets { Some(nodes::Nodes::connect(url, node_id.clone()).await?) } else { None };
+                (Bus::with_redis(hub.clone(), remote), nodes)
             }
         };
         let bus = Arc::new(bus);
@@ -53,7 +58,9 @@ impl Realtime {
         let lobbies = Lobbies::new(&config.lobbies, store.clone(), bus.clone(), hub.clone(), clock.clone(), audit);
         let presence =
             Arc::new(Presence::new(store, clock, hub.clone(), bus.clone(), nodes, config.realtime.presence_grace));
-        presence.reset_at_start().await.context("cannot reset presence flags at start-up")?;
+        if holds_sockets {
+            presence.reset_at_start().await.context("cannot reset presence flags at start-up")?;
+        }
         let lifecycle = Lifecycle::new(vec![Box::new(presence.clone()), Box::new(lobbies.clone())]);
         Ok(Realtime { node_id, hub, bus, presence, lobbies, lifecycle })
     }
