@@ -403,7 +403,8 @@ async fn next_not_presence(ws: &mut Ws) -> Value {
 
 /// nginx in front of one api node and one realtime node sharing PostgreSQL and Redis: two players sign up,
 /// become friends over HTTP (the pushes cross from the api node to the realtime node's sockets through
-/// Redis), and play a whole game over WebSockets routed to the realtime node; the api node then lists it.
+/// Redis), and play a whole game over WebSockets routed to the realtime node; the api node then lists it,
+/// and a sign-out on the api node closes the socket on the realtime node.
 #[tokio::test]
 async fn a_split_deployment_plays_a_game_behind_nginx() {
     let Some(binary) = nginx_binary() else { return };
@@ -485,7 +486,10 @@ async fn a_split_deployment_plays_a_game_behind_nginx() {
     assert_eq!(history["games"][0]["lobbyId"], lobby.as_str());
     assert_eq!(history["games"][0]["rank"], 1, "{history}");
 
-    aws.close().await;
+    // Signing out through the api node closes the session's socket on the realtime node.
+    let (status, body) = json(post_as(&alice, "/api/auth/sign-out", json!({})).await.unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(aws.closed().await, Some(1008));
     bws.close().await;
     let logs = nginx.logs();
     assert!(!logs.contains("[emerg]") && !logs.contains("[alert]"), "{logs}");
