@@ -52,16 +52,22 @@ impl App {
         }
         let auth = Auth::new(&config, &auth_secret, store.clone(), clock.clone()).await?;
         let realtime = Realtime::start(&config, store.clone(), clock.clone()).await?;
-        let restored = realtime.lobbies.restore_all().await.context("cannot restore the stored lobbies")?;
-        if restored > 0 {
-            tracing::info!(count = restored, "restored stored lobbies");
+        // Only the nodes that run lobby actors bring them back: an actor restored on an api or worker node
+        // would run the lobby's timers (grace, empty lobby) beside the realtime node's own copy.
+        if config.role.serves_realtime() {
+            let restored = realtime.lobbies.restore_all().await.context("cannot restore the stored lobbies")?;
+            if restored > 0 {
+                tracing::info!(count = restored, "restored stored lobbies");
+            }
         }
         auth.sessions.on_revoke(realtime.revocation_hook());
         let listener = TcpListener::bind((config.host.as_str(), config.port))
             .await
             .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
-        // One pass over the route table gives both the router and the document that describes it.
-        let (routes, openapi) = crate::http::routes().split_for_parts();
+        // The router holds this role's routes; the OpenAPI document always describes the whole service, which
+        // is what a client of the deployment sees whichever node answers it.
+        let (routes, _) = crate::http::routes_for(config.role).split_for_parts();
+        let (_, openapi) = crate::http::routes().split_for_parts();
         let openapi_json = openapi.to_json().context("cannot render the OpenAPI document")?;
         let state = AppState::new(Inner {
             limiters: Arc::new(Limiters::new(config.rate_limits.clone())),
@@ -109,13 +115,21 @@ impl App {
                 state.shutdown.cancel();
             }
         });
+        // Every role keeps its own memory flat and prunes expired rows (idempotent, so any node may).
         tokio::spawn(housekeeping(state.clone()));
-        // Its own task beside housekeeping: an ANALYZE of a large database must not hold up the 30-second
-        // upkeep.
-        tokio::spawn(crate::ops::maintenance::scheduler(state.clone()));
-        tokio::spawn(state.realtime.presence.clone().run_heartbeat(token.clone()));
-        tokio::spawn(state.realtime.lobbies.clone().run());
-        let bug_reports = tokio::spawn(crate::bug_reports::worker::run(state.clone()));
+        let role = state.config.role;
+        if role.serves_realtime() {
+            tokio::spawn(state.realtime.presence.clone().run_heartbeat(token.clone()));
+            tokio::spawn(state.realtime.lobbies.clone().run());
+        }
+        let bug_reports = if role.runs_jobs() {
+            // Its own task beside housekeeping: an ANALYZE of a large database must not hold up the 30-second
+            // upkeep.
+            tokio::spawn(crate::ops::maintenance::scheduler(state.clone()));
+            Some(tokio::spawn(crate::bug_reports::worker::run(state.clone())))
+        } else {
+            None
+        };
 
         let deadline = state.config.http.shutdown_timeout;
         let router = crate::http::router(routes, state.clone());
@@ -136,7 +150,9 @@ impl App {
         }
         // A delivery under way is let finish (bounded by its HTTP timeout) so it is recorded before the store
         // closes: an issue created but not recorded would be created again.
-        if tokio::time::timeout(Duration::from_secs(25), bug_reports).await.is_err() {
+        if let Some(bug_reports) = bug_reports
+            && tokio::time::timeout(Duration::from_secs(25), bug_reports).await.is_err()
+        {
             tracing::warn!("the bug-report worker did not stop in time");
         }
         // Before the store closes: the progress the writer still holds is stored.
@@ -182,11 +198,11 @@ async fn prune_expired(state: &AppState) {
     }
 }
 
-/// `mapquiz serve`: build, log the address, serve until SIGINT or SIGTERM.
+/// `mapquiz serve`: build, log the address and role, serve until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    let (backend, profile) = (config.database.url.backend(), config.profile);
+    let (backend, profile, role) = (config.database.url.backend(), config.profile, config.role);
     let app = App::build(config).await?;
-    tracing::info!(address = %app.local_addr(), %backend, ?profile, "MapQuiz Server listening");
+    tracing::info!(address = %app.local_addr(), %backend, ?profile, %role, "MapQuiz Server listening");
     app.serve(shutdown_signal()).await
 }
 

@@ -1,7 +1,7 @@
 //! The command line: `serve` (the default), `migrate`, `config`, `seed-demo`, `maintenance`, `backup`,
 //! `restore`, `audit`.
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, Role};
 use crate::ops::maintenance::Task;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -30,7 +30,13 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server (what runs when no command is given)
-    Serve,
+    ///
+    /// A node runs the whole server (role `all`, the default) or one part of a split deployment whose nodes
+    /// share PostgreSQL and Redis: `api` serves every HTTP route except /ws; `realtime` serves /ws and runs
+    /// the live lobbies; `worker` runs the background jobs (maintenance, bug-report delivery). Every role
+    /// answers /health, /health/detailed, /livez, /readyz and /metrics; a route a role does not serve
+    /// answers 404. Roles other than `all` need PostgreSQL, and `api` and `realtime` need REDIS_URL.
+    Serve(ServeArgs),
     /// Apply, revert or list database migrations
     Migrate {
         #[command(subcommand)]
@@ -87,6 +93,14 @@ pub enum Command {
         #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=i64::from(AUDIT_LIMIT_MAX)))]
         limit: u32,
     },
+}
+
+/// The options of `mapquiz serve`.
+#[derive(Debug, Default, clap::Args)]
+pub struct ServeArgs {
+    /// What this node runs; beats `role` in the config file and MAPQUIZ_ROLE [default: all]
+    #[arg(long, value_enum)]
+    pub role: Option<Role>,
 }
 
 /// The jobs `mapquiz maintenance` runs.

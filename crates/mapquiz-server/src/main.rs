@@ -1,17 +1,21 @@
 //! `mapquiz`: parse the command line, load the configuration, set up logging, run the command.
 
 use clap::Parser;
-use mapquiz_server::cli::{self, Cli, Command};
+use mapquiz_server::cli::{self, Cli, Command, ServeArgs};
 use mapquiz_server::config::Config;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match Config::load(cli.config.as_deref()) {
+    let command = cli.command.unwrap_or_else(|| Command::Serve(ServeArgs::default()));
+    let role = match &command {
+        Command::Serve(args) => args.role,
+        _ => None,
+    };
+    let config = match Config::load_with_role(cli.config.as_deref(), role) {
         Ok(config) => config,
         Err(e) => return cli::config_error(&e),
     };
-    let command = cli.command.unwrap_or(Command::Serve);
     if let Command::Config = command {
         cli::print_config(&config);
         return ExitCode::SUCCESS;
@@ -31,7 +35,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match command {
-            Command::Serve | Command::Config => mapquiz_server::app::run(config).await,
+            Command::Serve(_) | Command::Config => mapquiz_server::app::run(config).await,
             Command::Migrate { action } => cli::migrate(config, action).await,
             Command::SeedDemo { players, scores, days, seed } => {
                 mapquiz_server::ops::seed::run(

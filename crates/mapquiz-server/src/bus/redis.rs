@@ -38,7 +38,8 @@ pub struct RedisBus {
     queue: mpsc::Sender<String>,
     node_id: Arc<str>,
     publisher: Client,
-    subscriber: SubscriberClient,
+    /// `None` on a node that only publishes.
+    subscriber: Option<SubscriberClient>,
     tasks: Vec<JoinHandle<()>>,
     failing: Arc<AtomicBool>,
 }
@@ -59,40 +60,24 @@ pub fn builder(url: &RedisUrl) -> anyhow::Result<Builder> {
 }
 
 impl RedisBus {
-    /// Connects, subscribes, and starts delivering other nodes' events to `hub`.
-    pub async fn connect(url: &RedisUrl, node_id: Arc<str>, hub: Arc<Hub>) -> anyhow::Result<Self> {
+    /// Connects; when `listen`, also subscribes and delivers other nodes' events to `hub`. A node holding
+    /// no sockets (roles `api` and `worker`) only publishes: every event would reach an empty hub.
+    pub async fn connect(url: &RedisUrl, node_id: Arc<str>, hub: Arc<Hub>, listen: bool) -> anyhow::Result<Self> {
         let b = builder(url)?;
         let publisher = b.build().context("cannot build the Redis client")?;
-        let subscriber = b.build_subscriber_client().context("cannot build the Redis subscriber")?;
         publisher.init().await.with_context(|| format!("cannot connect to Redis at {}", url.redacted()))?;
-        subscriber.init().await.with_context(|| format!("cannot connect to Redis at {}", url.redacted()))?;
-        let mut tasks = vec![subscriber.manage_subscriptions()];
-        let mut messages = subscriber.message_rx();
-        subscriber.subscribe(CHANNEL).await.context("cannot subscribe to the Redis bus channel")?;
-
-        let own = node_id.clone();
-        tasks.push(tokio::spawn(async move {
-            loop {
-                match messages.recv().await {
-                    Ok(message) => {
-                        let Some(text) = message.value.as_str() else { continue };
-                        match serde_json::from_str::<Envelope<Event>>(&text) {
-                            Ok(envelope) if *envelope.node == *own => {}
-                            Ok(envelope) => {
-                                metrics::counter!("bus_events_received_total").increment(1);
-                                deliver(&hub, &envelope.event);
-                            }
-                            Err(e) => tracing::warn!(error = %e, "unreadable bus message ignored"),
-                        }
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        metrics::counter!("bus_events_lost_total").increment(n);
-                        tracing::warn!(lost = n, "bus listener fell behind; events lost");
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-                }
-            }
-        }));
+        let mut tasks = Vec::new();
+        let subscriber = if listen {
+            let subscriber = b.build_subscriber_client().context("cannot build the Redis subscriber")?;
+            subscriber.init().await.with_context(|| format!("cannot connect to Redis at {}", url.redacted()))?;
+            tasks.push(subscriber.manage_subscriptions());
+            let messages = subscriber.message_rx();
+            subscriber.subscribe(CHANNEL).await.context("cannot subscribe to the Redis bus channel")?;
+            tasks.push(tokio::spawn(listen_to(messages, node_id.clone(), hub)));
+            Some(subscriber)
+        } else {
+            None
+        };
 
         let (queue, mut pending) = mpsc::channel::<String>(PUBLISH_QUEUE);
         let failing = Arc::new(AtomicBool::new(false));
@@ -129,9 +114,9 @@ impl RedisBus {
         }
     }
 
-    /// Both connections are up.
+    /// Both connections (the publisher only, on a node that does not listen) are up.
     pub fn is_connected(&self) -> bool {
-        self.publisher.is_connected() && self.subscriber.is_connected()
+        self.publisher.is_connected() && self.subscriber.as_ref().is_none_or(|s| s.is_connected())
     }
 
     /// Stops the tasks and closes the connections.
@@ -139,7 +124,33 @@ impl RedisBus {
         for t in &self.tasks {
             t.abort();
         }
-        let _ = self.subscriber.quit().await;
+        if let Some(subscriber) = &self.subscriber {
+            let _ = subscriber.quit().await;
+        }
         let _ = self.publisher.quit().await;
+    }
+}
+
+/// Delivers the other nodes' events to this node's sockets until the subscriber closes.
+async fn listen_to(mut messages: tokio::sync::broadcast::Receiver<fred::types::Message>, own: Arc<str>, hub: Arc<Hub>) {
+    loop {
+        match messages.recv().await {
+            Ok(message) => {
+                let Some(text) = message.value.as_str() else { continue };
+                match serde_json::from_str::<Envelope<Event>>(&text) {
+                    Ok(envelope) if *envelope.node == *own => {}
+                    Ok(envelope) => {
+                        metrics::counter!("bus_events_received_total").increment(1);
+                        deliver(&hub, &envelope.event);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "unreadable bus message ignored"),
+                }
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                metrics::counter!("bus_events_lost_total").increment(n);
+                tracing::warn!(lost = n, "bus listener fell behind; events lost");
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
     }
 }

@@ -27,10 +27,80 @@ pub enum Profile {
     Production,
 }
 
+/// What one node runs: the whole server (the default), or one part of a split deployment whose nodes share
+/// PostgreSQL and Redis. The README's "Roles" section lists exactly what each one starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Every route and every background task: a complete server on its own
+    All,
+    /// Every HTTP route except /ws; no lobby actors, no background jobs
+    Api,
+    /// /ws and the live lobbies, with GET /, the probes and /metrics
+    Realtime,
+    /// The background jobs (maintenance, bug-report delivery), with the probes and /metrics only
+    Worker,
+}
+
+impl Role {
+    /// Every role, in the order the documentation lists them.
+    pub const ALL: [Role; 4] = [Role::All, Role::Api, Role::Realtime, Role::Worker];
+
+    /// The role's name in the configuration and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::All => "all",
+            Role::Api => "api",
+            Role::Realtime => "realtime",
+            Role::Worker => "worker",
+        }
+    }
+
+    /// The role named `name` (any case).
+    pub fn parse(name: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str().eq_ignore_ascii_case(name.trim()))
+    }
+
+    /// Serves the HTTP API: `/api/*`, the OpenAPI document and `/docs`.
+    pub fn serves_api(self) -> bool {
+        matches!(self, Role::All | Role::Api)
+    }
+
+    /// Serves `/ws` and runs the live side: lobby actors (restored at start-up), the lobby writer, presence
+    /// and the node heartbeat, and listens to the bus.
+    pub fn serves_realtime(self) -> bool {
+        matches!(self, Role::All | Role::Realtime)
+    }
+
+    /// Runs the background jobs: the maintenance scheduler and the bug-report delivery worker.
+    pub fn runs_jobs(self) -> bool {
+        matches!(self, Role::All | Role::Worker)
+    }
+
+    /// Answers `GET /` (the service description a client or a person may ask any public node for).
+    pub fn serves_service_info(self) -> bool {
+        self != Role::Worker
+    }
+
+    /// Needs Redis to work at all: an api node's pushes reach the sockets, which live on realtime nodes,
+    /// only through the bus, and sessions revoked on one node must leave the other's cache.
+    pub fn needs_redis(self) -> bool {
+        matches!(self, Role::Api | Role::Realtime)
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The validated configuration the whole program reads.
 #[derive(Clone, Debug, Serialize)]
 pub struct Config {
     pub profile: Profile,
+    /// What this node runs.
+    pub role: Role,
     pub host: String,
     pub port: u16,
     pub database: DatabaseConfig,
@@ -324,7 +394,17 @@ pub struct GithubConfig {
 impl Config {
     /// Loads from `mapquiz.toml` (or `file`, or `MAPQUIZ_CONFIG`) and the environment.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
-        Config::from_figment(&figment(file)?)
+        Config::load_with_role(file, None)
+    }
+
+    /// [`Config::load`] with the role `mapquiz serve --role` names, which beats the file and the environment.
+    /// It goes through validation like any other source: a role's needs (PostgreSQL, Redis) are checked.
+    pub fn load_with_role(file: Option<&Path>, role: Option<Role>) -> Result<Config, ConfigError> {
+        let mut figment = figment(file)?;
+        if let Some(role) = role {
+            figment = figment.merge(("role", role.as_str()));
+        }
+        Config::from_figment(&figment)
     }
 
     /// Validates whatever `figment` holds: the tests build one by hand.

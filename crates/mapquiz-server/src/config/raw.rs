@@ -30,6 +30,8 @@ pub struct RawConfig {
     #[serde(deserialize_with = "de::opt_string")]
     pub node_env: Option<String>,
     #[serde(deserialize_with = "de::opt_string")]
+    pub role: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
     pub host: Option<String>,
     pub port: u16,
 
@@ -159,6 +161,7 @@ impl Default for RawConfig {
         Self {
             env: None,
             node_env: None,
+            role: None,
             host: None,
             port: 3000,
             database_url: None,

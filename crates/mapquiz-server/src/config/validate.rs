@@ -3,7 +3,7 @@
 use super::{
     Argon2Params, AuthConfig, AuthSecret, Config, DatabaseConfig, GithubConfig, GoogleConfig, HttpConfig,
     LobbiesConfig, Lockout, LogConfig, LogFormat, MaintenanceConfig, OtlpConfig, Profile, Quota, RateLimits, RawConfig,
-    RealtimeConfig, RedisUrl, SameSite,
+    RealtimeConfig, RedisUrl, Role, SameSite,
 };
 use ipnet::IpNet;
 use mapquiz_store::DatabaseUrl;
@@ -129,6 +129,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         p.add("database_min_connections", "must not exceed database_max_connections");
     }
 
+    let redis_given = raw.redis_url.is_some();
     let redis_url = raw.redis_url.and_then(|r| match Url::parse(&r) {
         Ok(u) if matches!(u.scheme(), "redis" | "rediss") => Some(RedisUrl(u)),
         _ => {
@@ -136,6 +137,36 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             None
         }
     });
+
+    let role = match raw.role.as_deref() {
+        None => Role::All,
+        Some(name) => Role::parse(name).unwrap_or_else(|| {
+            p.add("role", format!("{name:?} is not a role (expected all, api, realtime or worker)"));
+            Role::All
+        }),
+    };
+    // A split deployment is several processes sharing one database: a SQLite file is one process's.
+    if role != Role::All && database_url.sqlite_path().is_some() {
+        p.add(
+            "role",
+            format!(
+                "`{role}` is one part of a deployment whose nodes share PostgreSQL and Redis; SQLite is one \
+                 process's file: set DATABASE_URL to a postgres:// URL, or run role `all`"
+            ),
+        );
+    }
+    // Refused rather than warned about: without Redis, what an api node pushes (friend requests, sign-outs
+    // closing sockets) never reaches the sockets on the realtime nodes, and a session revoked on one node
+    // stays valid in another's cache. No such deployment works, and it would fail quietly.
+    if role.needs_redis() && !redis_given {
+        p.add(
+            "role",
+            format!(
+                "`{role}` needs REDIS_URL: api nodes reach the sockets of realtime nodes (friend pushes, sign-outs) \
+                 and share the session cache only through Redis; run role `all` for a single node"
+            ),
+        );
+    }
 
     let secret = match raw.auth_secret {
         Some(s) if prod && s.expose_secret().len() < MIN_SECRET_BYTES => {
@@ -420,6 +451,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     match (frontend_url, server_url, github_api_url) {
         (Some(frontend_url), Some(server_url), Some(api_url)) if p.0.is_empty() => Ok(Config {
             profile,
+            role,
             host,
             port: raw.port,
             database: DatabaseConfig {

@@ -14,10 +14,14 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// The service routes.
-pub fn routes() -> OpenApiRouter<AppState> {
+/// `GET /`, the service description (every role but `worker`).
+pub fn service_info() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(root))
+}
+
+/// The health and readiness probes, which every role answers.
+pub fn probes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(root))
         .routes(routes!(health))
         .routes(routes!(health_detailed))
         .routes(routes!(livez))
@@ -164,6 +168,9 @@ pub struct RealtimeCheck {
 pub struct DetailedHealth {
     status: &'static str,
     timestamp: String,
+    /// What this node runs: `all`, `api`, `realtime` or `worker`.
+    #[schema(example = "all")]
+    role: &'static str,
     checks: Checks,
 }
 
@@ -187,6 +194,7 @@ async fn health_detailed(State(state): State<AppState>) -> Response {
     let body = DetailedHealth {
         status: if ok { "ok" } else { "error" },
         timestamp: now_iso(),
+        role: state.config.role.as_str(),
         checks: Checks {
             database: DatabaseCheck {
                 status: if ok { "connected" } else { "disconnected" },

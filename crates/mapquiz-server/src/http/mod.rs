@@ -13,6 +13,7 @@ pub mod query;
 pub mod rate_limit;
 pub mod request_id;
 
+use crate::config::Role;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
@@ -26,18 +27,35 @@ use utoipa_axum::router::OpenApiRouter;
 
 /// Every route of the server, registered with its OpenAPI description.
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(crate::openapi::base())
-        .merge(crate::health::routes())
-        .merge(crate::ops::routes())
-        .merge(crate::auth::routes::routes())
-        .merge(crate::users::routes())
-        .merge(crate::scores::routes())
-        .merge(crate::bug_reports::routes())
-        .merge(crate::leaderboards::routes())
-        .merge(crate::friends::routes::routes())
-        .merge(crate::lobbies::routes::routes())
-        .merge(crate::ws::routes())
-        .merge(crate::docs::routes())
+    routes_for(Role::All)
+}
+
+/// The routes a node of `role` serves: the probes and `/metrics` always, `GET /` on every role but `worker`,
+/// the HTTP API on `api`, `/ws` on `realtime` (both on `all`). Anything else falls through to the JSON 404.
+pub fn routes_for(role: Role) -> OpenApiRouter<AppState> {
+    let mut routes = OpenApiRouter::with_openapi(crate::openapi::base());
+    if role.serves_service_info() {
+        routes = routes.merge(crate::health::service_info());
+    }
+    routes = routes.merge(crate::health::probes()).merge(crate::ops::metrics_routes());
+    if role.serves_api() {
+        routes = routes
+            .merge(crate::ops::document_routes())
+            .merge(crate::auth::routes::routes())
+            .merge(crate::users::routes())
+            .merge(crate::scores::routes())
+            .merge(crate::bug_reports::routes())
+            .merge(crate::leaderboards::routes())
+            .merge(crate::friends::routes::routes())
+            .merge(crate::lobbies::routes::routes());
+    }
+    if role.serves_realtime() {
+        routes = routes.merge(crate::ws::routes());
+    }
+    if role.serves_api() {
+        routes = routes.merge(crate::docs::routes());
+    }
+    routes
 }
 
 /// The complete application: `routes` (from [`routes`]) with the fallback and the middleware.

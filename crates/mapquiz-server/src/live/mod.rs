@@ -38,16 +38,27 @@ impl Realtime {
     /// Builds the hub, the bus (through Redis when configured), presence and the lobbies, then resets the
     /// presence flags no live node vouches for; subscribes presence, then the lobbies, to the socket
     /// lifecycle. Stored lobbies are restored by [`Lobbies::restore_all`].
+    ///
+    /// A node whose role holds no sockets (`api`, `worker`) only publishes on the bus, stays out of the node
+    /// registry and leaves presence flags alone: it has no users to vouch for, and resetting flags is the job
+    /// of the nodes that hold them.
     pub async fn start(config: &Config, store: DynStore, clock: DynClock) -> anyhow::Result<Self> {
         let node_id: Arc<str> = mapquiz_domain::new_id().into();
+        let holds_sockets = config.role.serves_realtime();
         let hub = Arc::new(Hub::new(config.realtime.max_sockets_per_user));
         let (bus, nodes, leases) = match &config.redis_url {
             None => (Bus::local(hub.clone()), None, None),
             Some(url) => {
-                let remote = RedisBus::connect(url, node_id.clone(), hub.clone()).await?;
-                let nodes = nodes::Nodes::connect(url, node_id.clone()).await?;
-                let leases = RedisLeases::connect(url, node_id.clone(), config.lobbies.lease).await?;
-                (Bus::with_redis(hub.clone(), remote), Some(nodes), Some(Arc::new(leases)))
+                let remote = RedisBus::connect(url, node_id.clone(), hub.clone(), holds_sockets).await?;
+                // Only nodes that hold sockets run lobbies, so only they take leases on them.
+                let (nodes, leases) = if holds_sockets {
+                    let nodes = nodes::Nodes::connect(url, node_id.clone()).await?;
+                    let leases = RedisLeases::connect(url, node_id.clone(), config.lobbies.lease).await?;
+                    (Some(nodes), Some(Arc::new(leases)))
+                } else {
+                    (None, None)
+                };
+                (Bus::with_redis(hub.clone(), remote), nodes, leases)
             }
         };
         let bus = Arc::new(bus);
@@ -62,7 +73,9 @@ impl Realtime {
         ));
         let shared = leases.map(|leases| SharedNodes { leases, node: node_id.clone(), presence: presence.clone() });
         let lobbies = Lobbies::new(&config.lobbies, store, bus.clone(), hub.clone(), clock, audit, shared);
-        presence.reset_at_start().await.context("cannot reset presence flags at start-up")?;
+        if holds_sockets {
+            presence.reset_at_start().await.context("cannot reset presence flags at start-up")?;
+        }
         let lifecycle = Lifecycle::new(vec![Box::new(presence.clone()), Box::new(lobbies.clone())]);
         Ok(Realtime { node_id, hub, bus, presence, lobbies, lifecycle })
     }

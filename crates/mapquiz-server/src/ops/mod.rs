@@ -10,7 +10,12 @@ use crate::state::AppState;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// The operational routes.
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(metrics::scrape)).routes(routes!(crate::openapi::document))
+/// `GET /metrics`, which every role serves.
+pub fn metrics_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(metrics::scrape))
+}
+
+/// `GET /api/openapi.json`, served with the API.
+pub fn document_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(crate::openapi::document))
 }

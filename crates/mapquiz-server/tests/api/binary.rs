@@ -122,6 +122,71 @@ fn migrate_down_in_production_needs_confirmation() {
     assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
 }
 
+#[test]
+fn serve_documents_the_roles_and_its_role_flag_beats_the_file_and_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = stdout(&mapquiz(dir.path(), &["serve", "--help"], &[]));
+    for text in ["--role <ROLE>", "all", "api", "realtime", "worker", "MAPQUIZ_ROLE", "/ws"] {
+        assert!(help.contains(text), "{text} in:\n{help}");
+    }
+    // Each source is read and validated: on SQLite every split role is refused, naming the role it got.
+    std::fs::write(dir.path().join("node.toml"), "role = \"worker\"\n").unwrap();
+    let refused = |args: &[&str], env: &[(&str, &str)]| {
+        let out = mapquiz(dir.path(), args, env);
+        assert_eq!(out.status.code(), Some(2), "{args:?} {env:?}");
+        stderr(&out)
+    };
+    assert!(refused(&["--config", "node.toml", "serve"], &[]).contains("`worker` is one part"));
+    let e = refused(&["--config", "node.toml", "serve"], &[("MAPQUIZ_ROLE", "realtime")]);
+    assert!(e.contains("`realtime` is one part"), "the environment beats the file: {e}");
+    let e = refused(&["--config", "node.toml", "serve", "--role", "api"], &[("MAPQUIZ_ROLE", "realtime")]);
+    assert!(e.contains("`api` is one part") && !e.contains("`realtime`"), "--role beats both: {e}");
+    let e = refused(&["serve"], &[("MAPQUIZ_ROLE", "everything")]);
+    assert!(e.contains("`role`") && e.contains("expected all, api, realtime or worker"), "{e}");
+    let e = refused(&["serve", "--role", "everything"], &[]);
+    assert!(e.contains("possible values: all, api, realtime, worker"), "{e}");
+    assert!(!dir.path().join("mapquiz.db").exists(), "nothing is created when the role is refused");
+}
+
+/// A worker node needs PostgreSQL and nothing else; it says its role when it starts and in /health/detailed.
+#[tokio::test]
+async fn a_worker_node_says_its_role_at_start_up() {
+    let Some(db) = TestDatabase::new(true).await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let log = std::fs::File::create(dir.path().join("node.log")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mapquiz"))
+        .args(["serve", "--role", "worker"])
+        .current_dir(dir.path())
+        .env_clear()
+        .envs([("DATABASE_URL", db.url()), ("PORT", port.as_str()), ("MAPQUIZ_LOG_FORMAT", "json")])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let body = loop {
+        if let Ok(res) = client.get(format!("http://127.0.0.1:{port}/health/detailed")).send().await {
+            break res.text().await.unwrap();
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "the worker never answered");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(body.contains("\"role\":\"worker\""), "{body}");
+    let res = client.get(format!("http://127.0.0.1:{port}/api/users")).send().await.unwrap();
+    assert_eq!(res.status(), 404, "a worker serves no API");
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "did not stop after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let logs = std::fs::read_to_string(dir.path().join("node.log")).unwrap();
+    let listening = logs.lines().find(|l| l.contains("MapQuiz Server listening")).unwrap_or_else(|| panic!("{logs}"));
+    assert!(listening.contains("\"role\":\"worker\""), "{listening}");
+}
+
 #[tokio::test]
 async fn serve_answers_quickly_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();

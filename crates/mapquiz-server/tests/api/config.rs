@@ -1,7 +1,7 @@
 //! Configuration validation, through the same figment path as the binary.
 
 use figment::Figment;
-use mapquiz_server::config::{AuthSecret, Config, LogFormat, Profile, SameSite};
+use mapquiz_server::config::{AuthSecret, Config, LogFormat, Profile, Role, SameSite};
 
 fn load(pairs: &[(&str, &str)]) -> Result<Config, Vec<String>> {
     let mut f = Figment::new();
@@ -129,4 +129,44 @@ fn redacted_output_hides_every_secret() {
         assert!(!format!("{c:?}").contains(secret), "{secret} leaked through Debug");
     }
     assert!(out.contains("client-id") && out.contains("db.example"), "{out}");
+}
+
+const PG: (&str, &str) = ("database_url", "postgres://mapquiz@db.internal/mapquiz");
+const REDIS: (&str, &str) = ("redis_url", "redis://cache:6379");
+
+#[test]
+fn the_role_is_all_unless_named_and_a_wrong_name_is_refused() {
+    assert_eq!(load(&[]).unwrap().role, Role::All);
+    assert_eq!(load(&[("role", "")]).unwrap().role, Role::All, "an empty value means unset");
+    assert_eq!(load(&[("role", "all")]).unwrap().role, Role::All);
+    assert_eq!(load(&[PG, REDIS, ("role", "API")]).unwrap().role, Role::Api, "any case");
+    assert_eq!(load(&[PG, REDIS, ("role", "realtime")]).unwrap().role, Role::Realtime);
+    assert_eq!(load(&[PG, ("role", "worker")]).unwrap().role, Role::Worker);
+    let e = errors(&[PG, REDIS, ("role", "frontend")]);
+    assert!(
+        e.contains("`role`") && e.contains("\"frontend\" is not a role (expected all, api, realtime or worker)"),
+        "{e}"
+    );
+    assert!(load(&[PG, REDIS, ("role", "api")]).unwrap().to_redacted_toml().contains("role = \"api\""));
+}
+
+#[test]
+fn split_roles_need_postgresql_and_the_pushing_ones_need_redis() {
+    for role in ["api", "realtime", "worker"] {
+        let e = errors(&[REDIS, ("role", role)]);
+        assert!(
+            e.contains(&format!("`role`: `{role}` is one part of a deployment")) && e.contains("postgres://"),
+            "{e}"
+        );
+    }
+    for role in ["api", "realtime"] {
+        let e = errors(&[PG, ("role", role)]);
+        assert!(e.contains(&format!("`role`: `{role}` needs REDIS_URL")), "{e}");
+    }
+    // A worker pushes nothing to sockets: PostgreSQL alone is enough. `all` runs anywhere.
+    assert!(load(&[PG, ("role", "worker")]).is_ok());
+    assert!(load(&[("role", "all")]).is_ok());
+    // A malformed Redis URL is reported once, on its own key.
+    let e = errors(&[PG, ("redis_url", "http://cache"), ("role", "api")]);
+    assert!(e.contains("`redis_url`") && !e.contains("needs REDIS_URL"), "{e}");
 }

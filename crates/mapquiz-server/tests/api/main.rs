@@ -22,6 +22,7 @@ mod observability;
 mod otel;
 mod presence;
 mod rate_limit;
+mod roles;
 mod routing;
 mod score_concurrency;
 mod scores;
