@@ -114,6 +114,7 @@ impl App {
         // upkeep.
         tokio::spawn(crate::ops::maintenance::scheduler(state.clone()));
         tokio::spawn(state.realtime.presence.clone().run_heartbeat(token.clone()));
+        tokio::spawn(state.realtime.socket_heartbeat(token.clone()));
         tokio::spawn(state.realtime.lobbies.clone().run_writer());
         let bug_reports = tokio::spawn(crate::bug_reports::worker::run(state.clone()));
 
