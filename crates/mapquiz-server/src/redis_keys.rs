@@ -15,10 +15,11 @@
 //! | `<p>node:{<node>}:alive`, `…:users`, `…:users:next` | string, sets | the node: `users:next` is renamed onto `users` | `live::nodes` |
 //! | `<p>session:<token hash>`, `<p>session-evicted:<token hash>` | strings | none | `auth::cache` |
 //! | `<p>user:{<user>}:sockets` | sorted set | the user (room for further per-user keys in its scripts) | `live::sockets` |
+//! | `<p>lobby:{<lobby>}:owner`, `…:fence` | (reserved) | the lobby: a lease and its fencing token change together | the lobby router, to come |
 //!
 //! **Adding keys.** One method per key, named after what it holds, documented in the table above. Keys of
-//! one thing that a script or transaction uses together share that thing's tag, e.g. a lobby's lease:
-//! `<p>lobby:{<lobby id>}:owner` and `<p>lobby:{<lobby id>}:fence` (see [`RedisKeys::lobby_key`]).
+//! one thing that a script or transaction uses together share that thing's tag, as a lobby's lease does
+//! ([`RedisKeys::lobby_owner`], [`RedisKeys::lobby_fence`], both built by [`RedisKeys::lobby_key`]).
 
 use serde::{Serialize, Serializer};
 use std::fmt;
@@ -104,8 +105,18 @@ impl RedisKeys {
         format!("{}user:{{{user}}}:sockets", self.prefix)
     }
 
+    /// Which node owns a lobby (its lease).
+    pub fn lobby_owner(&self, lobby: &str) -> String {
+        self.lobby_key(lobby, "owner")
+    }
+
+    /// The fencing token of a lobby's lease, bumped with each new owner.
+    pub fn lobby_fence(&self, lobby: &str) -> String {
+        self.lobby_key(lobby, "fence")
+    }
+
     /// A key of one lobby, `<prefix>lobby:{<lobby id>}:<what>`: every key of one lobby shares its tag, so a
-    /// script may use them together (a lease's `owner` and `fence`, for instance).
+    /// script may use them together.
     pub fn lobby_key(&self, lobby: &str, what: &str) -> String {
         format!("{}lobby:{{{lobby}}}:{what}", self.prefix)
     }
@@ -164,8 +175,10 @@ mod tests {
             assert_eq!(hashed_part(&key), node, "{key}");
         }
         assert_eq!(hashed_part(&k.user_sockets("u1")), "u1");
-        assert_eq!(k.lobby_key("l1", "owner"), "other:lobby:{l1}:owner");
-        assert_eq!(hashed_part(&k.lobby_key("l1", "owner")), hashed_part(&k.lobby_key("l1", "fence")));
+        assert_eq!(k.lobby_owner("l1"), "other:lobby:{l1}:owner");
+        assert_eq!(k.lobby_fence("l1"), "other:lobby:{l1}:fence");
+        assert_eq!(hashed_part(&k.lobby_owner("l1")), "l1");
+        assert_eq!(hashed_part(&k.lobby_owner("l1")), hashed_part(&k.lobby_fence("l1")));
         assert_eq!(hashed_part(&k.session("h")), "other:session:h", "untagged keys spread over the cluster");
     }
 

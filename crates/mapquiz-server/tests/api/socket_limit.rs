@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 /// The default limit, which these tests keep.
 const LIMIT: usize = 10;
 /// How long a killed node's sockets may still count: its heartbeat's expiry (15 s), then the next refresh
-/// of the user's count by a live node (every 5 s), with a margin.
-const EXPIRY: Duration = Duration::from_secs(25);
+/// of the user's count by a live node (every 5 s), with a margin for a loaded machine.
+const EXPIRY: Duration = Duration::from_secs(30);
 
 /// A client of the test's Redis, to watch the count.
 async fn redis_client(url: &str) -> Client {
@@ -104,6 +104,8 @@ async fn the_per_user_socket_limit_holds_across_nodes_and_a_dead_node_frees_its_
     let killed = Instant::now();
     wait_counted(&redis, &ada, on_b.len() as i64, EXPIRY).await;
     let freed_after = killed.elapsed();
+    // Their deadline was at least 10 s away (15 s from a heartbeat at most 5 s old): nothing released them.
+    assert!(freed_after > Duration::from_secs(5), "freed after {freed_after:?}, before their expiry");
     while on_b.len() < LIMIT {
         on_b.push(node_b.ws(&ada).await);
     }
@@ -115,7 +117,6 @@ async fn the_per_user_socket_limit_holds_across_nodes_and_a_dead_node_frees_its_
     on_b.push(node_b.ws(&ada).await);
     assert_eq!(on_b.remove(0).closed().await, Some(1008));
     all_open(&mut on_b).await;
-    assert!(freed_after < EXPIRY, "freed after {freed_after:?}");
     let log = node_b.log();
     assert!(!log.contains("ERROR") && !log.contains("WARN"), "{log}");
     node_b.kill();
