@@ -120,6 +120,7 @@ impl App {
         let role = state.config.role;
         if role.serves_realtime() {
             tokio::spawn(state.realtime.presence.clone().run_heartbeat(token.clone()));
+            tokio::spawn(state.realtime.socket_heartbeat(token.clone()));
             tokio::spawn(state.realtime.lobbies.clone().run());
         }
         let bug_reports = if role.runs_jobs() {

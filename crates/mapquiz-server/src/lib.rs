@@ -27,9 +27,11 @@ pub(crate) mod http;
 pub(crate) mod openapi;
 pub mod ws;
 
-// Live services: this node's sockets and presence, the socket lifecycle, the bus between nodes.
+// Live services: this node's sockets and presence, the socket lifecycle, the bus between nodes, and the names
+// of everything they keep in Redis.
 pub mod bus;
 pub(crate) mod live;
+pub mod redis_keys;
 
 // Plumbing: audit trail, health, metrics, maintenance and backups.
 pub(crate) mod audit;

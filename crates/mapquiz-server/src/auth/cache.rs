@@ -4,19 +4,20 @@
 //! The cache only ever saves a database read: a miss or a Redis failure falls back to the store, and every
 //! write that revokes or changes a session evicts its entry. Eviction also leaves a tombstone for one TTL:
 //! a lookup that read the row just before the revocation must not put it back into the cache afterwards.
+//!
+//! In Redis the keys are `<prefix>session:<token hash>` and `<prefix>session-evicted:<token hash>`
+//! ([`RedisKeys`]). Every command names one key, so the sessions spread over a Redis Cluster's slots.
 
 use crate::config::RedisUrl;
+use crate::redis_keys::RedisKeys;
 use anyhow::Context;
 use fred::prelude::{Builder, Client, ClientLike, Config as RedisConfig, Expiration, KeysInterface, ReconnectPolicy};
+use futures_util::future::try_join_all;
 use mapquiz_store::SessionWithUser;
 use std::time::Duration;
 
 /// Bound on one Redis command: a slow cache must not slow sign-in down more than this.
 const REDIS_COMMAND_TIMEOUT: Duration = Duration::from_millis(500);
-/// Prefix of the cache keys in Redis.
-const REDIS_PREFIX: &str = "mapquiz:session:";
-/// Prefix of the tombstones of evicted sessions in Redis.
-const REDIS_TOMBSTONE: &str = "mapquiz:session-evicted:";
 
 /// Where validated sessions are kept, by token hash.
 pub enum SessionCache {
@@ -25,16 +26,16 @@ pub enum SessionCache {
     /// This process only.
     Local { sessions: moka::future::Cache<String, SessionWithUser>, evicted: moka::future::Cache<String, ()> },
     /// Shared by every node.
-    Redis { client: Client, ttl: Duration },
+    Redis { client: Client, ttl: Duration, keys: RedisKeys },
 }
 
 impl SessionCache {
-    /// In-process, or in Redis when `redis` is given.
-    pub async fn new(ttl: Duration, capacity: u64, redis: Option<&RedisUrl>) -> anyhow::Result<Self> {
+    /// In-process, or in Redis (under the keys of that prefix) when `redis` is given.
+    pub async fn new(ttl: Duration, capacity: u64, redis: Option<(&RedisUrl, &RedisKeys)>) -> anyhow::Result<Self> {
         if ttl.is_zero() {
             return Ok(SessionCache::Off);
         }
-        let Some(url) = redis else {
+        let Some((url, keys)) = redis else {
             return Ok(SessionCache::Local {
                 sessions: moka::future::Cache::builder().max_capacity(capacity).time_to_live(ttl).build(),
                 evicted: moka::future::Cache::builder().max_capacity(capacity).time_to_live(ttl).build(),
@@ -48,7 +49,7 @@ impl SessionCache {
             .build()
             .context("cannot build the Redis client")?;
         client.init().await.with_context(|| format!("cannot connect to Redis at {}", url.redacted()))?;
-        Ok(SessionCache::Redis { client, ttl })
+        Ok(SessionCache::Redis { client, ttl, keys: keys.clone() })
     }
 
     /// The cached session for this token hash.
@@ -65,8 +66,8 @@ impl SessionCache {
         match self {
             SessionCache::Off => None,
             SessionCache::Local { sessions, .. } => sessions.get(token_hash).await,
-            SessionCache::Redis { client, .. } => {
-                match client.get::<Option<String>, _>(format!("{REDIS_PREFIX}{token_hash}")).await {
+            SessionCache::Redis { client, keys, .. } => {
+                match client.get::<Option<String>, _>(keys.session(token_hash)).await {
                     Ok(Some(json)) => serde_json::from_str(&json).ok(),
                     Ok(None) => None,
                     Err(e) => {
@@ -94,10 +95,10 @@ impl SessionCache {
                     sessions.invalidate(hash).await;
                 }
             }
-            SessionCache::Redis { client, ttl } => {
+            SessionCache::Redis { client, ttl, keys } => {
                 let Ok(json) = serde_json::to_string(value) else { return };
                 let hash = &value.session.token_hash;
-                let (key, tombstone) = (format!("{REDIS_PREFIX}{hash}"), format!("{REDIS_TOMBSTONE}{hash}"));
+                let (key, tombstone) = (keys.session(hash), keys.session_tombstone(hash));
                 let expire = Expiration::EX(i64::try_from(ttl.as_secs().max(1)).unwrap_or(60));
                 let written = async {
                     if client.exists::<i64, _>(&tombstone).await? > 0 {
@@ -127,15 +128,18 @@ impl SessionCache {
                     sessions.invalidate(hash).await;
                 }
             }
-            SessionCache::Redis { client, ttl } if !token_hashes.is_empty() => {
+            SessionCache::Redis { client, ttl, keys } if !token_hashes.is_empty() => {
                 let expire = i64::try_from(ttl.as_secs().max(1)).unwrap_or(60);
-                let keys: Vec<String> = token_hashes.iter().map(|h| format!("{REDIS_PREFIX}{h}")).collect();
+                // One key per command, sent together: on a Redis Cluster the sessions live in different slots
+                // (a DEL of several would be refused with CROSSSLOT). Every tombstone is down before any entry
+                // goes, as before.
                 let evicted = async {
-                    for hash in token_hashes {
-                        let tombstone = format!("{REDIS_TOMBSTONE}{hash}");
-                        client.set::<(), _, _>(tombstone, 1, Some(Expiration::EX(expire)), None, false).await?;
-                    }
-                    client.del::<i64, _>(keys).await
+                    try_join_all(token_hashes.iter().map(|hash| {
+                        let tombstone = keys.session_tombstone(hash);
+                        client.set::<(), _, _>(tombstone, 1, Some(Expiration::EX(expire)), None, false)
+                    }))
+                    .await?;
+                    try_join_all(token_hashes.iter().map(|hash| client.del::<i64, _>(keys.session(hash)))).await
                 }
                 .await;
                 if let Err(e) = evicted {

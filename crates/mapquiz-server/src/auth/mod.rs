@@ -53,8 +53,8 @@ impl Auth {
     ) -> anyhow::Result<Self> {
         let keys = Arc::new(crypto::Keys::new(secret));
         let a = &config.auth;
-        let cache =
-            cache::SessionCache::new(a.session_cache_ttl, a.session_cache_capacity, config.redis_url.as_ref()).await?;
+        let redis = config.redis_url.as_ref().map(|url| (url, &config.redis_key_prefix));
+        let cache = cache::SessionCache::new(a.session_cache_ttl, a.session_cache_capacity, redis).await?;
         let jar = cookies::CookieJar::new(a);
         Ok(Auth {
             sessions: Arc::new(Sessions::new(store.clone(), clock.clone(), cache, keys.clone(), jar)),

@@ -24,6 +24,9 @@ pub enum Event {
     /// A lobby command handed to the node that runs the lobby, or its answer (several nodes). On the bus,
     /// so that a forwarded command's reply reaches its socket in order with the lobby's pushes.
     Lobby(Box<LobbyMail>),
+    /// Close (1008) these sockets of a user on one node: the per-user socket limit, counted across nodes,
+    /// chose them as the oldest (socket ids are only unique on their node).
+    CloseSockets { node: String, user: String, sockets: Vec<u64> },
 }
 
 impl Event {
@@ -57,7 +60,7 @@ impl Bus {
 
     /// Delivers `event` on this node and hands it to the other nodes; never waits.
     pub fn publish(&self, event: Event) {
-        deliver(&self.hub, &event);
+        deliver(&self.hub, self.remote.as_ref().map(|r| r.node_id()), &event);
         if let Some(remote) = &self.remote {
             remote.publish(&event);
         }
@@ -87,8 +90,8 @@ impl Bus {
     }
 }
 
-/// Applies an event to this node's sockets.
-pub(crate) fn deliver(hub: &Hub, event: &Event) {
+/// Applies an event to this node's sockets; `own_node` is this node's id among those sharing Redis.
+pub(crate) fn deliver(hub: &Hub, own_node: Option<&str>, event: &Event) {
     match event {
         Event::ToUsers { users, frame } => {
             let frame = Frame::from(frame.clone());
@@ -98,6 +101,11 @@ pub(crate) fn deliver(hub: &Hub, event: &Event) {
         }
         Event::CloseSessions { session_hashes } => hub.close_sessions(session_hashes),
         Event::Lobby(mail) => hub.lobby_mail(mail),
+        Event::CloseSockets { node, user, sockets } => {
+            if own_node == Some(node.as_str()) {
+                hub.close_sockets(user, sockets);
+            }
+        }
     }
 }
 
@@ -153,5 +161,20 @@ mod tests {
         bus.publish(Event::CloseSessions { session_hashes: vec!["s".into()] });
         assert_eq!(closer.code(), Some(close::POLICY_VIOLATION));
         assert_eq!(bus.status(), "local");
+    }
+
+    #[test]
+    fn a_socket_closing_is_applied_only_on_the_node_it_names() {
+        let hub = Hub::new(10);
+        let closer = Closer::default();
+        let (out, _rx) = outbox(4, 1024, closer.clone());
+        let id = next_socket_id();
+        hub.attach(id, "u", "s", out);
+        let event = |node: &str| Event::CloseSockets { node: node.into(), user: "u".into(), sockets: vec![id] };
+        deliver(&hub, Some("here"), &event("elsewhere"));
+        deliver(&hub, None, &event("here"));
+        assert!(!closer.is_requested(), "socket ids are only unique on their node");
+        deliver(&hub, Some("here"), &event("here"));
+        assert_eq!(closer.code(), Some(close::POLICY_VIOLATION));
     }
 }

@@ -1,12 +1,23 @@
-//! The bus between nodes over Redis pub/sub: one channel, each message `{"node": <sender>, "event": …}`.
+//! The bus between nodes over Redis pub/sub: one channel (`<prefix>bus`), each message
+//! `{"node": <sender>, "event": …}`.
 //!
 //! fred reconnects both connections by itself and the subscriber re-subscribes after each reconnection.
 //! Publishing goes through a bounded queue to one task, so a slow or absent Redis never holds up a request:
 //! the queue overflows (counted, warned) and this node keeps delivering to its own sockets.
+//!
+//! **On a Redis Cluster** this stays classic PUBLISH/SUBSCRIBE, not sharded pub/sub (SPUBLISH/SSUBSCRIBE):
+//! a cluster forwards every PUBLISH to every node over its bus, so a subscriber hears the channel whichever
+//! node it is connected to (fred sends a client's SUBSCRIBE to the node owning the slot of the client's id,
+//! and a PUBLISH to the node owning the channel name's slot: usually two different nodes). Sharding
+//! would keep the messages inside the shard that owns the channel's slot, which helps when traffic is spread
+//! over many channels; here every node must hear every event on one channel, so one shard would carry it
+//! all anyway, and sharded subscriptions are dropped by the server when that slot moves during a
+//! resharding. Classic pub/sub also works unchanged on one server and behind Sentinel.
 
 use super::{Event, deliver};
 use crate::config::RedisUrl;
 use crate::live::hub::Hub;
+use crate::redis_keys::RedisKeys;
 use anyhow::Context;
 use fred::clients::SubscriberClient;
 use fred::prelude::{
@@ -19,8 +30,6 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-/// The channel every node publishes to and listens on.
-pub const CHANNEL: &str = "mapquiz:bus";
 /// Events waiting to be published; past this, new ones reach this node only.
 const PUBLISH_QUEUE: usize = 4096;
 /// Bound on one Redis command.
@@ -60,9 +69,17 @@ pub fn builder(url: &RedisUrl) -> anyhow::Result<Builder> {
 }
 
 impl RedisBus {
-    /// Connects; when `listen`, also subscribes and delivers other nodes' events to `hub`. A node holding
-    /// no sockets (roles `api` and `worker`) only publishes: every event would reach an empty hub.
-    pub async fn connect(url: &RedisUrl, node_id: Arc<str>, hub: Arc<Hub>, listen: bool) -> anyhow::Result<Self> {
+    /// Connects; when `listen`, also subscribes to the bus channel of `keys` and delivers other nodes' events
+    /// to `hub`. A node holding no sockets (roles `api` and `worker`) only publishes: every event would reach
+    /// an empty hub.
+    pub async fn connect(
+        url: &RedisUrl,
+        keys: &RedisKeys,
+        node_id: Arc<str>,
+        hub: Arc<Hub>,
+        listen: bool,
+    ) -> anyhow::Result<Self> {
+        let channel = keys.bus_channel();
         let b = builder(url)?;
         let publisher = b.build().context("cannot build the Redis client")?;
         publisher.init().await.with_context(|| format!("cannot connect to Redis at {}", url.redacted()))?;
@@ -72,7 +89,7 @@ impl RedisBus {
             subscriber.init().await.with_context(|| format!("cannot connect to Redis at {}", url.redacted()))?;
             tasks.push(subscriber.manage_subscriptions());
             let messages = subscriber.message_rx();
-            subscriber.subscribe(CHANNEL).await.context("cannot subscribe to the Redis bus channel")?;
+            subscriber.subscribe(channel.as_str()).await.context("cannot subscribe to the Redis bus channel")?;
             tasks.push(tokio::spawn(listen_to(messages, node_id.clone(), hub)));
             Some(subscriber)
         } else {
@@ -84,7 +101,7 @@ impl RedisBus {
         let (client, flag) = (publisher.clone(), failing.clone());
         tasks.push(tokio::spawn(async move {
             while let Some(payload) = pending.recv().await {
-                match client.publish::<i64, _, _>(CHANNEL, payload).await {
+                match client.publish::<i64, _, _>(channel.as_str(), payload).await {
                     Ok(_) => {
                         if flag.swap(false, Ordering::AcqRel) {
                             tracing::info!("Redis bus recovered: events reach every node again");
@@ -114,6 +131,11 @@ impl RedisBus {
         }
     }
 
+    /// This node's id, which its messages carry.
+    pub fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
     /// Both connections (the publisher only, on a node that does not listen) are up.
     pub fn is_connected(&self) -> bool {
         self.publisher.is_connected() && self.subscriber.as_ref().is_none_or(|s| s.is_connected())
@@ -141,7 +163,7 @@ async fn listen_to(mut messages: tokio::sync::broadcast::Receiver<fred::types::M
                     Ok(envelope) if *envelope.node == *own => {}
                     Ok(envelope) => {
                         metrics::counter!("bus_events_received_total").increment(1);
-                        deliver(&hub, &envelope.event);
+                        deliver(&hub, Some(&own), &envelope.event);
                     }
                     Err(e) => tracing::warn!(error = %e, "unreadable bus message ignored"),
                 }

@@ -9,6 +9,7 @@ mod validate;
 pub use raw::{ORIGINAL_ENV, RawConfig};
 pub use validate::ConfigError;
 
+use crate::redis_keys::RedisKeys;
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use ipnet::IpNet;
@@ -105,6 +106,8 @@ pub struct Config {
     pub port: u16,
     pub database: DatabaseConfig,
     pub redis_url: Option<RedisUrl>,
+    /// Names every Redis key and channel from `redis_key_prefix`, so deployments can share a Redis.
+    pub redis_key_prefix: RedisKeys,
     pub auth: AuthConfig,
     pub http: HttpConfig,
     pub realtime: RealtimeConfig,
@@ -255,7 +258,8 @@ pub struct RealtimeConfig {
     pub rate_window: Duration,
     /// Messages per window past which the socket is closed with 1008.
     pub abuse_max: u32,
-    /// Sockets one user may hold on one node; one more closes the oldest with 1008.
+    /// Sockets one user may hold, on every node sharing Redis together (on this node alone without Redis, or
+    /// while it is unreachable); one more closes the oldest with 1008.
     pub max_sockets_per_user: usize,
     /// Messages waiting to be written to one socket; a reader that falls further behind is disconnected.
     pub outgoing_queue: usize,
@@ -464,7 +468,10 @@ fn redacted_db<S: Serializer>(v: &DatabaseUrl, s: S) -> Result<S::Ok, S::Error> 
     s.serialize_str(&v.redacted())
 }
 
-/// A Redis URL; its password never reaches `Debug`, logs or `mapquiz config`.
+/// The query parameter of a Sentinel URL that holds the Sentinel nodes' password.
+const SENTINEL_PASSWORD: &str = "sentinelPassword";
+
+/// A Redis URL; its passwords never reach `Debug`, logs or `mapquiz config`.
 #[derive(Clone)]
 pub struct RedisUrl(Url);
 
@@ -474,11 +481,21 @@ impl RedisUrl {
         &self.0
     }
 
-    /// The URL with its password replaced.
+    /// The URL with its passwords replaced: the server's, and a Sentinel URL's `sentinelPassword`.
     pub fn redacted(&self) -> String {
         let mut u = self.0.clone();
         if u.password().is_some() {
             let _ = u.set_password(Some(REDACTED));
+        }
+        if u.query_pairs().any(|(k, _)| k == SENTINEL_PASSWORD) {
+            let pairs: Vec<(String, String)> = u
+                .query_pairs()
+                .map(|(k, v)| {
+                    let v = if k == SENTINEL_PASSWORD { REDACTED.into() } else { v };
+                    (k.into_owned(), v.into_owned())
+                })
+                .collect();
+            u.query_pairs_mut().clear().extend_pairs(pairs);
         }
         u.to_string()
     }

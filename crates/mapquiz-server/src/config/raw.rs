@@ -45,6 +45,8 @@ pub struct RawConfig {
     pub run_migrations: bool,
     #[serde(deserialize_with = "de::opt_string")]
     pub redis_url: Option<String>,
+    #[serde(deserialize_with = "de::opt_string")]
+    pub redis_key_prefix: Option<String>,
 
     #[serde(deserialize_with = "de::opt_secret")]
     pub auth_secret: Option<SecretString>,
@@ -171,6 +173,7 @@ impl Default for RawConfig {
             sqlite_busy_timeout_ms: 5_000,
             run_migrations: true,
             redis_url: None,
+            redis_key_prefix: None,
             auth_secret: None,
             secret_file: None,
             frontend_url: None,

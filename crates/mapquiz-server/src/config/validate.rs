@@ -5,6 +5,7 @@ use super::{
     LobbiesConfig, Lockout, LogConfig, LogFormat, MaintenanceConfig, OtlpConfig, Profile, Quota, RateLimits, RawConfig,
     RealtimeConfig, RedisUrl, Role, SameSite,
 };
+use crate::redis_keys::{DEFAULT_PREFIX, RedisKeys};
 use ipnet::IpNet;
 use mapquiz_store::DatabaseUrl;
 use secrecy::ExposeSecret;
@@ -13,6 +14,11 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 use url::Url;
+
+/// The Redis URL schemes fred understands: one server, a Redis Cluster, or a primary found through Sentinel;
+/// `rediss` for TLS.
+const REDIS_SCHEMES: &[&str] =
+    &["redis", "rediss", "redis-cluster", "rediss-cluster", "redis-sentinel", "rediss-sentinel"];
 
 /// Shortest secret accepted in production: the cookie signature's HMAC key.
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -131,12 +137,35 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
 
     let redis_given = raw.redis_url.is_some();
     let redis_url = raw.redis_url.and_then(|r| match Url::parse(&r) {
-        Ok(u) if matches!(u.scheme(), "redis" | "rediss") => Some(RedisUrl(u)),
+        // fred's own parser catches what the scheme alone does not (a Sentinel URL without its service name);
+        // its messages never repeat the URL, so no password reaches the error.
+        Ok(u) if REDIS_SCHEMES.contains(&u.scheme()) => match fred::prelude::Config::from_url(u.as_str()) {
+            // Without one of fred's TLS features a `rediss` URL would connect in plain text, with a warning.
+            Ok(c) if u.scheme().starts_with("rediss") && !c.uses_tls() => {
+                p.add("redis_url", "this build has no TLS for Redis (fred's `enable-rustls` feature)");
+                None
+            }
+            Ok(_) => Some(RedisUrl(u)),
+            Err(e) => {
+                p.add("redis_url", format!("unusable Redis URL: {}", e.details()));
+                None
+            }
+        },
         _ => {
-            p.add("redis_url", "expected redis://[user:password@]host[:port][/db] or rediss://…");
+            p.add(
+                "redis_url",
+                "expected redis://[user:password@]host[:port][/db], redis-cluster://host:port[?node=host:port…], \
+                 redis-sentinel://host[:port][/db]?sentinelServiceName=name[&node=host:port…], or the same with \
+                 rediss (TLS)",
+            );
             None
         }
     });
+    let redis_key_prefix =
+        RedisKeys::parse(raw.redis_key_prefix.as_deref().unwrap_or(DEFAULT_PREFIX)).unwrap_or_else(|e| {
+            p.add("redis_key_prefix", e);
+            RedisKeys::default()
+        });
 
     let role = match raw.role.as_deref() {
         None => Role::All,
@@ -463,6 +492,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
                 run_migrations: raw.run_migrations,
             },
             redis_url,
+            redis_key_prefix,
             auth: AuthConfig {
                 secret,
                 frontend_url,

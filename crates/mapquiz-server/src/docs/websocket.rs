@@ -178,7 +178,7 @@ pub fn document(limits: &RealtimeConfig) -> Document {
                 on_violation: "close 1008",
             },
             Limit {
-                name: "sockets per user (per node)",
+                name: "sockets per user (across the nodes sharing Redis)",
                 value: limits.max_sockets_per_user.to_string(),
                 on_violation: "the oldest is closed with 1008",
             },

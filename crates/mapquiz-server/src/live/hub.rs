@@ -147,6 +147,14 @@ impl Hub {
         self.lock().users.len()
     }
 
+    /// Closes, with 1008, these sockets of `user_id` (those the per-user limit across nodes let go).
+    pub fn close_sockets(&self, user_id: &str, ids: &[u64]) {
+        let state = self.lock();
+        for s in state.users.get(user_id).into_iter().flatten().filter(|s| ids.contains(&s.id)) {
+            s.outbox.closer().close(close::POLICY_VIOLATION);
+        }
+    }
+
     /// Closes, with 1008, every socket authenticated by one of these sessions, and those that attach with
     /// one of them for a while yet.
     pub fn close_sessions(&self, session_hashes: &[String]) {
@@ -234,6 +242,19 @@ mod tests {
         assert_eq!(late.code(), Some(close::POLICY_VIOLATION));
         let (_, _r2, other, _) = socket(&hub, "a", "s2");
         assert!(!other.is_requested());
+    }
+
+    #[test]
+    fn closing_sockets_by_id_closes_those_of_that_user_only() {
+        let hub = Hub::new(10);
+        let (one, _r1, first, _) = socket(&hub, "a", "s");
+        let (_, _r2, second, _) = socket(&hub, "a", "s");
+        let (_, _r3, other, _) = socket(&hub, "b", "s");
+        hub.close_sockets("b", &[one]);
+        assert!(!first.is_requested(), "the id belongs to another user");
+        hub.close_sockets("a", &[one]);
+        assert_eq!(first.code(), Some(close::POLICY_VIOLATION));
+        assert!(!second.is_requested() && !other.is_requested());
     }
 
     #[test]

@@ -173,7 +173,6 @@ impl Lobbies {
             if !held.is_empty() {
                 tracing::info!(lobbies = held.len(), "lobby leases given back");
             }
-            c.leases.close().await;
         }
     }
 

@@ -4,15 +4,13 @@
 //! actor; the fencing token its writes carry makes the store refuse them once a newer owner has claimed
 //! the lobby, so an owner that wakes up late can never write over its successor.
 //!
-//! Keys, one hash tag per lobby so that a script touching both lives on one Redis Cluster slot:
-//! `mapquiz:lobby:{<id>}:owner` = `"<node> <token>"` (expires), `mapquiz:lobby:{<id>}:fence` = the last
-//! token given (an ever-growing counter, deleted with the lobby).
+//! Keys ([`RedisKeys`]), one hash tag per lobby so that a script touching both lives on one Redis Cluster
+//! slot: `<prefix>lobby:{<id>}:owner` = `"<node> <token>"` (expires), `<prefix>lobby:{<id>}:fence` = the
+//! last token given (an ever-growing counter, deleted with the lobby).
 
-use crate::bus::redis::builder;
-use crate::config::RedisUrl;
-use anyhow::Context;
+use crate::redis_keys::RedisKeys;
 use async_trait::async_trait;
-use fred::prelude::{Client, ClientLike, LuaInterface};
+use fred::prelude::{Client, LuaInterface};
 use mapquiz_domain::LobbyId;
 use std::sync::Arc;
 use std::time::Duration;
@@ -94,22 +92,22 @@ return 1
 /// Leases in Redis.
 pub struct RedisLeases {
     client: Client,
+    keys: RedisKeys,
     node: Arc<str>,
     ttl: Duration,
 }
 
-fn keys(lobby: &LobbyId) -> Vec<String> {
-    vec![format!("mapquiz:lobby:{{{lobby}}}:owner"), format!("mapquiz:lobby:{{{lobby}}}:fence")]
-}
-
 impl RedisLeases {
-    /// Connects; leases last `ttl` unless renewed.
-    pub async fn connect(url: &RedisUrl, node: Arc<str>, ttl: Duration) -> anyhow::Result<Self> {
-        let client = builder(url)?.build().context("cannot build the Redis client")?;
-        client.init().await.with_context(|| format!("cannot connect to Redis at {}", url.redacted()))?;
-        // EVAL with the script's text each time: the scripts are a few lines, and no script cache can be
-        // missing after a Redis restart or on a new cluster node.
-        Ok(RedisLeases { client, node, ttl })
+    /// Leases through `client` (connected), lasting `ttl` unless renewed. The scripts are sent with EVAL
+    /// each time: a few lines, and no script cache can be missing after a Redis restart or on a new cluster
+    /// node.
+    pub fn new(client: Client, keys: RedisKeys, node: Arc<str>, ttl: Duration) -> Self {
+        RedisLeases { client, keys, node, ttl }
+    }
+
+    /// The lease's two keys, sharing the lobby's hash tag.
+    fn keys(&self, lobby: &LobbyId) -> Vec<String> {
+        vec![self.keys.lobby_owner(lobby.as_str()), self.keys.lobby_fence(lobby.as_str())]
     }
 
     fn ttl_ms(&self) -> u64 {
@@ -119,11 +117,6 @@ impl RedisLeases {
     fn holder(&self, fence: u64) -> String {
         format!("{} {fence}", self.node)
     }
-
-    /// Closes the connection.
-    pub async fn close(&self) {
-        let _ = self.client.quit().await;
-    }
 }
 
 #[async_trait]
@@ -131,7 +124,7 @@ impl Ownership for RedisLeases {
     async fn take(&self, lobby: &LobbyId) -> Result<Owner, OwnershipError> {
         let holder: String = self
             .client
-            .eval(ACQUIRE, keys(lobby), vec![self.node.to_string(), self.ttl_ms().to_string()])
+            .eval(ACQUIRE, self.keys(lobby), vec![self.node.to_string(), self.ttl_ms().to_string()])
             .await
             .map_err(|e| OwnershipError(e.to_string()))?;
         let Some((node, token)) = holder.rsplit_once(' ') else {
@@ -146,7 +139,7 @@ impl Ownership for RedisLeases {
         let ttl = self.ttl_ms().to_string();
         for (lobby, fence) in held {
             let renewed: Result<i64, _> =
-                self.client.eval(RENEW, keys(lobby), vec![self.holder(*fence), ttl.clone()]).await;
+                self.client.eval(RENEW, self.keys(lobby), vec![self.holder(*fence), ttl.clone()]).await;
             match renewed {
                 Ok(1) => {}
                 Ok(_) => lost.push(lobby.clone()),
@@ -161,7 +154,7 @@ impl Ownership for RedisLeases {
 
     async fn release(&self, lobby: &LobbyId, fence: u64, deleted: bool) {
         let args = vec![self.holder(fence), if deleted { "1" } else { "0" }.to_owned()];
-        let released: Result<i64, _> = self.client.eval(RELEASE, keys(lobby), args).await;
+        let released: Result<i64, _> = self.client.eval(RELEASE, self.keys(lobby), args).await;
         if let Err(e) = released {
             tracing::warn!(lobby_id = %lobby, error = %e, "cannot release a lobby lease; it expires by itself");
         }

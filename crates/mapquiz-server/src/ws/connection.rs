@@ -46,7 +46,7 @@ pub async fn run(state: AppState, socket: WebSocket, credentials: HeaderMap, met
     conn.closer.stop();
 
     if let Some(me) = conn.me.take()
-        && state.realtime.hub.detach(&me.user.id, conn.id)
+        && state.realtime.detach(&me.user.id, conn.id).await
     {
         state.realtime.lifecycle.last_socket_closed(&me.user.id);
     }
@@ -279,7 +279,7 @@ impl Connection {
             self.send(protocol::authenticated(&me.user.id));
         }
         let realtime = &self.state.realtime;
-        let first_here = realtime.hub.attach(self.id, &me.user.id, &me.session.token_hash, self.outbox.clone());
+        let first_here = realtime.attach(self.id, &me.user.id, &me.session.token_hash, self.outbox.clone()).await;
         let user_id = me.user.id.clone();
         tracing::Span::current().record("user_id", user_id.as_str());
         self.me = Some(me);

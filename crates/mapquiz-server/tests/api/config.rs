@@ -102,6 +102,37 @@ fn malformed_values_name_the_key_and_the_expected_form() {
 }
 
 #[test]
+fn redis_may_be_one_server_a_cluster_or_a_sentinel_primary() {
+    for url in [
+        "redis://cache:6379/2",
+        "rediss://:pw@cache.example:6380",
+        "redis-cluster://10.0.0.1:7000?node=10.0.0.2:7000&node=10.0.0.3:7000",
+        "rediss-cluster://user:pw@cache.example:7000",
+        "redis-sentinel://sentinel:26379/1?sentinelServiceName=mymaster&node=sentinel2:26379",
+        "rediss-sentinel://:pw@sentinel.example?sentinelServiceName=mymaster&sentinelPassword=s",
+    ] {
+        let c = load(&[("redis_url", url)]).unwrap_or_else(|e| panic!("{url} refused: {e:?}"));
+        assert!(c.redis_url.is_some(), "{url}");
+    }
+    let e = errors(&[("redis_url", "redis-sentinel://sentinel:26379")]);
+    assert!(e.contains("`redis_url`") && e.contains("unusable Redis URL"), "no service name: {e}");
+    let e = errors(&[("redis_url", "redis-cluster://:hunter2@/")]);
+    assert!(e.contains("`redis_url`") && !e.contains("hunter2"), "{e}");
+}
+
+#[test]
+fn the_redis_key_prefix_defaults_to_the_existing_names_and_is_checked() {
+    let c = load(&[]).unwrap();
+    assert_eq!(c.redis_key_prefix.prefix(), "mapquiz:");
+    assert_eq!(c.redis_key_prefix.bus_channel(), "mapquiz:bus");
+    assert_eq!(load(&[("redis_key_prefix", "staging:")]).unwrap().redis_key_prefix.session("h"), "staging:session:h");
+    assert_eq!(load(&[("redis_key_prefix", "")]).unwrap().redis_key_prefix.prefix(), "mapquiz:", "empty is unset");
+    for bad in ["two words", "{tag}:", "x}", &"p".repeat(65)] {
+        assert!(errors(&[("redis_key_prefix", bad)]).contains("`redis_key_prefix`"), "{bad:?} accepted");
+    }
+}
+
+#[test]
 fn the_server_url_falls_back_to_better_auth_urls_origin() {
     let c = load(&[("better_auth_url", "https://api.example:8443/api/auth")]).unwrap();
     assert_eq!(c.auth.server_url.as_str(), "https://api.example:8443/");
@@ -114,7 +145,7 @@ fn redacted_output_hides_every_secret() {
     let c = load(&[
         ("auth_secret", "super-secret-value-0123456789abcdef"),
         ("database_url", "postgres://app:db-password@db.example/mapquiz"),
-        ("redis_url", "redis://:redis-password@cache:6379"),
+        ("redis_url", "redis-sentinel://:redis-password@cache:26379?sentinelServiceName=m&sentinelPassword=s-password"),
         ("metrics_token", "metrics-token-value"),
         ("github_token", "ghp_token_value"),
         ("google_client_id", "client-id"),
@@ -122,9 +153,15 @@ fn redacted_output_hides_every_secret() {
     ])
     .unwrap();
     let out = c.to_redacted_toml();
-    for secret in
-        ["super-secret-value", "db-password", "redis-password", "metrics-token-value", "ghp_token", "google-secret"]
-    {
+    for secret in [
+        "super-secret-value",
+        "db-password",
+        "redis-password",
+        "s-password",
+        "metrics-token-value",
+        "ghp_token",
+        "google-secret",
+    ] {
         assert!(!out.contains(secret), "{secret} leaked:\n{out}");
         assert!(!format!("{c:?}").contains(secret), "{secret} leaked through Debug");
     }

@@ -1,14 +1,17 @@
 //! The harness the suites share: the app in-process and its users ([`app`], re-exported here), a WebSocket
 //! client with the protocol's verbs ([`ws`]), the friend verbs ([`friends`]), the lobby verbs ([`lobbies`]), account and cookie helpers
-//! ([`auth`]), a TCP proxy to cut a shared service ([`proxy`]) and a stand-in OpenID provider
-//! ([`oidc_provider`], with its keys in `fixtures/`).
+//! ([`auth`]), a TCP proxy to cut a shared service ([`proxy`]), a stand-in OpenID provider
+//! ([`oidc_provider`], with its keys in `fixtures/`), server processes to run and kill as nodes ([`node`]),
+//! and throwaway Redis Cluster and Sentinel deployments ([`redis_servers`]).
 
 pub mod app;
 pub mod auth;
 pub mod friends;
 pub mod lobbies;
+pub mod node;
 pub mod oidc_provider;
 pub mod proxy;
+pub mod redis_servers;
 pub mod ws;
 
 pub use app::*;
