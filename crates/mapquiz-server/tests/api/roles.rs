@@ -199,7 +199,7 @@ async fn only_realtime_nodes_run_lobbies_and_join_the_node_registry() {
     assert_eq!(api_health["checks"]["lobbies"]["live"], 0, "{api_health}");
     assert_eq!(api_health["checks"]["realtime"]["bus"], "connected", "the api node publishes: {api_health}");
     let alive =
-        |health: &Value| format!("mapquiz:node:{}:alive", health["checks"]["realtime"]["nodeId"].as_str().unwrap());
+        |health: &Value| format!("mapquiz:node:{{{}}}:alive", health["checks"]["realtime"]["nodeId"].as_str().unwrap());
     assert!(redis_has(&redis, &alive(&realtime_health)).await, "the realtime node beats");
     assert!(!redis_has(&redis, &alive(&api_health)).await, "an api node holds no users and stays out");
 
