@@ -30,7 +30,8 @@ use tokio::time::{Interval, MissedTickBehavior};
 
 /// What the run is asked to do.
 pub struct Options {
-    pub url: String,
+    /// The nodes; player k of a lobby plays on `urls[k % len]` (the host on the first).
+    pub urls: Vec<String>,
     pub lobbies: usize,
     pub players: usize,
     pub interval: Duration,
@@ -128,15 +129,17 @@ impl Stats {
 
 /// Runs the scenario and prints its report.
 pub async fn run(opts: Options) -> anyhow::Result<()> {
-    let server = Server::new(&opts.url)?;
+    let nodes: Vec<Server> = opts.urls.iter().map(|u| Server::new(u)).collect::<anyhow::Result<_>>()?;
+    let server = nodes.first().context("no server URL")?.clone();
     let codes = opts.region.codes();
     let (l, p) = (opts.lobbies, opts.players);
     anyhow::ensure!(p >= 2, "a lobby needs at least 2 players");
     report(&format!(
-        "lobbies: {l} × {p} players, region {} ({} codes), progress every {} ms",
+        "lobbies: {l} × {p} players, region {} ({} codes), progress every {} ms, over {} node(s)",
         opts.region,
         codes.len(),
-        opts.interval.as_millis()
+        opts.interval.as_millis(),
+        nodes.len()
     ));
 
     let started = Instant::now();
@@ -153,8 +156,8 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     }
     let set_up: Vec<(String, Vec<Socket>, Vec<String>)> = stream::iter(groups.into_iter().enumerate())
         .map(|(i, group)| {
-            let server = server.clone();
-            async move { set_up_lobby(&server, group, i, opts.region).await }
+            let nodes = nodes.clone();
+            async move { set_up_lobby(&nodes, group, i, opts.region).await }
         })
         .buffer_unordered(opts.concurrency)
         .collect::<Vec<_>>()
@@ -328,19 +331,20 @@ fn watch_rss(pid: Option<String>) -> tokio::task::JoinHandle<u64> {
 /// Befriends, connects, creates, invites and joins; returns the lobby id, the players' sockets (host first)
 /// and their user ids in the same order.
 async fn set_up_lobby(
-    server: &Server,
+    nodes: &[Server],
     users: Vec<User>,
     n: usize,
     region: Region,
 ) -> anyhow::Result<(String, Vec<Socket>, Vec<String>)> {
     let (host, guests) = users.split_first().context("an empty lobby")?;
+    let server = nodes.first().context("no server")?;
     for g in guests {
         server.add_friend(host, &g.tag).await?;
         server.add_friend(g, &host.tag).await?;
     }
     let mut sockets = Vec::with_capacity(users.len());
-    for u in &users {
-        sockets.push(server.socket(u).await?);
+    for (k, u) in users.iter().enumerate() {
+        sockets.push(nodes[k % nodes.len()].socket(u).await?);
     }
     let [host_socket, guest_sockets @ ..] = sockets.as_mut_slice() else { anyhow::bail!("an empty lobby") };
     host_socket

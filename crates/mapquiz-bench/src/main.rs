@@ -8,7 +8,8 @@
 //! - `lobbies`: L lobbies of P players play real games (create, invite, join, ready, progress every T ms
 //!   through every required code, results); reports the progress → `update_player_progress` push latency at
 //!   the other players, messages per second, lost and duplicated pushes, the server's CPU and RSS
-//!   (`--server-pid`) and the database transactions the batching left (from `/metrics`).
+//!   (`--server-pid`) and the database transactions the batching left (from `/metrics`). With `--also-url`,
+//!   each lobby's players are spread over several nodes.
 //!
 //! Run the server with cheap password hashing for these runs (`MAPQUIZ_ARGON2_MEMORY_KIB=1024
 //! MAPQUIZ_ARGON2_ITERATIONS=1`, development profile) and `MAPQUIZ_RATE_LIMIT_ENABLED=false`: sign-up cost
@@ -73,6 +74,11 @@ enum Command {
         /// The server, e.g. http://127.0.0.1:3000.
         #[arg(long, default_value = "http://127.0.0.1:3000")]
         url: String,
+        /// Another node of the same deployment (repeatable): the players of each lobby are spread over
+        /// `--url` and these, the host on `--url`, so the lobby runs there and the others' commands are handed
+        /// over to it.
+        #[arg(long = "also-url")]
+        also_urls: Vec<String>,
         /// Lobbies playing at once.
         #[arg(long, short = 'l', default_value_t = 10)]
         lobbies: usize,
@@ -119,6 +125,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Lobbies {
             url,
+            also_urls,
             lobbies,
             players,
             interval_ms,
@@ -132,8 +139,9 @@ async fn main() -> anyhow::Result<()> {
             let game = interval * u32::try_from(region.codes().len()).unwrap_or(u32::MAX);
             let timeout = game + interval + Duration::from_millis(ramp_ms) + Duration::from_secs(slack_secs);
             let ramp = Duration::from_millis(ramp_ms);
+            let urls = std::iter::once(url).chain(also_urls).collect();
             let options =
-                lobbies::Options { url, lobbies, players, interval, region, concurrency, ramp, server_pid, timeout };
+                lobbies::Options { urls, lobbies, players, interval, region, concurrency, ramp, server_pid, timeout };
             lobbies::run(options).await
         }
     }
