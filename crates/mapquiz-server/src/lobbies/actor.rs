@@ -262,6 +262,7 @@ impl Actor {
         let mut fallback = Some(fallback);
         let mut effects = effects.into_iter().peekable();
         let mut next = Next::Continue;
+        let mut revealed = false;
         while let Some(effect) = effects.next() {
             match effect {
                 Effect::Persist(change) => {
@@ -279,17 +280,27 @@ impl Actor {
                             }
                         }
                     }
+                    if self.fenced {
+                        // Another node owns the lobby now: nothing more of this command may reach anyone,
+                        // and the requester hears of the failure unless it already has its answer.
+                        if let (false, Some(r)) = (revealed, requester) {
+                            r.fail(text::OPERATION_FAILED);
+                        }
+                        return (Next::Stop, "fenced");
+                    }
                     self.observe_written(&batch);
                 }
                 Effect::RecordProgress(row) => self.deps.writer.record(row, self.tenure.fence),
                 Effect::Reply(reply) => {
                     fallback = None;
+                    revealed = true;
                     if let Some(r) = requester {
                         r.reply(&reply);
                     }
                 }
                 Effect::Push(audience, event) => {
                     fallback = None;
+                    revealed = true;
                     self.publish(audience, &event);
                 }
                 Effect::Audit(entry) => self.audit(entry),

@@ -32,6 +32,13 @@ async fn node(dir: &Path, db: &TestDatabase, redis: &str) -> Server {
     Server::start_with(dir, db.url(), Duration::from_secs(30), &more).await
 }
 
+/// Makes `a` and `b` friends, then lets the friendship's pushes (which cross Redis to the other nodes) land
+/// before any socket opens: a socket opened first would read them before its own first reply.
+async fn befriend_settled(client: &reqwest::Client, address: SocketAddr, a: &TestUser, b: &TestUser) {
+    befriend(client, address, a, b).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+}
+
 /// PostgreSQL and Redis, or `None` (skipped) outside CI.
 async fn cluster_services() -> Option<(TestDatabase, String)> {
     let redis = test_redis_url()?;
@@ -260,4 +267,122 @@ async fn sigterm_hands_the_lobbies_over_at_once() {
     let state = lobby_state(&mut aws, &lobby).await;
     assert_eq!(player(&state, &a.id)["score"], 4, "{state}");
     drop((bws, second));
+}
+
+/// A rolling deploy during a game: each of the three nodes in turn is stopped (SIGTERM) and started again;
+/// players on the stopping node reconnect to another and play on, and the game ends with the right results.
+#[tokio::test]
+async fn a_rolling_restart_of_every_node_during_a_game() {
+    let Some((db, redis)) = cluster_services().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        nodes.push(Some(node(dir.path(), &db, &redis).await));
+    }
+    let address = |nodes: &[Option<Server>], i: usize| nodes[i].as_ref().unwrap().address;
+    let a = sign_up_at(&client, address(&nodes, 0), "Alice").await;
+    let b = sign_up_at(&client, address(&nodes, 1), "Bruno").await;
+    befriend(&client, address(&nodes, 2), &a, &b).await;
+    let mut aws = Ws::signed_in(address(&nodes, 0), &a).await;
+    let mut bws = Ws::signed_in(address(&nodes, 1), &b).await;
+    let (mut a_on, mut b_on) = (0, 1);
+    let lobby = two_player_game(&mut aws, &mut bws, &b).await;
+    let within = Duration::from_secs(10);
+    let (mut a_codes, mut b_codes) = (0, 0);
+    for stopping in 0..3 {
+        a_codes += 1;
+        progress_until_accepted(&mut aws, &lobby, &codes(0..a_codes), within).await;
+        b_codes += 1;
+        progress_until_accepted(&mut bws, &lobby, &codes(0..b_codes), within).await;
+
+        let server = nodes[stopping].take().unwrap();
+        server.signal("TERM");
+        let stopped = Instant::now();
+        let next = (stopping + 1) % 3;
+        if a_on == stopping {
+            assert_eq!(aws.closed().await, Some(1001));
+            aws = rejoin(address(&nodes, next), &a, &lobby).await;
+            a_on = next;
+        }
+        if b_on == stopping {
+            assert_eq!(bws.closed().await, Some(1001));
+            bws = rejoin(address(&nodes, next), &b, &lobby).await;
+            b_on = next;
+        }
+        a_codes += 1;
+        progress_until_accepted(&mut aws, &lobby, &codes(0..a_codes), within).await;
+        eprintln!("node {stopping} stopped: play went on after {:?}", stopped.elapsed());
+        assert!(server.exited(Duration::from_secs(15)).await.success());
+        nodes[stopping] = Some(node(dir.path(), &db, &redis).await);
+    }
+
+    // A finishes (everything right), B ends the game with one wrong answer.
+    for n in a_codes + 1..=7 {
+        progress_until_accepted(&mut aws, &lobby, &codes(0..n), within).await;
+    }
+    for n in b_codes + 1..=6 {
+        progress_until_accepted(&mut bws, &lobby, &codes(0..n), within).await;
+    }
+    lists_until_accepted(&mut bws, &lobby, (&codes(0..6), &codes([6])), within).await;
+    until_game_end(&mut aws, &lobby).await;
+    until_game_end(&mut bws, &lobby).await;
+    let expected = vec![(a.id.clone(), 1, 7), (b.id.clone(), 2, 6)];
+    assert_eq!(rankings(&mut aws, &lobby).await, expected);
+    assert_eq!(rankings(&mut bws, &lobby).await, expected);
+}
+
+/// Redis cut for a few seconds mid-game (through the tests' proxy): a command handed to another node gets a
+/// clear error, the owner's own players play on, nothing is corrupted, and play across nodes comes back on
+/// its own once Redis answers (the lobby may move to the other node: its lease expired meanwhile).
+#[tokio::test]
+async fn a_redis_cut_mid_game_gives_clear_errors_and_recovers() {
+    let Some((db, redis)) = cluster_services().await else { return };
+    let upstream: SocketAddr = redis.trim_start_matches("redis://").trim_end_matches('/').parse().unwrap();
+    let proxy = crate::support::proxy::Proxy::start(upstream).await;
+    let through = format!("redis://{}", proxy.address);
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let owner = node(dir.path(), &db, &through).await;
+    let second = node(dir.path(), &db, &through).await;
+    let a = sign_up_at(&client, owner.address, "Alice").await;
+    let b = sign_up_at(&client, second.address, "Bruno").await;
+    befriend(&client, second.address, &a, &b).await;
+    let mut aws = Ws::signed_in(owner.address, &a).await;
+    let mut bws = Ws::signed_in(second.address, &b).await;
+    let lobby = two_player_game(&mut aws, &mut bws, &b).await;
+    answer(&lobby, (&mut aws, &a.id), &mut bws, &codes(0..1), &[]).await;
+    answer(&lobby, (&mut bws, &b.id), &mut aws, &codes(0..1), &[]).await;
+
+    proxy.cut();
+    // B's command cannot reach the owner: a clear error, not a hang.
+    bws.send(json!({"type": "update_player_progress", "payload": {"lobbyId": lobby,
+        "validatedCountries": codes(0..2), "incorrectCountries": [], "score": 2, "totalQuestions": 7}}))
+        .await;
+    let refused = loop {
+        let frame = timeout(FORWARD * 4, bws.recv_lobby()).await.expect("an answer while Redis is cut");
+        if frame["type"] == "error" || frame["type"] == "update_player_progress_success" {
+            break frame;
+        }
+    };
+    assert_eq!(refused, json!({"type": "error", "message": "Opération échouée"}));
+    // A, on the owner's node, plays on: the lobby runs there and writes to the database.
+    let reply = aws.progress(&lobby, &codes(0..2), &[]).await;
+    assert_eq!(reply["type"], "update_player_progress_success", "{reply}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    proxy.restore();
+
+    // Back: both play to the end, wherever the lobby runs now.
+    let within = Duration::from_secs(15);
+    for n in 2..=7 {
+        progress_until_accepted(&mut bws, &lobby, &codes(0..n), within).await;
+    }
+    for n in 3..=6 {
+        progress_until_accepted(&mut aws, &lobby, &codes(0..n), within).await;
+    }
+    lists_until_accepted(&mut aws, &lobby, (&codes(0..6), &codes([6])), within).await;
+    until_game_end(&mut bws, &lobby).await;
+    let expected = vec![(b.id.clone(), 1, 7), (a.id.clone(), 2, 6)];
+    assert_eq!(rankings(&mut bws, &lobby).await, expected);
+    drop((aws, owner, second, proxy));
 }
