@@ -142,7 +142,7 @@ async fn a_game_across_nodes_survives_the_owner_killed() {
     let third = node(dir.path(), &db, &redis).await;
     let a = sign_up_at(&client, owner.address, "Alice").await;
     let b = sign_up_at(&client, second.address, "Bruno").await;
-    befriend(&client, third.address, &a, &b).await;
+    befriend_settled(&client, third.address, &a, &b).await;
 
     // A creates the lobby on the first node, which runs it; B plays from the second node.
     let mut aws = Ws::signed_in(owner.address, &a).await;
@@ -196,7 +196,7 @@ async fn a_paused_owner_cannot_write_over_its_successor() {
     let second = node(dir.path(), &db, &redis).await;
     let a = sign_up_at(&client, owner.address, "Alice").await;
     let b = sign_up_at(&client, second.address, "Bruno").await;
-    befriend(&client, second.address, &a, &b).await;
+    befriend_settled(&client, second.address, &a, &b).await;
     let mut aws = Ws::signed_in(owner.address, &a).await;
     let mut bws = Ws::signed_in(second.address, &b).await;
     let lobby = two_player_game(&mut aws, &mut bws, &b).await;
@@ -244,7 +244,7 @@ async fn sigterm_hands_the_lobbies_over_at_once() {
     let second = node(dir.path(), &db, &redis).await;
     let a = sign_up_at(&client, owner.address, "Alice").await;
     let b = sign_up_at(&client, second.address, "Bruno").await;
-    befriend(&client, second.address, &a, &b).await;
+    befriend_settled(&client, second.address, &a, &b).await;
     let mut aws = Ws::signed_in(owner.address, &a).await;
     let mut bws = Ws::signed_in(second.address, &b).await;
     let lobby = two_player_game(&mut aws, &mut bws, &b).await;
@@ -283,7 +283,7 @@ async fn a_rolling_restart_of_every_node_during_a_game() {
     let address = |nodes: &[Option<Server>], i: usize| nodes[i].as_ref().unwrap().address;
     let a = sign_up_at(&client, address(&nodes, 0), "Alice").await;
     let b = sign_up_at(&client, address(&nodes, 1), "Bruno").await;
-    befriend(&client, address(&nodes, 2), &a, &b).await;
+    befriend_settled(&client, address(&nodes, 2), &a, &b).await;
     let mut aws = Ws::signed_in(address(&nodes, 0), &a).await;
     let mut bws = Ws::signed_in(address(&nodes, 1), &b).await;
     let (mut a_on, mut b_on) = (0, 1);
@@ -347,7 +347,7 @@ async fn a_redis_cut_mid_game_gives_clear_errors_and_recovers() {
     let second = node(dir.path(), &db, &through).await;
     let a = sign_up_at(&client, owner.address, "Alice").await;
     let b = sign_up_at(&client, second.address, "Bruno").await;
-    befriend(&client, second.address, &a, &b).await;
+    befriend_settled(&client, second.address, &a, &b).await;
     let mut aws = Ws::signed_in(owner.address, &a).await;
     let mut bws = Ws::signed_in(second.address, &b).await;
     let lobby = two_player_game(&mut aws, &mut bws, &b).await;
