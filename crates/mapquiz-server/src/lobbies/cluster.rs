@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
@@ -64,11 +64,22 @@ pub struct ClusterRouter {
     timeout: Duration,
     waiting: Mutex<HashMap<u64, Waiting>>,
     next_id: AtomicU64,
+    /// Nodes that let a handed-over command time out, until when: while one still holds a lease, commands
+    /// for its lobbies fail at once instead of each waiting out the timeout (so once the lease expires, the
+    /// next command takes the lobby without queueing behind doomed ones).
+    suspects: Mutex<HashMap<Arc<str>, Instant>>,
+    lease: Duration,
 }
 
 impl ClusterRouter {
     /// A router running this node's lobbies in `local` and handing the others' commands over `bus`.
-    pub fn new(local: Arc<LocalRegistry>, bus: Arc<Bus>, node: Arc<str>, timeout: Duration) -> Arc<Self> {
+    pub fn new(
+        local: Arc<LocalRegistry>,
+        bus: Arc<Bus>,
+        node: Arc<str>,
+        timeout: Duration,
+        lease: Duration,
+    ) -> Arc<Self> {
         Arc::new(ClusterRouter {
             local,
             bus,
@@ -76,7 +87,31 @@ impl ClusterRouter {
             timeout,
             waiting: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
+            suspects: Mutex::new(HashMap::new()),
+            lease,
         })
+    }
+
+    /// Whether `node` let a command time out lately (and is forgotten once that is old).
+    fn suspect(&self, node: &Arc<str>) -> bool {
+        let mut suspects = self.suspects.lock().unwrap_or_else(PoisonError::into_inner);
+        match suspects.get(node) {
+            Some(until) if *until > Instant::now() => true,
+            Some(_) => {
+                suspects.remove(node);
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn set_suspect(&self, node: &Arc<str>, suspect: bool) {
+        let mut suspects = self.suspects.lock().unwrap_or_else(PoisonError::into_inner);
+        if suspect {
+            suspects.insert(node.clone(), Instant::now() + self.lease);
+        } else {
+            suspects.remove(node);
+        }
     }
 
     fn waiting(&self) -> MutexGuard<'_, HashMap<u64, Waiting>> {
@@ -153,7 +188,7 @@ impl ClusterRouter {
     /// Hands `cmd` to `node` and waits for it to be done there.
     async fn forward(
         &self,
-        node: &str,
+        node: &Arc<str>,
         lobby: &LobbyId,
         cmd: Command,
         requester: Option<&Requester>,
@@ -167,7 +202,7 @@ impl ClusterRouter {
         });
         self.waiting().insert(id, Waiting { outbox, done });
         let mail = LobbyMail::Command {
-            to: node.to_owned(),
+            to: node.to_string(),
             from: self.node.to_string(),
             id,
             lobby: lobby.clone(),
@@ -177,11 +212,15 @@ impl ClusterRouter {
         metrics::counter!("lobby_forwarded_total", "direction" => "out").increment(1);
         self.bus.publish(Event::Lobby(Box::new(mail)));
         match tokio::time::timeout(self.timeout, finished).await {
-            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Ok(outcome)) => {
+                self.set_suspect(node, false);
+                Ok(outcome)
+            }
             _ => {
                 self.waiting().remove(&id);
+                self.set_suspect(node, true);
                 metrics::counter!("lobby_forward_timeouts_total").increment(1);
-                tracing::warn!(lobby_id = %lobby, node, "the lobby's node did not answer in time");
+                tracing::warn!(lobby_id = %lobby, node = %node, "the lobby's node did not answer in time");
                 Err(Failure::Borrowed(text::OPERATION_FAILED))
             }
         }
@@ -202,6 +241,10 @@ impl LobbyRouter for ClusterRouter {
                 Routed::Done => return Ok(()),
                 Routed::Elsewhere { node, cmd, requester } => (node, cmd, requester),
             };
+            if self.suspect(&node) {
+                metrics::counter!("lobby_forward_skipped_total").increment(1);
+                return Err(Failure::Borrowed(text::OPERATION_FAILED));
+            }
             match self.forward(&node, lobby, back.clone(), asker.as_ref()).await? {
                 Outcome::Done => return Ok(()),
                 Outcome::Failed(message) => return Err(Failure::Owned(message)),

@@ -102,7 +102,8 @@ impl Lobbies {
         };
         let local = LocalRegistry::new(deps.clone(), config.rules(), config.mailbox, ownership);
         let cluster = shared.map(|SharedNodes { leases, node, presence }| {
-            let router = ClusterRouter::new(local.clone(), deps.bus.clone(), node, config.forward_timeout);
+            let router =
+                ClusterRouter::new(local.clone(), deps.bus.clone(), node, config.forward_timeout, config.lease);
             // Weak: the hub must not keep the router (and through it the registry) alive.
             let weak = Arc::downgrade(&router);
             deps.hub.listen_for_lobby_mail(MailSink(Arc::new(move |mail: &LobbyMail| {
@@ -190,9 +191,17 @@ impl Lobbies {
             Ok(lobbies) => {
                 for lobby in lobbies {
                     if let Err(e) = self.router.dispatch(&lobby, cmd(user.clone()), None).await {
-                        tracing::warn!(lobby_id = %lobby, error = %e, "a lobby did not hear of a socket");
+                        // At shutdown the lobbies stop taking commands: the next node hears of the socket.
+                        if self.deps.stop.is_cancelled() {
+                            tracing::debug!(lobby_id = %lobby, error = %e, "a lobby did not hear of a socket");
+                        } else {
+                            tracing::warn!(lobby_id = %lobby, error = %e, "a lobby did not hear of a socket");
+                        }
                     }
                 }
+            }
+            Err(e) if self.deps.stop.is_cancelled() => {
+                tracing::debug!(error = format!("{e:#}"), "cannot list a user's lobbies at shutdown")
             }
             Err(e) => tracing::warn!(error = format!("{e:#}"), "cannot list a user's lobbies"),
         }
