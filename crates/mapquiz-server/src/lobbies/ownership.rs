@@ -35,15 +35,26 @@ pub trait Ownership: Send + Sync {
     /// Takes the lobby for this node if nobody holds it, or says who does.
     async fn take(&self, lobby: &LobbyId) -> Result<Owner, OwnershipError>;
 
-    /// Keeps the leases of `held` (lobby, token); answers the lobbies whose lease is lost for sure (another
-    /// node holds it, or it expired). A Redis failure loses nothing: the next round tries again.
-    async fn renew(&self, held: &[(LobbyId, u64)]) -> Vec<LobbyId>;
+    /// Keeps the leases of `held` (lobby, token): which were extended, and which are lost for sure (another
+    /// node holds it, or it expired). After a Redis failure neither: the next round tries again, and a lease
+    /// not renewed in time runs out on this node too ([`Ownership::lease`]).
+    async fn renew(&self, held: &[(LobbyId, u64)]) -> Renewal;
+
+    /// How long a lease lasts from the moment it was asked for or renewed (`None`: no leases, one node).
+    fn lease(&self) -> Option<Duration>;
 
     /// Gives the lease back, if still held with `fence`; `deleted` also forgets the lobby's token counter.
     async fn release(&self, lobby: &LobbyId, fence: u64, deleted: bool);
 
     /// Whether leases exist at all (several nodes).
     fn is_shared(&self) -> bool;
+}
+
+/// What a round of renewals did.
+#[derive(Debug, Default)]
+pub struct Renewal {
+    pub renewed: Vec<LobbyId>,
+    pub lost: Vec<LobbyId>,
 }
 
 /// One node: every lobby is this node's, without a fence.
@@ -55,8 +66,12 @@ impl Ownership for SoleNode {
         Ok(Owner::Here(None))
     }
 
-    async fn renew(&self, _held: &[(LobbyId, u64)]) -> Vec<LobbyId> {
-        Vec::new()
+    async fn renew(&self, _held: &[(LobbyId, u64)]) -> Renewal {
+        Renewal::default()
+    }
+
+    fn lease(&self) -> Option<Duration> {
+        None
     }
 
     async fn release(&self, _lobby: &LobbyId, _fence: u64, _deleted: bool) {}
@@ -134,22 +149,26 @@ impl Ownership for RedisLeases {
         Ok(if node == &*self.node { Owner::Here(Some(token)) } else { Owner::There(node.into()) })
     }
 
-    async fn renew(&self, held: &[(LobbyId, u64)]) -> Vec<LobbyId> {
-        let mut lost = Vec::new();
+    async fn renew(&self, held: &[(LobbyId, u64)]) -> Renewal {
+        let mut renewal = Renewal::default();
         let ttl = self.ttl_ms().to_string();
         for (lobby, fence) in held {
             let renewed: Result<i64, _> =
                 self.client.eval(RENEW, self.keys(lobby), vec![self.holder(*fence), ttl.clone()]).await;
             match renewed {
-                Ok(1) => {}
-                Ok(_) => lost.push(lobby.clone()),
+                Ok(1) => renewal.renewed.push(lobby.clone()),
+                Ok(_) => renewal.lost.push(lobby.clone()),
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot renew lobby leases; trying again at the next round");
                     break;
                 }
             }
         }
-        lost
+        renewal
+    }
+
+    fn lease(&self) -> Option<Duration> {
+        Some(self.ttl)
     }
 
     async fn release(&self, lobby: &LobbyId, fence: u64, deleted: bool) {

@@ -19,6 +19,7 @@ use mapquiz_domain::lobby::{Command, Effect, Lobby, LobbyConfig, NewLobby};
 use mapquiz_store::{StoreError, WriteOutcome};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Instant;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
@@ -40,6 +41,9 @@ struct Entry {
     handle: LobbyHandle,
     fence: Option<u64>,
     stop: CancellationToken,
+    /// Several nodes: past this the lease may have run out in Redis unnoticed (it was not renewed in
+    /// time), so this node stops the actor rather than act as an owner it may no longer be.
+    lease_until: Option<Instant>,
 }
 
 /// Where a lobby is, seen from this node.
@@ -107,7 +111,7 @@ impl LocalRegistry {
         let count = stored.len();
         for lobby in stored {
             let (lobby, repairs) = Lobby::restore(lobby, self.rules, now);
-            self.start(lobby, repairs, None);
+            self.start(lobby, repairs, (None, Instant::now()));
         }
         Ok(count)
     }
@@ -139,7 +143,17 @@ impl LocalRegistry {
         if held.is_empty() {
             return;
         }
-        for id in self.ownership.renew(&held).await {
+        let asked = Instant::now();
+        let renewal = self.ownership.renew(&held).await;
+        if let Some(until) = self.lease_from(asked) {
+            let mut actors = self.actors();
+            for id in &renewal.renewed {
+                if let Some(entry) = actors.get_mut(id) {
+                    entry.lease_until = Some(until);
+                }
+            }
+        }
+        for id in renewal.lost {
             tracing::warn!(lobby_id = %id, "lobby lease lost: another node runs it now");
             metrics::counter!("lobby_leases_lost_total").increment(1);
             self.evict(&id);
@@ -154,20 +168,27 @@ impl LocalRegistry {
     }
 
     /// Spawns a restored lobby's actor, writing with `fence`, and registers it.
-    fn start(&self, lobby: Lobby, repairs: Vec<Effect>, fence: Option<u64>) -> LobbyHandle {
+    fn start(&self, lobby: Lobby, repairs: Vec<Effect>, (fence, asked): (Option<u64>, Instant)) -> LobbyHandle {
         let id = lobby.id().clone();
         let (handle, rx) = LobbyHandle::channel(self.mailbox);
-        let tenure = self.register(&id, &handle, fence);
+        let tenure = self.register(&id, &handle, fence, asked);
         let forget = self.forgetting(id, handle.clone(), fence);
         Actor::spawn_restored(lobby, repairs, rx, self.deps.clone(), (tenure, forget));
         handle
     }
 
     /// Registers a new actor's handle; its tenure stops with the node, or alone when evicted.
-    fn register(&self, id: &LobbyId, handle: &LobbyHandle, fence: Option<u64>) -> Tenure {
+    fn register(&self, id: &LobbyId, handle: &LobbyHandle, fence: Option<u64>, asked: Instant) -> Tenure {
         let stop = self.deps.stop.child_token();
-        self.actors().insert(id.clone(), Entry { handle: handle.clone(), fence, stop: stop.clone() });
+        let lease_until = fence.and(self.lease_from(asked));
+        self.actors().insert(id.clone(), Entry { handle: handle.clone(), fence, stop: stop.clone(), lease_until });
         Tenure { fence, stop }
+    }
+
+    /// Until when a lease asked for (or renewed) at `asked` surely holds: a tenth is kept back for the
+    /// clocks of this node and Redis.
+    fn lease_from(&self, asked: Instant) -> Option<Instant> {
+        self.ownership.lease().map(|lease| asked + lease.mul_f64(0.9))
     }
 
     /// What an actor calls when it ends: its entry goes, unless it was replaced meanwhile, and its lease is
@@ -205,6 +226,7 @@ impl LocalRegistry {
         if self.deps.stop.is_cancelled() {
             return Err(StoreError::closed());
         }
+        let asked = Instant::now();
         let fence = match self.ownership.take(id).await {
             Ok(Owner::Here(fence)) => fence,
             Ok(Owner::There(node)) => return Ok(Found::Elsewhere(node)),
@@ -235,13 +257,20 @@ impl LocalRegistry {
         };
         tracing::info!(lobby_id = %id, "lobby restored on demand");
         let (lobby, repairs) = Lobby::restore(stored, self.rules, self.deps.clock.now());
-        Ok(Found::Live(self.start(lobby, repairs, fence)))
+        Ok(Found::Live(self.start(lobby, repairs, (fence, asked))))
     }
 
     fn live_handle(&self, id: &LobbyId) -> Option<LobbyHandle> {
         let mut actors = self.actors();
         match actors.get(id) {
             Some(entry) if entry.handle.is_closed() => {
+                actors.remove(id);
+                None
+            }
+            Some(entry) if entry.lease_until.is_some_and(|until| until <= Instant::now()) => {
+                tracing::warn!(lobby_id = %id, "lobby lease not renewed in time: this node stops running it");
+                metrics::counter!("lobby_leases_lost_total").increment(1);
+                entry.stop.cancel();
                 actors.remove(id);
                 None
             }
@@ -282,12 +311,13 @@ impl LocalRegistry {
     pub async fn create_here(&self, new: NewLobby, requester: Requester) -> Result<(), Failure> {
         let (lobby, effects) = Lobby::create(new, self.rules, self.deps.clock.now());
         let id = lobby.id().clone();
+        let asked = Instant::now();
         let fence = match self.ownership.take(&id).await {
             Ok(Owner::Here(fence)) => fence,
             Ok(Owner::There(_)) | Err(_) => return Err(Failure::Borrowed(text::OPERATION_FAILED)),
         };
         let (handle, rx) = LobbyHandle::channel(self.mailbox);
-        let tenure = self.register(&id, &handle, fence);
+        let tenure = self.register(&id, &handle, fence, asked);
         let forget = self.forgetting(id, handle, fence);
         let (done, finished) = oneshot::channel();
         Actor::spawn_created(lobby, effects, (requester, done), rx, self.deps.clone(), (tenure, forget));
