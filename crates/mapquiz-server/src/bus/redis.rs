@@ -32,6 +32,8 @@ use tokio::task::JoinHandle;
 
 /// Events waiting to be published; past this, new ones reach this node only.
 const PUBLISH_QUEUE: usize = 4096;
+/// Most events sent in one pipelined round trip.
+const PUBLISH_BATCH: usize = 256;
 /// Bound on one Redis command.
 const COMMAND_TIMEOUT: Duration = Duration::from_millis(500);
 
@@ -100,9 +102,21 @@ impl RedisBus {
         let failing = Arc::new(AtomicBool::new(false));
         let (client, flag) = (publisher.clone(), failing.clone());
         tasks.push(tokio::spawn(async move {
-            while let Some(payload) = pending.recv().await {
-                match client.publish::<i64, _, _>(channel.as_str(), payload).await {
-                    Ok(_) => {
+            let mut batch = Vec::with_capacity(PUBLISH_BATCH);
+            while pending.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
+                // One round trip for everything queued, in order: one PUBLISH awaited at a time would cap the
+                // bus at one event per round trip, and a burst (a lobby's reply and pushes) would queue.
+                let pipeline = client.pipeline();
+                let mut queued = Ok(());
+                for payload in batch.drain(..) {
+                    queued = queued.and(pipeline.publish::<(), _, _>(channel.as_str(), payload).await);
+                }
+                let sent = match queued {
+                    Ok(()) => pipeline.all::<fred::types::Value>().await.map(drop),
+                    Err(e) => Err(e),
+                };
+                match sent {
+                    Ok(()) => {
                         if flag.swap(false, Ordering::AcqRel) {
                             tracing::info!("Redis bus recovered: events reach every node again");
                         }
