@@ -386,3 +386,86 @@ async fn a_redis_cut_mid_game_gives_clear_errors_and_recovers() {
     assert_eq!(rankings(&mut bws, &lobby).await, expected);
     drop((aws, owner, second, proxy));
 }
+
+/// Sends `{type: kind, payload}` and answers the `<kind>_success` data, skipping the pushes before it.
+async fn succeed(ws: &mut Ws, kind: &str, payload: Value) -> Value {
+    ws.send(json!({"type": kind, "payload": payload})).await;
+    loop {
+        let frame = ws.recv_lobby().await;
+        if frame["type"] == format!("{kind}_success") {
+            return frame["data"].clone();
+        }
+        assert_ne!(frame["type"], "error", "{kind}: {frame}");
+    }
+}
+
+/// Frames on `ws` until the push `kind` (bounded by the socket's wait).
+async fn until_push(ws: &mut Ws, kind: &str) -> Value {
+    loop {
+        let frame = ws.recv_lobby().await;
+        if frame["type"] == kind {
+            return frame;
+        }
+    }
+}
+
+/// Four players on three nodes play a whole game: the host's node runs the lobby, the others' invitations,
+/// joins, readiness and progress are handed to it, and every push reaches every player wherever they are.
+#[tokio::test]
+async fn four_players_on_three_nodes_play_a_whole_game() {
+    let Some((db, redis)) = cluster_services().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        nodes.push(node(dir.path(), &db, &redis).await);
+    }
+    let on = [0, 1, 2, 1];
+    let mut users = Vec::new();
+    for (name, n) in ["Alice", "Bruno", "Chloe", "Driss"].into_iter().zip(on) {
+        users.push(sign_up_at(&client, nodes[n].address, name).await);
+    }
+    for guest in &users[1..] {
+        befriend(&client, nodes[2].address, &users[0], guest).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut sockets = Vec::new();
+    for (user, n) in users.iter().zip(on) {
+        sockets.push(Ws::signed_in(nodes[n].address, user).await);
+    }
+
+    let lobby = sockets[0].create_lobby(&["Océanie"]).await;
+    for guest in &users[1..] {
+        succeed(&mut sockets[0], "invite_to_lobby", json!({"lobbyId": lobby, "friendId": guest.id})).await;
+    }
+    for ws in &mut sockets[1..] {
+        until_push(ws, "lobby_invitation").await;
+        succeed(ws, "join_lobby", json!({"lobbyId": lobby})).await;
+    }
+    for ws in &mut sockets {
+        succeed(ws, "set_player_ready", json!({"lobbyId": lobby, "ready": true})).await;
+    }
+    for ws in &mut sockets {
+        assert_eq!(until_push(ws, "game_start").await["data"]["totalQuestions"], 7);
+    }
+
+    // Right answers per player; the rest of the seven are wrong. Alice and Driss tie.
+    let right = [7, 6, 5, 7];
+    let within = Duration::from_secs(10);
+    for step in 1..=7 {
+        for (ws, r) in sockets.iter_mut().zip(right) {
+            let validated = codes(0..step.min(r));
+            let incorrect = codes(r..step.max(r));
+            lists_until_accepted(ws, &lobby, (&validated, &incorrect), within).await;
+        }
+    }
+    for ws in &mut sockets {
+        let end = until_game_end(ws, &lobby).await;
+        assert_eq!(end["status"], "finished", "{end}");
+    }
+    let (a, b, c, d) = (&users[0].id, &users[1].id, &users[2].id, &users[3].id);
+    let expected = vec![(a.clone(), 1, 7), (d.clone(), 1, 7), (b.clone(), 3, 6), (c.clone(), 4, 5)];
+    for ws in &mut sockets {
+        assert_eq!(rankings(ws, &lobby).await, expected);
+    }
+}
