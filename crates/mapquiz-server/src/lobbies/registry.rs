@@ -309,6 +309,10 @@ fn post(handle: &LobbyHandle, job: Job) -> Result<Result<(), Failure>, Box<Job>>
 impl LocalRegistry {
     /// Creates the lobby here (a new lobby is this node's: nobody else knows its id yet).
     pub async fn create_here(&self, new: NewLobby, requester: Requester) -> Result<(), Failure> {
+        // A stopping node takes no new lobby: the player's next try reaches a node that stays.
+        if self.deps.stop.is_cancelled() {
+            return Err(Failure::Borrowed(text::OPERATION_FAILED));
+        }
         let (lobby, effects) = Lobby::create(new, self.rules, self.deps.clock.now());
         let id = lobby.id().clone();
         let asked = Instant::now();
