@@ -17,6 +17,10 @@ pub trait Presence: Send + Sync {
     /// `last_seen` unchanged; returns how many changed.
     async fn reset_presence(&self, keep: &[String]) -> Result<u64, StoreError>;
 
+    /// Sweep (several nodes): turns the flag off, with `last_seen = now`, for every online user not in `keep`
+    /// (users a live node holds, or may hold again soon); returns them, so their friends can be told.
+    async fn sweep_presence(&self, keep: &[String], now: Timestamp) -> Result<Vec<String>, StoreError>;
+
     /// Repair: marks online (with `last_seen = now`) those of `user_ids` whose flag is off; returns them.
     async fn mark_online(&self, user_ids: &[String], now: Timestamp) -> Result<Vec<String>, StoreError>;
 }

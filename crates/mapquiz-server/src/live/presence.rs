@@ -227,6 +227,9 @@ impl Presence {
                 }
             }
             let now = self.clock.now();
+            if let (Some(nodes), false) = (&self.nodes, was_failing) {
+                self.sweep(nodes, now).await;
+            }
             match self.store.mark_online(&users, now).await {
                 Ok(repaired) => {
                     for user in repaired.iter().filter(|u| self.hub.holds(u)) {
@@ -236,6 +239,32 @@ impl Presence {
                 }
                 Err(e) => tracing::warn!(error = format!("{e:#}"), "cannot repair presence flags"),
             }
+        }
+    }
+
+    /// Several nodes: turns offline (and tells their friends) the users flagged online that no live node
+    /// holds: those of a node that died or left without cleaning up, once its heartbeat expired. Users held
+    /// here, or waiting out their offline grace here, are kept; nothing is swept when the registry cannot be
+    /// read. A user who just connected elsewhere and is swept too early is repaired by that node's next
+    /// heartbeat.
+    async fn sweep(&self, nodes: &Nodes, now: mapquiz_domain::Timestamp) {
+        let mut keep = match nodes.held_by_others().await {
+            Ok(keep) => keep,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot read the node registry: no presence sweep this round");
+                return;
+            }
+        };
+        keep.extend(self.hub.users());
+        keep.extend(self.pending().keys().cloned());
+        match self.store.sweep_presence(&keep, now).await {
+            Ok(swept) => {
+                for user in swept {
+                    tracing::info!(user_id = %user, "presence swept: no live node holds the user");
+                    self.tell_friends(&user, false, now).await;
+                }
+            }
+            Err(e) => tracing::warn!(error = format!("{e:#}"), "cannot sweep presence flags"),
         }
     }
 

@@ -116,3 +116,34 @@ pub(crate) async fn friends_and_presence_cross_nodes(node_a: &Node, node_b: &Nod
     bob_ws.expect_friend_status(&alice, true).await;
     (alice, alice_ws, bob, bob_ws)
 }
+
+/// A node that dies (SIGKILL: no shutdown, its users never marked offline) no longer leaves them shown
+/// online: once its heartbeat expires, a live node sweeps them offline and tells their friends.
+#[tokio::test]
+async fn a_dead_nodes_users_are_swept_offline_by_a_live_node() {
+    let Some(redis) = test_redis_url() else { return };
+    let Some(db) = TestDatabase::new(true).await else { return };
+    let node_a = start(db.url(), &redis, &[]).await;
+    let mut node_b = start(db.url(), &redis, &[]).await;
+    let (_alice, mut alice_ws, bob, bob_ws) = friends_and_presence_cross_nodes(&node_a, &node_b).await;
+
+    node_b.kill();
+    drop(bob_ws);
+    let killed = Instant::now();
+    // The heartbeat expiry (15 s) and the next sweep (every 5 s), with a margin for a loaded machine.
+    let deadline = killed + Duration::from_secs(40);
+    let frame = loop {
+        assert!(Instant::now() < deadline, "Bob is swept offline within 40 s");
+        // Short waits: the socket's own read panics after 10 s of silence.
+        if let Ok(frame) = tokio::time::timeout(Duration::from_secs(1), alice_ws.recv()).await
+            && frame["type"] == "friend_status_change"
+        {
+            break frame;
+        }
+    };
+    assert_eq!(frame["payload"]["friendId"], bob.id.as_str(), "{frame}");
+    assert_eq!(frame["payload"]["isOnline"], false, "{frame}");
+    let swept_after = killed.elapsed();
+    assert!(swept_after > Duration::from_secs(10), "not before the dead node's heartbeat expired: {swept_after:?}");
+    assert!(!node_a.log().contains("ERROR"), "{}", node_a.log());
+}

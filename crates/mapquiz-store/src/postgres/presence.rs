@@ -26,6 +26,16 @@ impl Presence for PgStore {
         Ok(done.rows_affected())
     }
 
+    async fn sweep_presence(&self, keep: &[String], now: Timestamp) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "UPDATE users SET is_online = FALSE, last_seen = $2 WHERE is_online AND id <> ALL($1) RETURNING id",
+        )
+        .bind(keep)
+        .bind(DbTime(now))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     async fn mark_online(&self, ids: &[String], now: Timestamp) -> Result<Vec<String>, StoreError> {
         if ids.is_empty() {
             return Ok(Vec::new());

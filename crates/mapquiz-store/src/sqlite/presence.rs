@@ -29,6 +29,18 @@ impl Presence for SqliteStore {
         Ok(done.rows_affected())
     }
 
+    async fn sweep_presence(&self, keep: &[String], now: Timestamp) -> Result<Vec<String>, StoreError> {
+        let keep = serde_json::to_string(keep).map_err(|e| StoreError::Other(sqlx::Error::Encode(e.into())))?;
+        Ok(sqlx::query_scalar(
+            "UPDATE users SET is_online = 0, last_seen = $2 \
+             WHERE is_online = 1 AND id NOT IN (SELECT value FROM json_each($1)) RETURNING id",
+        )
+        .bind(keep)
+        .bind(DbTime(now))
+        .fetch_all(&self.writer)
+        .await?)
+    }
+
     async fn mark_online(&self, ids: &[String], now: Timestamp) -> Result<Vec<String>, StoreError> {
         if ids.is_empty() {
             return Ok(Vec::new());

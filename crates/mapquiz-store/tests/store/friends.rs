@@ -28,6 +28,7 @@ on_both_backends!(
     accept_races_a_crossing_send,
     presence_transitions,
     reset_presence_spares_kept_users,
+    sweep_presence_turns_off_and_names_the_unheld,
     reset_presence_with_thousands_of_kept_ids,
     mark_online_repairs_only_flags_that_are_off,
 );
@@ -667,6 +668,27 @@ async fn reset_presence_spares_kept_users(pg: bool) {
         assert!(!user(&store, id).await.is_online, "{id}");
     }
     assert!(store.set_online("u0", at(100)).await.unwrap(), "a reset user goes online again");
+}
+
+async fn sweep_presence_turns_off_and_names_the_unheld(pg: bool) {
+    let Some((_db, store)) = migrated(pg).await else {
+        return;
+    };
+    let ids = ["s0", "s'1", "s2", "s3"];
+    people(&store, &ids).await;
+    for id in &ids[..3] {
+        store.set_online(id, at(1)).await.unwrap();
+    }
+    let keep = vec!["s'1".to_owned(), "s3".to_owned()];
+    let mut swept = store.sweep_presence(&keep, at(50)).await.unwrap();
+    swept.sort();
+    assert_eq!(swept, ["s0", "s2"], "the online users no node holds, and only they");
+    for (id, online, seen) in [("s0", false, Some(at(50))), ("s'1", true, Some(at(1))), ("s2", false, Some(at(50)))] {
+        let u = user(&store, id).await;
+        assert_eq!((u.is_online, u.last_seen), (online, seen), "{id}");
+    }
+    assert!(!user(&store, "s3").await.is_online, "an offline user stays so");
+    assert!(store.sweep_presence(&keep, at(60)).await.unwrap().is_empty(), "nothing left to sweep");
 }
 
 async fn reset_presence_with_thousands_of_kept_ids(pg: bool) {
