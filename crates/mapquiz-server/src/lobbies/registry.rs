@@ -218,14 +218,12 @@ impl LocalRegistry {
         if let Some(handle) = self.live_handle(id) {
             return Ok(Found::Live(handle));
         }
-        let _turn = self.restoring.lock().await;
-        if let Some(handle) = self.live_handle(id) {
-            return Ok(Found::Live(handle));
-        }
         // Shutting down: no lobby is taken or restored any more (its lease is being given back).
         if self.deps.stop.is_cancelled() {
             return Err(StoreError::closed());
         }
+        // Asked outside the restore lock: most lookups find another node's lobby, and must not queue behind
+        // each other's Redis round trips. Two lookups of one lobby here both get this node's same token.
         let asked = Instant::now();
         let fence = match self.ownership.take(id).await {
             Ok(Owner::Here(fence)) => fence,
@@ -235,6 +233,10 @@ impl LocalRegistry {
                 return Err(StoreError::closed());
             }
         };
+        let _turn = self.restoring.lock().await;
+        if let Some(handle) = self.live_handle(id) {
+            return Ok(Found::Live(handle));
+        }
         if let Some(fence) = fence {
             match self.deps.store.claim_lobby(id, fence).await? {
                 WriteOutcome::Stored => {}
