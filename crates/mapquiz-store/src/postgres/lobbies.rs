@@ -245,54 +245,7 @@ async fn save_progress<'a>(
     Ok(())
 }
 
-/// Checks `fence` against the stored token and stores it, inside the caller's transaction: `Stored` when the
-/// write may go on (or there is no fence), `Fenced` when a newer token is stored, `LobbyGone` when the lobby
-/// is not stored. On PostgreSQL the update also locks the lobby's row until the commit.
-async fn take_fence(conn: &mut PgConnection, lobby: &LobbyId, fence: Option<u64>) -> Result<WriteOutcome, StoreError> {
-    let Some(fence) = fence else { return Ok(WriteOutcome::Stored) };
-    let fence = i64::try_from(fence).unwrap_or(i64::MAX);
-    let taken = sqlx::query("UPDATE lobbies SET fence = $2 WHERE id = $1 AND fence <= $2")
-        .bind(lobby.as_str())
-        .bind(fence)
-        .execute(&mut *conn)
-        .await?;
-    if taken.rows_affected() > 0 {
-        return Ok(WriteOutcome::Stored);
-    }
-    let stored: Option<i64> = sqlx::query_scalar("SELECT fence FROM lobbies WHERE id = $1")
-        .bind(lobby.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(if stored.is_some() { WriteOutcome::Fenced } else { WriteOutcome::LobbyGone })
-}
-
-/// Writes one lobby's changes inside the caller's transaction.
-async fn write_lobby(
-    conn: &mut PgConnection,
-    lobby: &LobbyId,
-    changes: &[Change],
-    now: Timestamp,
-) -> Result<WriteOutcome, StoreError> {
-    if changes.is_empty() {
-        return Ok(WriteOutcome::Stored);
-    }
-    if !matches!(changes.first(), Some(Change::CreateLobby { .. })) {
-        // Stamps the lobby, checks it is still stored and locks its row until the commit, in one statement.
-        let touched = sqlx::query("UPDATE lobbies SET updated_at = $2 WHERE id = $1")
-            .bind(lobby.as_str())
-            .bind(DbTime(now))
-            .execute(&mut *conn)
-            .await?;
-        if touched.rows_affected() == 0 {
-            let only_deletes = changes.iter().all(|c| matches!(c, Change::DeleteLobby));
-            return Ok(if only_deletes { WriteOutcome::Stored } else { WriteOutcome::LobbyGone });
-        }
-    }
-    for change in changes {
-        apply(&mut *conn, lobby, change, now).await?;
-    }
-    Ok(WriteOutcome::Stored)
-}
+crate::lobby_rows::lobby_write_fns!(PgConnection);
 
 fn not_an_id() -> StoreError {
     StoreError::Other(sqlx::Error::Decode("a stored lobby id is not an identifier".into()))
