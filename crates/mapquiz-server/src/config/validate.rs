@@ -388,7 +388,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         fair_play_max_new_codes: raw.lobby_fair_play_max_new_codes,
         progress_flush: p.positive("lobby_progress_flush_ms", raw.lobby_progress_flush_ms),
         mailbox: raw.lobby_mailbox,
-        lease: p.positive("lobby_lease_ms", raw.lobby_lease_ms),
+        lease: Duration::from_millis(raw.lobby_lease_ms),
         forward_timeout: p.positive("lobby_forward_timeout_ms", raw.lobby_forward_timeout_ms),
     };
     if lobbies.lease < Duration::from_millis(300) {

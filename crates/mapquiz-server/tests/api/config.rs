@@ -102,6 +102,19 @@ fn malformed_values_name_the_key_and_the_expected_form() {
 }
 
 #[test]
+fn lobby_leases_and_hand_overs_have_bounds() {
+    let config = load(&[]).expect("defaults load");
+    assert_eq!(config.lobbies.lease, std::time::Duration::from_secs(5));
+    assert_eq!(config.lobbies.forward_timeout, std::time::Duration::from_secs(3));
+    for lease in [0, 299] {
+        let e = number_errors("lobby_lease_ms", lease);
+        assert_eq!(e, "`lobby_lease_ms`: must be at least 300 (a lease is renewed every third of it)", "{lease}");
+    }
+    assert!(Config::from_figment(&Figment::new().merge(("lobby_lease_ms", 300u64))).is_ok());
+    assert_eq!(number_errors("lobby_forward_timeout_ms", 0), "`lobby_forward_timeout_ms`: must be greater than 0");
+}
+
+#[test]
 fn redis_may_be_one_server_a_cluster_or_a_sentinel_primary() {
     for url in [
         "redis://cache:6379/2",

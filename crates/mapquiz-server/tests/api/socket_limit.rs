@@ -125,14 +125,7 @@ async fn the_per_user_socket_limit_holds_across_nodes_and_a_dead_node_frees_its_
 #[tokio::test]
 async fn while_redis_is_unreachable_the_limit_is_counted_on_the_node() {
     let Some(redis_url) = test_redis_url() else { return };
-    let upstream = url::Url::parse(&redis_url).unwrap();
-    let upstream = tokio::net::lookup_host((upstream.host_str().unwrap(), upstream.port().unwrap_or(6379)))
-        .await
-        .unwrap()
-        .next()
-        .unwrap();
-    let proxy = Proxy::start(upstream).await;
-    let proxied = format!("redis://{}", proxy.address);
+    let (proxy, proxied) = Proxy::in_front_of_redis(&redis_url).await;
     let app =
         TestApp::spawn_with(false, |f| f.merge(("redis_url", proxied.as_str())).merge(("ws_max_sockets_per_user", 2)))
             .await

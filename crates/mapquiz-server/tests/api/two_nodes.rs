@@ -28,14 +28,7 @@ pub(crate) async fn start(database_url: &str, redis_url: &str, extra: &[(&str, &
 async fn friends_and_presence_cross_nodes_and_survive_a_redis_outage() {
     let Some(redis) = test_redis_url() else { return };
     let Some(db) = TestDatabase::new(true).await else { return };
-    let upstream = url::Url::parse(&redis).unwrap();
-    let upstream = tokio::net::lookup_host((upstream.host_str().unwrap(), upstream.port().unwrap_or(6379)))
-        .await
-        .unwrap()
-        .next()
-        .unwrap();
-    let proxy = Proxy::start(upstream).await;
-    let proxied = format!("redis://{}", proxy.address);
+    let (proxy, proxied) = Proxy::in_front_of_redis(&redis).await;
     let node_a = start(db.url(), &proxied, &[]).await;
     let node_b = start(db.url(), &proxied, &[]).await;
     node_a.wait_for_bus("connected").await;

@@ -336,9 +336,7 @@ async fn a_rolling_restart_of_every_node_during_a_game() {
 #[tokio::test]
 async fn a_redis_cut_mid_game_gives_clear_errors_and_recovers() {
     let Some((db, redis)) = cluster_services().await else { return };
-    let upstream: SocketAddr = redis.trim_start_matches("redis://").trim_end_matches('/').parse().unwrap();
-    let proxy = crate::support::proxy::Proxy::start(upstream).await;
-    let through = format!("redis://{}", proxy.address);
+    let (proxy, through) = crate::support::proxy::Proxy::in_front_of_redis(&redis).await;
     let dir = tempfile::tempdir().unwrap();
     let owner = node(dir.path(), &db, &through).await;
     let second = node(dir.path(), &db, &through).await;

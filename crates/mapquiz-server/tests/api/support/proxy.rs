@@ -19,6 +19,19 @@ pub struct Proxy {
 }
 
 impl Proxy {
+    /// A proxy in front of the Redis at `url`, and the `redis://` URL that goes through it.
+    pub async fn in_front_of_redis(url: &str) -> (Proxy, String) {
+        let parsed = url::Url::parse(url).unwrap();
+        let upstream = tokio::net::lookup_host((parsed.host_str().unwrap(), parsed.port().unwrap_or(6379)))
+            .await
+            .unwrap()
+            .next()
+            .unwrap();
+        let proxy = Proxy::start(upstream).await;
+        let through = format!("redis://{}", proxy.address);
+        (proxy, through)
+    }
+
     pub async fn start(upstream: SocketAddr) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
