@@ -70,7 +70,10 @@ async fn friends_and_presence_cross_nodes_and_survive_a_redis_outage() {
             node_b.post_as(&dave, &format!("/api/friends/requests/{id}"), json!({"action": "reject"})).await;
         assert_eq!(status, 200);
     }
-    assert!(!node_a.log().contains("ERROR") && !node_b.log().contains("ERROR"), "{}\n{}", node_a.log(), node_b.log());
+    // Ours, not the Redis client's: fred itself logs a resubscription that timed out during the cut as an
+    // error, and retries.
+    let ours = |log: String| log.lines().any(|l| l.contains(" ERROR ") && !l.contains(" ERROR fred-"));
+    assert!(!ours(node_a.log()) && !ours(node_b.log()), "{}\n{}", node_a.log(), node_b.log());
 }
 
 /// Alice (node A) and Bob (node B) become friends through pushes that cross nodes, and presence follows
