@@ -1,5 +1,6 @@
 //! The application's life: build (store, migrations, state, listener), serve, drain and close.
 
+use crate::scores::writer::ScoreWriter;
 use crate::audit::Audit;
 use crate::auth::Auth;
 use crate::clock::{DynClock, SystemClock};
@@ -69,6 +70,7 @@ impl App {
         let (routes, _) = crate::http::routes_for(config.role).split_for_parts();
         let (_, openapi) = crate::http::routes().split_for_parts();
         let openapi_json = openapi.to_json().context("cannot render the OpenAPI document")?;
+        let score_writer = ScoreWriter::start(store.clone());
         let state = AppState::new(Inner {
             limiters: Arc::new(Limiters::new(config.rate_limits.clone())),
             config,
@@ -85,6 +87,7 @@ impl App {
             shutdown: CancellationToken::new(),
             openapi_json,
             bug_report_wakeup: Arc::new(tokio::sync::Notify::new()),
+            score_writer,
         });
         // Start-up is complete: /readyz may now answer ready (while the database answers).
         state.ready.store(true, Ordering::Release);

@@ -1,5 +1,6 @@
 //! The two error shapes of protocol §0.4 and the one place that maps failures onto them.
 
+use std::sync::Arc;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use mapquiz_store::StoreError;
@@ -107,6 +108,13 @@ pub fn count_store_error(e: &StoreError) {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        Self::from(Arc::new(e))
+    }
+}
+
+/// A failure shared by the requests of a group commit.
+impl From<Arc<StoreError>> for ApiError {
+    fn from(e: Arc<StoreError>) -> Self {
         count_store_error(&e);
         if e.is_unavailable() {
             tracing::warn!(error = format!("{e:#}"), "database unavailable");

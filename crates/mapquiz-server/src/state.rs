@@ -53,6 +53,8 @@ pub struct Inner {
     pub openapi_json: String,
     /// Wakes the bug-report delivery worker as soon as a report is stored.
     pub bug_report_wakeup: Arc<tokio::sync::Notify>,
+    /// Group-commits the solo games players save.
+    pub score_writer: crate::scores::writer::ScoreWriter,
 }
 
 impl AppState {

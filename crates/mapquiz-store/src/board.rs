@@ -4,7 +4,7 @@
 use crate::{BoardEntry, NewScore, Score};
 use mapquiz_domain::Timestamp;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The duration key of a game without a duration: after every real one (at most 86 400). The SQL writes it
 /// as the literal `2147483647` in `coalesce(duration, 2147483647)`, which must match the index expression.
@@ -17,14 +17,20 @@ const FOLD_EVERY: u32 = 64;
 
 /// Counts the leaderboard games a store stored, to fold pending count changes at a steady cadence.
 #[derive(Debug, Default)]
-pub(crate) struct FoldCadence(AtomicU32);
+pub(crate) struct FoldCadence(AtomicU64);
 
 impl FoldCadence {
-    /// Whether the game just stored should fold the pending count changes: the store's first one (so that
-    /// changes left by processes that stopped before their next fold do not pile up), then every
-    /// [`FOLD_EVERY`]th. The count wraps at 2³², a multiple of [`FOLD_EVERY`].
-    pub(crate) fn due(&self) -> bool {
-        self.0.fetch_add(1, Ordering::Relaxed).is_multiple_of(FOLD_EVERY)
+    /// Whether the `games` leaderboard games just stored should fold the pending count changes: the store's
+    /// first one (so that changes left by processes that stopped before their next fold do not pile up), then
+    /// whenever the count passes a multiple of [`FOLD_EVERY`].
+    pub(crate) fn due(&self, games: usize) -> bool {
+        let games = games as u64;
+        if games == 0 {
+            return false;
+        }
+        let before = self.0.fetch_add(games, Ordering::Relaxed);
+        let every = u64::from(FOLD_EVERY);
+        before.is_multiple_of(every) || before / every != (before + games - 1) / every
     }
 }
 

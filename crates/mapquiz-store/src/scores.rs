@@ -87,7 +87,14 @@ pub struct BoardEntry {
 pub trait Scores: Send + Sync {
     /// Stores a solo game and, in the same transaction, makes it the player's best on each of
     /// `score.boards` where it beats the current best (see [`BoardEntry`] for the order).
-    async fn insert_score(&self, score: &NewScore) -> Result<Score, StoreError>;
+    async fn insert_score(&self, score: &NewScore) -> Result<Score, StoreError> {
+        self.insert_score_group(std::slice::from_ref(score)).await?;
+        Ok(crate::board::stored(score))
+    }
+
+    /// Stores games as they come in from players, many in one transaction (a group commit), each made the
+    /// player's best as [`Scores::insert_score`] would, in slice order; all are stored or none.
+    async fn insert_score_group(&self, scores: &[NewScore]) -> Result<(), StoreError>;
 
     /// Stores many games at once (demo data, imports), bests maintained as by [`Scores::insert_score`]; one
     /// transaction for the whole slice.

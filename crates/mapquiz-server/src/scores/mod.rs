@@ -1,5 +1,7 @@
 //! Solo scores (protocol §5): saving a finished game, the history chart, the totals.
 
+pub mod writer;
+
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, json};
 use crate::http::json::JsonBody;
@@ -10,7 +12,7 @@ use axum::response::Response;
 use chrono::NaiveDate;
 use mapquiz_domain::scores::{GameMode, Period, ScoreInput, day_month_label, local_day, regions_key};
 use mapquiz_domain::{Timestamp, new_id};
-use mapquiz_store::{BoardPeriod, NewScore, Score};
+use mapquiz_store::{BoardPeriod, NewScore};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -55,15 +57,15 @@ pub struct ScoreBody {
     created_at: Timestamp,
 }
 
-impl From<Score> for ScoreBody {
-    fn from(s: Score) -> Self {
+impl From<&NewScore> for ScoreBody {
+    fn from(s: &NewScore) -> Self {
         ScoreBody {
-            id: s.id,
-            user_id: s.user_id,
+            id: s.id.clone(),
+            user_id: s.user_id.clone(),
             score: s.score,
             total_questions: s.total_questions,
-            selected_regions: s.selected_regions,
-            game_mode: s.game_mode,
+            selected_regions: s.selected_regions.clone(),
+            game_mode: s.game_mode.clone(),
             duration: s.duration,
             created_at: s.created_at,
         }
@@ -103,14 +105,10 @@ async fn save(
         created_at: now,
         boards,
     };
-    // The write runs to its end in a task of its own: a request dropped by the timeout or by a client that
-    // went away would otherwise abandon the transaction midway, and its connection would go back to the pool
-    // with the transaction (and its row locks) open until the deferred rollback runs.
-    let store = state.store.clone();
-    let score = tokio::spawn(async move { store.insert_score(&new_score).await })
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))??;
-    Ok(json(StatusCode::OK, &Saved { success: true, score: score.into() }))
+    let score = ScoreBody::from(&new_score);
+    // Group-committed with the games saved meanwhile, by the writer's own task (see `writer`).
+    state.score_writer.save(new_score).await.map_err(ApiError::from)?;
+    Ok(json(StatusCode::OK, &Saved { success: true, score }))
 }
 
 /// The original's alias with a trailing slash.

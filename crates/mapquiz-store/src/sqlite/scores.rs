@@ -139,16 +139,21 @@ async fn upsert_bests(conn: &mut SqliteConnection, rows: &[BestRow<'_>]) -> Resu
 
 #[async_trait]
 impl Scores for SqliteStore {
-    async fn insert_score(&self, score: &NewScore) -> Result<Score, StoreError> {
-        let scores = std::slice::from_ref(score);
+    async fn insert_score_group(&self, scores: &[NewScore]) -> Result<(), StoreError> {
+        if scores.is_empty() {
+            return Ok(());
+        }
+        let mut rows = board::best_rows(scores);
+        // In key order: the same lock order in concurrent groups (several nodes), neighbouring index pages.
+        rows.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
         let mut tx = self.writer.begin().await?;
         insert_games(&mut tx, scores).await?;
-        upsert_bests(&mut tx, &board::best_rows(scores)).await?;
+        upsert_bests(&mut tx, &rows).await?;
         tx.commit().await?;
-        if !score.boards.is_empty() && self.folds.due() {
+        if self.folds.due(scores.iter().filter(|s| !s.boards.is_empty()).count()) {
             fold_counts_quietly(&self.writer).await;
         }
-        Ok(board::stored(score))
+        Ok(())
     }
 
     async fn insert_scores(&self, scores: &[NewScore]) -> Result<(), StoreError> {
