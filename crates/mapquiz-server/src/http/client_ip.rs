@@ -1,9 +1,7 @@
 //! The client's address: the TCP peer, or for a trusted proxy the address it appended to `X-Forwarded-For`.
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::HeaderMap;
-use axum::middleware::Next;
-use axum::response::Response;
 use ipnet::IpNet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -12,7 +10,7 @@ use std::sync::Arc;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
 
-/// The peers whose `X-Forwarded-For` is believed: all that [`layer`] needs.
+/// The peers whose `X-Forwarded-For` is believed.
 #[derive(Clone, Debug)]
 pub struct TrustedProxies(pub Arc<[IpNet]>);
 
@@ -55,16 +53,14 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Stores [`ClientIp`] in the request for the rate limiters, the audit log and the handlers.
-pub async fn layer(State(trusted): State<TrustedProxies>, mut req: Request, next: Next) -> Response {
+/// The request's client, from its TCP peer and, behind `trusted` proxies, their `X-Forwarded-For`.
+pub fn of(req: &Request, trusted: &TrustedProxies) -> ClientIp {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    let ip = resolve(peer, req.headers(), &trusted.0);
-    req.extensions_mut().insert(ClientIp(ip));
-    next.run(req).await
+    ClientIp(resolve(peer, req.headers(), &trusted.0))
 }
 
 #[cfg(test)]

@@ -5,9 +5,8 @@
 //! refused with 403 before routing.
 
 use crate::error::{ApiError, AuthError, is_auth_path};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
@@ -21,30 +20,26 @@ pub struct AllowedOrigins(pub Arc<[String]>);
 
 impl AllowedOrigins {
     /// The request's `Origin` when it is on the allowlist.
-    fn allowed<'h>(&self, headers: &'h HeaderMap) -> Option<&'h HeaderValue> {
+    pub fn allowed<'h>(&self, headers: &'h HeaderMap) -> Option<&'h HeaderValue> {
         let origin = headers.get(header::ORIGIN)?;
         let origin_str = origin.to_str().ok()?;
         self.0.iter().any(|o| o == origin_str).then_some(origin)
     }
 }
 
-/// Outer layer: adds the allow-origin headers to every response for an allowlisted origin, so that even
-/// a 429 or a 404 can be read by the web client.
-pub async fn decorate(State(origins): State<AllowedOrigins>, req: Request, next: Next) -> Response {
-    let allowed = origins.allowed(req.headers()).cloned();
-    let mut res = next.run(req).await;
-    let headers = res.headers_mut();
+/// Adds the allow-origin headers for an allowlisted `origin` to every response, so that even a 429 or a 404
+/// can be read by the web client.
+pub fn decorate(headers: &mut HeaderMap, allowed: Option<HeaderValue>) {
     headers.append(header::VARY, HeaderValue::from_static("Origin"));
     if let Some(origin) = allowed {
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         headers.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
     }
-    res
 }
 
-/// Inner layer (after the rate limit): answers preflights and refuses foreign-origin writes on `/api`.
-pub async fn preflight_and_origin_check(State(origins): State<AllowedOrigins>, req: Request, next: Next) -> Response {
-    let allowed = origins.allowed(req.headers()).is_some();
+/// After the rate limit: the answer to a preflight, or the refusal of a foreign-origin write on `/api`;
+/// `None` lets the request through.
+pub fn preflight_or_refusal(req: &Request, allowed: bool) -> Option<Response> {
     if req.method() == Method::OPTIONS {
         let mut res = StatusCode::NO_CONTENT.into_response();
         if allowed {
@@ -53,16 +48,16 @@ pub async fn preflight_and_origin_check(State(origins): State<AllowedOrigins>, r
             h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static(ALLOW_HEADERS));
             h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static(MAX_AGE));
         }
-        return res;
+        return Some(res);
     }
     let writes = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH | Method::DELETE);
     let path = req.uri().path();
     if writes && !allowed && req.headers().contains_key(header::ORIGIN) && path.starts_with("/api/") {
-        return if is_auth_path(path) {
+        return Some(if is_auth_path(path) {
             AuthError::INVALID_ORIGIN.into_response()
         } else {
             ApiError::OriginNotAllowed.into_response()
-        };
+        });
     }
-    next.run(req).await
+    None
 }

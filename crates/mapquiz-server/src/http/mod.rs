@@ -1,10 +1,11 @@
 //! The HTTP edge: the router and the middleware every request passes through.
 //!
-//! Request order (outermost first): request id → trace span → metrics → response rules → client IP →
-//! CORS headers → global rate limit → preflight and origin check → path-segment check → timeout → route.
+//! Every request passes through the edge (request id, log span, client IP, rate limit, CORS, response
+//! rules, metrics; see [`edge`]), then the timeout, then its route.
 
 pub mod client_ip;
 pub mod cors;
+pub mod edge;
 pub mod json;
 pub mod meta;
 pub mod metrics;
@@ -16,13 +17,12 @@ pub mod request_id;
 use crate::config::Role;
 use crate::state::AppState;
 use axum::Router;
-use axum::extract::{MatchedPath, Request};
+use axum::extract::Request;
 use axum::http::StatusCode;
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::from_fn_with_state;
 use axum::response::Response;
+use std::sync::Arc;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
-use tracing::Level;
 use utoipa_axum::router::OpenApiRouter;
 
 /// Every route of the server, registered with its OpenAPI description.
@@ -58,50 +58,23 @@ pub fn routes_for(role: Role) -> OpenApiRouter<AppState> {
     routes
 }
 
-/// The complete application: `routes` (from [`routes`]) with the fallback and the middleware.
+/// The complete application: `routes` (from [`routes`]) with the fallback, the timeout and the edge (see
+/// [`edge`]).
 pub fn router(routes: Router<AppState>, state: AppState) -> Router {
     let http = &state.config.http;
     let timeout = http.request_timeout;
-    // Each layer gets only its part of the state.
-    let origins = cors::AllowedOrigins(http.cors_origins.as_slice().into());
-    let trusted = client_ip::TrustedProxies(http.trusted_proxies.as_slice().into());
+    let edge = edge::Edge {
+        origins: cors::AllowedOrigins(http.cors_origins.as_slice().into()),
+        trusted: client_ip::TrustedProxies(http.trusted_proxies.as_slice().into()),
+        limiters: state.limiters.clone(),
+    };
     routes
         .fallback(fallback)
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
-        .layer(from_fn(long_segments))
-        .layer(from_fn_with_state(origins.clone(), cors::preflight_and_origin_check))
-        .layer(from_fn_with_state(state.limiters.clone(), rate_limit::global))
-        .layer(from_fn_with_state(origins, cors::decorate))
-        .layer(from_fn_with_state(trusted, client_ip::layer))
-        .layer(from_fn(normalize::layer))
-        .layer(from_fn(metrics::layer))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(make_span)
-                .on_request(())
-                .on_response(DefaultOnResponse::new().level(Level::INFO))
-                .on_failure(DefaultOnFailure::new().level(Level::ERROR)),
-        )
-        .layer(from_fn(request_id::layer))
+        .layer(from_fn_with_state(Arc::new(edge), edge::layer))
         .with_state(state)
-}
-
-/// The request's span: route template (never the raw path or query, which may carry OAuth codes), method
-/// and request id; `user_id` is filled in once authentication has run.
-fn make_span(req: &Request) -> tracing::Span {
-    let route = req.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or("unmatched");
-    let request_id = req.headers().get(request_id::HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
-    tracing::info_span!("request", method = %req.method(), route, request_id, user_id = tracing::field::Empty)
 }
 
 async fn fallback(req: Request) -> Response {
     normalize::not_found(req.uri().path())
-}
-
-/// Path parameters longer than the limit can name nothing: 404 before any handler runs.
-async fn long_segments(req: Request, next: axum::middleware::Next) -> Response {
-    if req.uri().path().split('/').any(|s| s.len() > normalize::MAX_SEGMENT_LEN) {
-        return normalize::not_found(req.uri().path());
-    }
-    next.run(req).await
 }

@@ -3,9 +3,7 @@
 //! timeout, …).
 
 use crate::error::{ApiError, AuthError, JSON_UTF8, is_auth_path};
-use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 /// Longest path segment (and so path parameter) served; longer ones are 404.
@@ -28,12 +26,10 @@ const SECURITY_HEADERS: &[(&str, &str)] = &[
     ("x-xss-protection", "0"),
 ];
 
-/// Outer response rules, applied to everything the router and the inner layers produce.
-pub async fn layer(req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_owned();
-    let mut res = next.run(req).await;
+/// The response rules, applied to everything the router and the edge produce for a request to `path`.
+pub fn apply(mut res: Response, path: &str) -> Response {
     if res.status().is_client_error() || res.status().is_server_error() {
-        res = with_json_body(res, &path);
+        res = with_json_body(res, path);
     }
     let h = res.headers_mut();
     if h.get(header::CONTENT_TYPE).is_some_and(|v| v == "application/json") {

@@ -4,14 +4,11 @@
 use crate::config::{Quota, RateLimits};
 use crate::error::{ApiError, AuthError, is_auth_path};
 use crate::http::client_ip::ClientIp;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, RateLimiter};
 use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Paths outside the global limit: probes and scrapes must keep working under load.
@@ -105,25 +102,14 @@ pub fn too_many_requests(path: &str, retry_after_secs: u64) -> Response {
     }
 }
 
-/// The global limit, on every request but the probes.
-pub async fn global(State(limiters): State<Arc<Limiters>>, req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    if UNLIMITED_PATHS.contains(&path) {
-        return next.run(req).await;
+/// The global limit, on every request but the probes: the 429 when `ip` is over it.
+pub fn global(limiters: &Limiters, path: &str, ClientIp(ip): ClientIp) -> Option<Response> {
+    if UNLIMITED_PATHS.contains(&path) || (limiters.config.exempt_loopback && ip.is_loopback()) {
+        return None;
     }
-    let Some(ClientIp(ip)) = req.extensions().get::<ClientIp>().copied() else {
-        return next.run(req).await;
-    };
-    if limiters.config.exempt_loopback && ip.is_loopback() {
-        return next.run(req).await;
-    }
-    match limiters.check(&limiters.global, ip) {
-        Ok(()) => next.run(req).await,
-        Err(secs) => {
-            metrics::counter!("http_rate_limited_total", "limit" => "global").increment(1);
-            too_many_requests(path, secs)
-        }
-    }
+    let secs = limiters.check(&limiters.global, ip).err()?;
+    metrics::counter!("http_rate_limited_total", "limit" => "global").increment(1);
+    Some(too_many_requests(path, secs))
 }
 
 #[cfg(test)]

@@ -1,9 +1,6 @@
 //! A request id on every request and response (`x-request-id`), carried into the request's log span.
 
-use axum::extract::Request;
-use axum::http::HeaderValue;
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderValue};
 
 /// The header name, as load balancers and tracing tools use it.
 pub const HEADER: &str = "x-request-id";
@@ -15,16 +12,12 @@ fn acceptable(v: &HeaderValue) -> bool {
     (1..=64).contains(&b.len()) && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
 }
 
-/// Sets the id on the request (the log span reads it from there) and echoes it on the response.
-pub async fn layer(mut req: Request, next: Next) -> Response {
-    let id = match req.headers().get(HEADER) {
+/// The request's id: upstream's when acceptable, else a new one.
+pub fn resolve(headers: &HeaderMap) -> HeaderValue {
+    match headers.get(HEADER) {
         Some(v) if acceptable(v) => v.clone(),
         _ => HeaderValue::from_str(&mapquiz_domain::new_id()).unwrap_or(HeaderValue::from_static("invalid")),
-    };
-    req.headers_mut().insert(HEADER, id.clone());
-    let mut res = next.run(req).await;
-    res.headers_mut().insert(HEADER, id);
-    res
+    }
 }
 
 #[cfg(test)]
