@@ -3,6 +3,10 @@
 //! fixed total rate (wrk2 style: each connection follows its share of a fixed schedule, and latency counts
 //! from the request's intended send time, so a stalled server cannot hide its delay by slowing the bench).
 //!
+//! A non-2xx answer counts as completed (its latency recorded) and as an error of kind `status N`; a request
+//! without an answer (connection closed or reset, timeout) counts only as an error, and the connection is
+//! opened again.
+//!
 //! Users are signed up beforehand (only when the mix needs one), each with a few scores so that history and
 //! stats have something to read. With `post-score` in the mix, every acknowledged post is counted per user,
 //! and after the run each user's `totalGames` (`/api/scores/stats`, an exact count) must be what set-up
@@ -217,6 +221,7 @@ pub async fn run(opts: Options) -> anyhow::Result<Summary> {
     let mut latencies = Latencies::new()?;
     let mut errors = Errors::default();
     let mut completed = 0;
+    let measured_from = plan.measure_from;
     for t in tasks {
         let s = t.await.context("a connection panicked")??;
         latencies.merge(&s.latencies)?;
@@ -233,11 +238,14 @@ pub async fn run(opts: Options) -> anyhow::Result<Summary> {
         None => "closed model".to_owned(),
     };
     let names: Vec<String> = opts.mix.iter().map(|(r, w)| format!("{}={w}", r.name())).collect();
-    let mut summary = Summary::new("http", "requests", completed, opts.duration).with_errors(errors);
+    // The last answers may come after the planned end (and an open-model run that fell behind goes on until its
+    // schedule is sent): the rate is over the time actually taken.
+    let elapsed = measured_from.elapsed().max(opts.duration);
+    let mut summary = Summary::new("http", "requests", completed, elapsed).with_errors(errors);
     summary.series.push(latencies.series(&format!("request → whole answer ({})", names.join(","))));
     summary.server = server_stats;
     summary.notes.push(format!(
-        "{} connections, {model}, {} users, {:.0} s measured after {:.0} s warm-up",
+        "{} connections, {model}, {} users, {:.1} s measured after {:.1} s warm-up",
         opts.connections,
         users.len(),
         opts.duration.as_secs_f64(),
@@ -267,9 +275,16 @@ async fn connection(plan: &Plan, i: usize, cycle: usize) -> anyhow::Result<ConnS
                 if due >= plan.end {
                     break;
                 }
-                // Behind schedule the request goes at once; its latency still counts from when it was due.
-                tokio::time::sleep_until(due).await;
-                due
+                if Instant::now() >= due {
+                    // Behind schedule (the previous answer came late) the request goes at once, and its
+                    // latency counts from when it was due: the server's delay is not hidden.
+                    due
+                } else {
+                    // Ahead of schedule the connection waits; tokio's timer wakes up to a millisecond late,
+                    // the bench's delay and not the server's, so latency counts from the actual send.
+                    tokio::time::sleep_until(due).await;
+                    Instant::now()
+                }
             }
             _ => {
                 let now = Instant::now();
