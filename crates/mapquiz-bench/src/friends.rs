@@ -212,12 +212,21 @@ async fn presence(
         };
         for _ in 0..opts.presence_rounds {
             let connect = Instant::now();
-            let tx: Socket = senders.socket(s).await?;
-            if rx.wait_for(opts.wait, status(true)).await?.is_none() {
-                stats.lost += 1;
-                anyhow::bail!("an online presence push was lost");
+            // The receiver reads while the sender connects: the push may come before the sender has read its
+            // own `authenticated`, and its time is when it arrives, not when the sender is done.
+            let (tx, pushed) = tokio::join!(senders.socket(s), async {
+                let pushed = rx.wait_for(opts.wait, status(true)).await;
+                (pushed, connect.elapsed())
+            });
+            let tx: Socket = tx?;
+            match pushed {
+                (Ok(Some(_)), took) => stats.series[0].record(took),
+                (Ok(None), _) => {
+                    stats.lost += 1;
+                    anyhow::bail!("an online presence push was lost");
+                }
+                (Err(e), _) => return Err(e),
             }
-            stats.series[0].record(connect.elapsed());
             let closed = Instant::now();
             tx.close().await?;
             if rx.wait_for(opts.wait + opts.presence_grace, status(false)).await?.is_none() {

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper::header::{CONTENT_TYPE, COOKIE, HOST, HeaderValue};
-use hyper::{Method, Request};
+use hyper::{Method, Request, Uri};
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -52,7 +52,7 @@ impl Target {
 #[derive(Clone, Debug)]
 pub struct Template {
     method: Method,
-    path: String,
+    uri: Uri,
     cookie: Option<HeaderValue>,
     body: Option<Bytes>,
 }
@@ -60,14 +60,14 @@ pub struct Template {
 impl Template {
     /// A GET of `path` (with its query), with the session cookie `cookie` if any.
     pub fn get(path: &str, cookie: Option<&str>) -> anyhow::Result<Self> {
-        Ok(Template { method: Method::GET, path: path.to_owned(), cookie: header(cookie)?, body: None })
+        Ok(Template { method: Method::GET, uri: uri(path)?, cookie: header(cookie)?, body: None })
     }
 
     /// A POST of a JSON body.
     pub fn post_json(path: &str, cookie: Option<&str>, body: &serde_json::Value) -> anyhow::Result<Self> {
         Ok(Template {
             method: Method::POST,
-            path: path.to_owned(),
+            uri: uri(path)?,
             cookie: header(cookie)?,
             body: Some(Bytes::from(body.to_string())),
         })
@@ -76,7 +76,7 @@ impl Template {
     fn build(&self, target: &Target) -> anyhow::Result<Request<Full<Bytes>>> {
         let mut req = Request::builder()
             .method(self.method.clone())
-            .uri(self.path.as_str())
+            .uri(self.uri.clone())
             .body(Full::new(self.body.clone().unwrap_or_default()))
             .context("request")?;
         let headers = req.headers_mut();
@@ -89,6 +89,10 @@ impl Template {
         }
         Ok(req)
     }
+}
+
+fn uri(path: &str) -> anyhow::Result<Uri> {
+    path.parse().with_context(|| format!("bad request path {path}"))
 }
 
 fn header(value: Option<&str>) -> anyhow::Result<Option<HeaderValue>> {

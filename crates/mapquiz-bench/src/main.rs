@@ -33,7 +33,7 @@ enum Command {
         url: String,
         /// Routes and weights, e.g. `history=3,stats=1,post-score=1`. Names: get-session, history, stats,
         /// leaderboard, post-score, livez, health.
-        #[arg(long, default_value = "get-session=1", value_parser = http::parse_mix)]
+        #[arg(long, visible_alias = "route", default_value = "get-session=1", value_parser = http::parse_mix)]
         mix: MixArg,
         /// Connections, one virtual client each.
         #[arg(long, short = 'c', default_value_t = 50)]
@@ -95,7 +95,7 @@ enum Command {
         outputs: Outputs,
     },
     /// Opens many authenticated sockets: connect + authenticate latency, server memory per socket.
-    #[command(alias = "hold")]
+    #[command(visible_alias = "hold")]
     WsConnect {
         /// The server.
         #[arg(long, default_value = "http://127.0.0.1:3000")]
@@ -126,7 +126,7 @@ enum Command {
         outputs: Outputs,
     },
     /// Friend-request and presence push latency, on one node or across two.
-    #[command(alias = "push")]
+    #[command(visible_alias = "push")]
     Friends {
         /// The senders' node.
         #[arg(long, default_value = "http://127.0.0.1:3000")]
