@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// How long one expected frame may take before the run is called failed.
@@ -171,8 +172,11 @@ impl Server {
         let ws_url = format!("{}/ws", self.base.replacen("http", "ws", 1));
         let mut request = ws_url.into_client_request()?;
         request.headers_mut().insert("cookie", user.cookie.parse()?);
+        // Tungstenite reads into a 128 KiB buffer per socket by default; the server's frames are small, and
+        // ws-connect holds tens of thousands of sockets on the machine it measures.
+        let config = Some(WebSocketConfig::default().read_buffer_size(8 * 1024));
         let stream = match source {
-            None => tokio_tungstenite::connect_async_with_config(request, None, true).await?.0,
+            None => tokio_tungstenite::connect_async_with_config(request, config, true).await?.0,
             Some(ip) => {
                 let authority = self.base.split("://").nth(1).unwrap_or_default().split('/').next().unwrap_or_default();
                 let addr = tokio::net::lookup_host(authority).await?.next().context("the server has no address")?;
@@ -180,7 +184,7 @@ impl Server {
                 socket.bind((ip, 0).into())?;
                 let tcp = socket.connect(addr).await?;
                 tcp.set_nodelay(true)?;
-                tokio_tungstenite::client_async_with_config(request, MaybeTlsStream::Plain(tcp), None).await?.0
+                tokio_tungstenite::client_async_with_config(request, MaybeTlsStream::Plain(tcp), config).await?.0
             }
         };
         let mut socket = Socket { stream };
