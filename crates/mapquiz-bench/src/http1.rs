@@ -26,10 +26,14 @@ impl Target {
         let Some(rest) = url.strip_prefix("http://") else { bail!("only http:// URLs are supported: {url}") };
         let authority = rest.split('/').next().unwrap_or_default();
         let with_port = if authority.contains(':') { authority.to_owned() } else { format!("{authority}:80") };
-        let addr = tokio::net::lookup_host(&with_port)
-            .await
-            .with_context(|| format!("resolving {authority}"))?
-            .next()
+        let addrs: Vec<SocketAddr> =
+            tokio::net::lookup_host(&with_port).await.with_context(|| format!("resolving {authority}"))?.collect();
+        // `localhost` may resolve to ::1 first while the server listens on 127.0.0.1 only: IPv4 first.
+        let addr = addrs
+            .iter()
+            .find(|a| a.is_ipv4())
+            .or_else(|| addrs.first())
+            .copied()
             .with_context(|| format!("{authority} has no address"))?;
         Ok(Target { addr, host: HeaderValue::from_str(authority).context("host header")? })
     }
