@@ -111,6 +111,15 @@ pub async fn run(opts: Options) -> anyhow::Result<Summary> {
         opts.duration.as_secs_f64(),
         users.len()
     ));
+    let offered = opts.arrival_rate * 4.0;
+    if offered < PLAN_RPS {
+        summary.notes.push(format!(
+            "offered load: {offered:.0} requests/s ({:.1} arrivals/s × 4); the plan's {PLAN_RPS:.0}+ requests/s \
+             needs --arrival-rate {:.0} or more",
+            opts.arrival_rate,
+            PLAN_RPS / 4.0
+        ));
+    }
     summary.notes.push("                 plan (published)   measured".to_owned());
     summary.notes.push(format!("  requests/s     {PLAN_RPS:>8.0}+          {:>8.1}", summary.rate_per_sec));
     summary.notes.push(format!("  mean           {PLAN_MEAN_MS:>8.1} ms        {:>8.2} ms", series.mean_ms));

@@ -73,13 +73,25 @@ impl PairStats {
 pub async fn run(opts: Options) -> anyhow::Result<Summary> {
     let senders = Server::new(&opts.sender_url)?;
     let receivers = Server::new(&opts.receiver_url)?;
+    // Fresh users per kind: presence pairs are made friends, friend-request pairs must not be.
+    let wants = |k: Kind| opts.kind == k || opts.kind == Kind::Both;
+    let pairs = |a: &'static str, b: &'static str, wanted: bool| {
+        let (senders, receivers, n) = (&senders, &receivers, if wanted { opts.pairs } else { 0 });
+        async move {
+            let from = sign_up_many(senders, a, n, 16).await?;
+            let to = sign_up_many(receivers, b, n, 16).await?;
+            anyhow::Ok(from.into_iter().zip(to).collect::<Vec<_>>())
+        }
+    };
+    let request_pairs = pairs("Sender ", "Receiver ", wants(Kind::FriendRequest)).await?;
+    let presence_pairs = pairs("Online ", "Watcher ", wants(Kind::Presence)).await?;
     let watch = ServerWatch::start(opts.server_pid);
     let started = Instant::now();
     let mut series: Vec<(String, Latencies)> = Vec::new();
     let mut errors = Errors::default();
     let (mut lost, mut expected) = (0, 0);
-    if matches!(opts.kind, Kind::FriendRequest | Kind::Both) {
-        let stats = phase(&senders, &receivers, &opts, Kind::FriendRequest).await?;
+    if wants(Kind::FriendRequest) {
+        let stats = phase(&senders, &receivers, &opts, Kind::FriendRequest, request_pairs).await?;
         series.push((
             "send_friend_request → friend_request_received".into(),
             stats.series.into_iter().next().context("series")?,
@@ -88,8 +100,8 @@ pub async fn run(opts: Options) -> anyhow::Result<Summary> {
         errors.merge(stats.errors);
         expected += (opts.pairs * opts.rounds) as u64;
     }
-    if matches!(opts.kind, Kind::Presence | Kind::Both) {
-        let stats = phase(&senders, &receivers, &opts, Kind::Presence).await?;
+    if wants(Kind::Presence) {
+        let stats = phase(&senders, &receivers, &opts, Kind::Presence, presence_pairs).await?;
         let mut it = stats.series.into_iter();
         series.push(("TCP connect → friend_status_change online".into(), it.next().context("series")?));
         series.push(("close → friend_status_change offline (grace included)".into(), it.next().context("series")?));
@@ -116,13 +128,15 @@ pub async fn run(opts: Options) -> anyhow::Result<Summary> {
     Ok(summary)
 }
 
-/// Signs up the pairs of one kind (fresh users: presence pairs are friends, friend-request pairs must not
-/// be) and runs them all at once; the pairs' results merged.
-async fn phase(senders: &Server, receivers: &Server, opts: &Options, kind: Kind) -> anyhow::Result<PairStats> {
-    let (a, b) = if kind == Kind::Presence { ("Online ", "Watcher ") } else { ("Sender ", "Receiver ") };
-    let from = sign_up_many(senders, a, opts.pairs, 16).await?;
-    let to = sign_up_many(receivers, b, opts.pairs, 16).await?;
-    let runs = from.into_iter().zip(to).map(|(s, r)| {
+/// Runs the pairs of one kind all at once; the pairs' results merged.
+async fn phase(
+    senders: &Server,
+    receivers: &Server,
+    opts: &Options,
+    kind: Kind,
+    pairs: Vec<(User, User)>,
+) -> anyhow::Result<PairStats> {
+    let runs = pairs.into_iter().map(|(s, r)| {
         let (senders, receivers, opts) = (senders.clone(), receivers.clone(), opts.clone());
         tokio::spawn(async move {
             if kind == Kind::Presence {
