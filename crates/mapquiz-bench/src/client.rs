@@ -1,12 +1,15 @@
-//! A thin client of the server's public API: sign-up, `/health/detailed`, friend requests, sockets.
+//! A thin client of the server's public API for set-up and checks (reqwest, not the hot loop): sign-up,
+//! `/health/detailed`, scores, friend requests, sockets.
 
 use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use std::net::IpAddr;
 use std::time::Duration;
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// How long one expected frame may take before the run is called failed.
@@ -20,17 +23,25 @@ pub struct Server {
 }
 
 /// A signed-up user.
+#[derive(Clone, Debug)]
 pub struct User {
+    /// The user's id.
     pub id: String,
+    /// The user's friend tag.
     pub tag: String,
+    /// `name=value` of the session cookie, ready for a `Cookie` header.
     pub cookie: String,
 }
 
 /// What `/health/detailed` says about the node.
 pub struct Health {
+    /// Resident memory, bytes.
     pub rss: u64,
+    /// Open WebSocket connections.
     pub ws_connections: u64,
+    /// Authenticated sockets.
     pub sockets: u64,
+    /// Users with a socket.
     pub users: u64,
 }
 
@@ -99,6 +110,33 @@ impl Server {
         Ok(())
     }
 
+    /// Posts `n` valid solo scores for `user`.
+    pub async fn post_scores(&self, user: &User, n: u64) -> anyhow::Result<()> {
+        for _ in 0..n {
+            let res = self
+                .http
+                .post(format!("{}/api/scores", self.base))
+                .header("cookie", &user.cookie)
+                .json(&crate::http::score_body())
+                .send()
+                .await?;
+            let status = res.status();
+            if !status.is_success() {
+                let body = res.text().await.unwrap_or_default();
+                bail!("posting a score failed: {status} {body}");
+            }
+        }
+        Ok(())
+    }
+
+    /// The user's stored solo games (`totalGames` of `/api/scores/stats`, an exact count).
+    pub async fn total_games(&self, user: &User) -> anyhow::Result<u64> {
+        let res =
+            self.http.get(format!("{}/api/scores/stats", self.base)).header("cookie", &user.cookie).send().await?;
+        let body: Value = res.error_for_status()?.json().await?;
+        body["totalGames"].as_u64().context("stats without totalGames")
+    }
+
     /// The `/metrics` text (Prometheus exposition format).
     pub async fn metrics(&self) -> anyhow::Result<String> {
         let res = self.http.get(format!("{}/metrics", self.base)).send().await?;
@@ -125,10 +163,30 @@ impl Server {
 
     /// An authenticated socket for `user`.
     pub async fn socket(&self, user: &User) -> anyhow::Result<Socket> {
+        self.socket_from(user, None).await
+    }
+
+    /// An authenticated socket for `user`, its TCP connection bound to the local address `source` if given
+    /// (spreading many sockets over 127.0.0.x gives each address its own range of ephemeral ports).
+    pub async fn socket_from(&self, user: &User, source: Option<IpAddr>) -> anyhow::Result<Socket> {
         let ws_url = format!("{}/ws", self.base.replacen("http", "ws", 1));
         let mut request = ws_url.into_client_request()?;
         request.headers_mut().insert("cookie", user.cookie.parse()?);
-        let (stream, _) = tokio_tungstenite::connect_async_with_config(request, None, true).await?;
+        // Tungstenite reads into a 128 KiB buffer per socket by default; the server's frames are small, and
+        // ws-connect holds tens of thousands of sockets on the machine it measures.
+        let config = Some(WebSocketConfig::default().read_buffer_size(8 * 1024));
+        let stream = match source {
+            None => tokio_tungstenite::connect_async_with_config(request, config, true).await?.0,
+            Some(ip) => {
+                let authority = self.base.split("://").nth(1).unwrap_or_default().split('/').next().unwrap_or_default();
+                let addr = tokio::net::lookup_host(authority).await?.next().context("the server has no address")?;
+                let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+                socket.bind((ip, 0).into())?;
+                let tcp = socket.connect(addr).await?;
+                tcp.set_nodelay(true)?;
+                tokio_tungstenite::client_async_with_config(request, MaybeTlsStream::Plain(tcp), config).await?.0
+            }
+        };
         let mut socket = Socket { stream };
         socket.expect("connected").await?;
         socket.send(json!({"type": "authenticate"})).await?;
@@ -167,6 +225,34 @@ impl Socket {
         tokio::time::timeout(FRAME_TIMEOUT, read)
             .await
             .with_context(|| format!("no {kind} within {FRAME_TIMEOUT:?}"))?
+    }
+
+    /// Reads frames until one for which `wanted` holds, answering pings; `None` when `within` passes first.
+    /// Fails when the socket closes.
+    pub async fn wait_for(
+        &mut self,
+        within: Duration,
+        wanted: impl Fn(&Value) -> bool,
+    ) -> anyhow::Result<Option<Value>> {
+        let read = async {
+            loop {
+                match self.next_json().await {
+                    Some(Ok(v)) if wanted(&v) => return Ok(v),
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(e),
+                    None => bail!("the socket closed"),
+                }
+            }
+        };
+        match tokio::time::timeout(within, read).await {
+            Ok(r) => r.map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Closes the socket with a close frame.
+    pub async fn close(mut self) -> anyhow::Result<()> {
+        self.stream.close(None).await.context("close")
     }
 
     /// The next text frame as JSON; `None` once the socket is closed. Pings are answered while reading.

@@ -15,10 +15,10 @@
 
 use crate::client::{Server, Socket, User};
 use crate::procstat::{self, ProcSample};
-use crate::{mib, report, sign_up_many};
+use crate::summary::{Errors, Latencies, ServerWatch, Summary};
+use crate::{report, sign_up_many};
 use anyhow::Context;
 use futures_util::stream::{self, StreamExt};
-use hdrhistogram::Histogram;
 use mapquiz_domain::region::{CountryCode, Region};
 use serde_json::{Value, json};
 use std::collections::VecDeque;
@@ -29,19 +29,33 @@ use tokio::sync::watch;
 use tokio::time::{Interval, MissedTickBehavior};
 
 /// What the run is asked to do.
+#[derive(Clone, Debug)]
 pub struct Options {
     /// The nodes; player k of a lobby plays on `urls[k % len]` (the host on the first).
     pub urls: Vec<String>,
+    /// Lobbies playing at once.
     pub lobbies: usize,
+    /// Players per lobby, host included.
     pub players: usize,
+    /// Time between one player's progress messages.
     pub interval: Duration,
+    /// The region played.
     pub region: Region,
+    /// Sign-ups and lobby set-ups in flight at once.
     pub concurrency: usize,
     /// Lobbies get ready spread evenly over this, rather than all at once.
     pub ramp: Duration,
+    /// The server's process, for its CPU and RSS.
     pub server_pid: Option<u32>,
     /// Longest the games may take once started, beyond which the run stops and counts what is missing.
     pub timeout: Duration,
+}
+
+/// How long the games may take once started: the region's codes at `interval` each, one more interval, the
+/// ramp, and `slack`.
+pub fn game_timeout(region: Region, interval: Duration, ramp: Duration, slack: Duration) -> Duration {
+    let game = interval * u32::try_from(region.codes().len()).unwrap_or(u32::MAX);
+    game + interval + ramp + slack
 }
 
 /// What the players of one lobby share: who they are and when each progress message left.
@@ -95,8 +109,7 @@ struct Stats {
     /// Distinct (sender, k) pushes received, the player's own included.
     pushes_seen: u64,
     duplicates: u64,
-    errors: u64,
-    first_error: Option<String>,
+    errors: Errors,
     started: bool,
     ended: bool,
     results_ok: bool,
@@ -113,22 +126,22 @@ impl Stats {
             progress_sent: 0,
             pushes_seen: 0,
             duplicates: 0,
-            errors: 0,
-            first_error: None,
+            errors: Errors::default(),
             started: false,
             ended: false,
             results_ok: false,
         })
     }
 
+    /// Counts an error; `what` is cut short so that the same failure with different details counts as one
+    /// kind.
     fn error(&mut self, what: String) {
-        self.errors += 1;
-        self.first_error.get_or_insert(what);
+        self.errors.add(what.chars().take(80).collect::<String>());
     }
 }
 
-/// Runs the scenario and prints its report.
-pub async fn run(opts: Options) -> anyhow::Result<()> {
+/// Runs the scenario; progress lines are printed as it goes.
+pub async fn run(opts: Options) -> anyhow::Result<Summary> {
     let nodes: Vec<Server> = opts.urls.iter().map(|u| Server::new(u)).collect::<anyhow::Result<_>>()?;
     let server = nodes.first().context("no server URL")?.clone();
     let codes = opts.region.codes();
@@ -193,30 +206,30 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         }
     }
 
-    let pid = opts.server_pid.map(|p| p.to_string());
-    let server_before = pid.as_deref().and_then(procstat::sample);
+    let watch = ServerWatch::start(opts.server_pid);
     let bench_before = procstat::sample("self");
     let metrics_before = server.metrics().await.ok();
     let machine_before = procstat::machine();
-    let peak = watch_rss(pid.clone());
     let started = Instant::now();
     go_tx.send(true).context("no player is waiting")?;
     let mut all = Vec::with_capacity(tasks.len());
     for t in tasks {
         all.push(t.await.context("a player panicked")??);
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    let server_after = pid.as_deref().and_then(procstat::sample);
+    let elapsed = started.elapsed();
+    let secs = elapsed.as_secs_f64();
     let bench_after = procstat::sample("self");
     let metrics_after = server.metrics().await.ok();
     let machine_after = procstat::machine();
-    peak.abort();
-    let server_rss_peak = peak.await.unwrap_or(0);
+    let server_stats = match watch {
+        Some(w) => w.finish().await,
+        None => None,
+    };
 
-    let histogram = |f: fn(&Stats) -> &Vec<u32>| -> anyhow::Result<Histogram<u64>> {
-        let mut h = Histogram::<u64>::new(3).context("histogram")?;
+    let histogram = |f: fn(&Stats) -> &Vec<u32>| -> anyhow::Result<Latencies> {
+        let mut h = Latencies::new()?;
         for us in all.iter().flat_map(f) {
-            h.record(u64::from(*us)).context("histogram")?;
+            h.record_us(u64::from(*us));
         }
         Ok(h)
     };
@@ -225,50 +238,39 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     let count = |f: fn(&Stats) -> bool| all.iter().filter(|s| f(s)).count();
     let expected: u64 = lobbies.iter().map(|s| s.sends() * p as u64).sum();
     let seen = sum(|s| s.pushes_seen);
-    report(&format!(
-        "games: {} players started, {} saw game_end, {} got full results, in {elapsed:.1} s",
-        count(|s| s.started),
-        count(|s| s.ended),
-        count(|s| s.results_ok)
-    ));
-    report(&format!(
-        "progress: {} messages sent; pushes expected {expected}, received {seen}, lost {}, duplicates {}; errors {}{}",
-        sum(|s| s.progress_sent),
-        expected.saturating_sub(seen),
-        sum(|s| s.duplicates),
-        sum(|s| s.errors),
-        all.iter().find_map(|s| s.first_error.as_deref()).map(|e| format!(" (first: {e})")).unwrap_or_default()
-    ));
-    report(&format!("push latency at the other players ({} samples): {}", push.len(), quantiles(&push)));
-    report(&format!(
-        "  of which with every game under way ({} samples): {}",
-        steady.len(),
-        if steady.is_empty() { "none".to_owned() } else { quantiles(&steady) }
-    ));
-    report(&format!("progress reply latency at the sender ({} samples): {}", reply.len(), quantiles(&reply)));
+    let lost = expected.saturating_sub(seen);
     let (sent, received) = (sum(|s| s.sent), sum(|s| s.received));
-    report(&format!(
-        "messages: {sent} sent ({:.0}/s), {received} received ({:.0}/s)",
-        sent as f64 / elapsed,
-        received as f64 / elapsed
-    ));
-    if let (Some(a), Some(b)) = (server_before, server_after) {
-        report(&format!(
-            "server: CPU {:.0}% of one core, RSS {:.1} MiB before, {:.1} MiB after, {:.1} MiB peak during the games \
-             ({:.1} MiB peak over its life)",
-            cpu_percent(a, b, elapsed),
-            mib(a.rss),
-            mib(b.rss),
-            mib(server_rss_peak.max(b.rss)),
-            mib(b.rss_peak)
-        ));
+    let mut errors = Errors::default();
+    for s in &all {
+        errors.merge(s.errors.clone());
     }
+    let mut summary = Summary::new("lobbies", "messages", sent + received, elapsed).with_errors(errors);
+    summary.series.push(push.series("progress → update_player_progress at the other players"));
+    if !steady.is_empty() {
+        summary.series.push(steady.series("the same, every game under way"));
+    }
+    summary.series.push(reply.series("progress → its reply at the sender"));
+    summary.server = server_stats;
+    let (started_n, ended_n, results_n) = (count(|s| s.started), count(|s| s.ended), count(|s| s.results_ok));
+    summary.notes.push(format!(
+        "games: {started_n} players started, {ended_n} saw game_end, {results_n} got full results, in {secs:.1} s"
+    ));
+    summary.notes.push(format!(
+        "progress: {} messages sent; pushes expected {expected}, received {seen}, lost {lost}, duplicates {}",
+        sum(|s| s.progress_sent),
+        sum(|s| s.duplicates),
+    ));
+    summary.notes.push(format!(
+        "messages: {sent} sent ({:.0}/s), {received} received ({:.0}/s)",
+        sent as f64 / secs,
+        received as f64 / secs
+    ));
     if let (Some(a), Some(b)) = (bench_before, bench_after) {
-        report(&format!("bench: CPU {:.0}% of one core", cpu_percent(a, b, elapsed)));
+        summary.notes.push(format!("bench: CPU {:.0}% of one core", cpu_percent(a, b, secs)));
     }
     if let (Some((busy_a, total_a)), Some((busy_b, total_b))) = (machine_before, machine_after) {
         // Other processes on the machine share its cores: a busy machine delays the server and the bench.
-        report(&format!(
+        summary.notes.push(format!(
             "machine: {:.0}% busy over all cores during the games",
             (busy_b - busy_a) / (total_b - total_a).max(f64::EPSILON) * 100.0
         ));
@@ -278,27 +280,19 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         let (batches, rows) = (delta("lobby_progress_batch_size_count"), delta("lobby_progress_batch_size_sum"));
         let (groups, lobbies) = (delta("lobby_write_group_size_count"), delta("lobby_write_group_size_sum"));
         let (writes, write_secs) = (delta("lobby_write_seconds_count"), delta("lobby_write_seconds_sum"));
-        report(&format!(
+        summary.notes.push(format!(
             "database writes the batching left: {writes:.0} transactions ({:.1}/s), {:.2} ms each on average; \
              {batches:.0} carried progress ({rows:.0} rows, {:.0}/s), {groups:.0} carried write-through changes \
              ({lobbies:.0} lobbies' commands)",
-            writes / elapsed,
+            writes / secs,
             if writes > 0.0 { write_secs * 1000.0 / writes } else { 0.0 },
-            rows / elapsed,
+            rows / secs,
         ));
     }
-    Ok(())
-}
-
-fn quantiles(h: &Histogram<u64>) -> String {
-    let ms = |us: u64| us as f64 / 1000.0;
-    format!(
-        "p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        ms(h.value_at_quantile(0.5)),
-        ms(h.value_at_quantile(0.9)),
-        ms(h.value_at_quantile(0.99)),
-        ms(h.max())
-    )
+    let players = l * p;
+    summary.check(lost == 0, format!("progress pushes lost {lost} of {expected}"));
+    summary.check(results_n == players, format!("games played to full results: {results_n} of {players} players"));
+    Ok(summary)
 }
 
 fn cpu_percent(a: ProcSample, b: ProcSample, elapsed: f64) -> f64 {
@@ -311,21 +305,6 @@ fn metric(text: &str, name: &str) -> f64 {
         .filter(|l| l.strip_prefix(name).is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{')))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
-}
-
-/// Samples the server's RSS every 250 ms until aborted; the task's result is the highest seen.
-fn watch_rss(pid: Option<String>) -> tokio::task::JoinHandle<u64> {
-    tokio::spawn(async move {
-        let mut highest = 0;
-        let Some(pid) = pid else { return highest };
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
-        loop {
-            tick.tick().await;
-            if let Some(s) = procstat::sample(&pid) {
-                highest = highest.max(s.rss);
-            }
-        }
-    })
 }
 
 /// Befriends, connects, creates, invites and joins; returns the lobby id, the players' sockets (host first)

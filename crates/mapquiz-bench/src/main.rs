@@ -1,36 +1,23 @@
-//! `mapquiz-bench`: load runs against a running MapQuiz Server, through its public HTTP and WebSocket API.
-//!
-//! - `hold`: signs users up, opens and authenticates many sockets, and reports what the server holds and
-//!   its resident memory per connection (from `/health/detailed`).
-//! - `push`: pairs of users on one node or two; each round the sender's `send_friend_request` goes out and
-//!   the time until the receiver's socket reads `friend_request_received` is recorded (then the receiver
-//!   rejects, so the next round pushes again). Reports p50/p90/p99/max.
-//! - `lobbies`: L lobbies of P players play real games (create, invite, join, ready, progress every T ms
-//!   through every required code, results); reports the progress → `update_player_progress` push latency at
-//!   the other players, messages per second, lost and duplicated pushes, the server's CPU and RSS
-//!   (`--server-pid`) and the database transactions the batching left (from `/metrics`). With `--also-url`,
-//!   each lobby's players are spread over several nodes.
-//!
-//! Run the server with cheap password hashing for these runs (`MAPQUIZ_ARGON2_MEMORY_KIB=1024
-//! MAPQUIZ_ARGON2_ITERATIONS=1`, development profile) and `MAPQUIZ_RATE_LIMIT_ENABLED=false`: sign-up cost
-//! and the per-IP limits are not what is measured.
+//! The `mapquiz-bench` command line: parses the arguments, runs one scenario of the library, prints its
+//! summary and writes the files asked for. See the library's documentation for the scenarios.
 
-mod client;
-mod lobbies;
-mod procstat;
-
-use anyhow::Context;
 use clap::{Parser, Subcommand};
-use client::{Server, Socket, User};
-use futures_util::stream::{self, StreamExt, TryStreamExt};
-use hdrhistogram::Histogram;
+use mapquiz_bench::summary::Outputs;
+use mapquiz_bench::{artillery, ceiling, finish, friends, http, lobbies, report, ws_connect};
 use mapquiz_domain::region::Region;
-use serde_json::json;
-use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "mapquiz-bench", about = "Load runs against a running MapQuiz Server")]
+#[command(
+    name = "mapquiz-bench",
+    about = "Load runs against a running MapQuiz Server",
+    long_about = "Load runs against a running MapQuiz Server, through its public HTTP and WebSocket API.\n\n\
+                  Every scenario prints one summary (rate, latency p50/p90/p99/p99.9/max, errors by kind, checks, \
+                  and the server's CPU and RSS with --server-pid); --json FILE writes it as JSON and --svg FILE \
+                  draws the latency percentile spectrum (and the server's RSS over time).\n\n\
+                  Start the server with MAPQUIZ_ARGON2_MEMORY_KIB=1024 MAPQUIZ_ARGON2_ITERATIONS=1 \
+                  MAPQUIZ_RATE_LIMIT_ENABLED=false MAPQUIZ_WS_RATE_MAX=1000000 MAPQUIZ_WS_ABUSE_MAX=1000000."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -38,36 +25,138 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Opens `users × sockets-per-user` authenticated sockets and reports the server's memory per socket.
-    Hold {
-        /// The server, e.g. http://127.0.0.1:3000.
+    /// HTTP throughput and latency: C keep-alive connections send a weighted mix of routes, closed-loop or at a
+    /// fixed total rate.
+    Http {
+        /// The server, e.g. http://127.0.0.1:3000 (or a `ceiling` server, with `--mix livez`).
         #[arg(long, default_value = "http://127.0.0.1:3000")]
         url: String,
+        /// Routes and weights, e.g. `history=3,stats=1,post-score=1`. Names: get-session, history, stats,
+        /// leaderboard, post-score, livez, health.
+        #[arg(long, visible_alias = "route", default_value = "get-session=1", value_parser = http::parse_mix)]
+        mix: MixArg,
+        /// Connections, one virtual client each.
+        #[arg(long, short = 'c', default_value_t = 50)]
+        connections: usize,
+        /// Seconds measured (after the warm-up).
+        #[arg(long, short = 'd', default_value_t = 20)]
+        duration_secs: u64,
+        /// Seconds run first and not recorded.
+        #[arg(long, default_value_t = 2)]
+        warmup_secs: u64,
+        /// Users signed up beforehand (only when the mix needs one), each with 3 scores.
+        #[arg(long, default_value_t = 50)]
+        users: usize,
+        /// Open model: requests per second in all, each connection an equal share of a fixed schedule; latency
+        /// counts from each request's intended send time. Without it: closed model.
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Seconds an answer may take before it counts as a timeout.
+        #[arg(long, default_value_t = 10)]
+        timeout_secs: u64,
+        /// The server's process id, for its CPU and RSS (`/proc`; the server must run on this machine).
+        #[arg(long)]
+        server_pid: Option<u32>,
+        #[command(flatten)]
+        outputs: Outputs,
+    },
+    /// Serves a minimal axum app (any GET → 200 {"status":"ok"}) for `http --mix livez`: this machine's HTTP
+    /// ceiling in the same conditions.
+    Ceiling {
+        /// Port to listen on.
+        #[arg(long, default_value_t = 3900)]
+        port: u16,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+    },
+    /// The original maintenance plan's load test: virtual users arrive at a fixed rate; each does GET /health,
+    /// get-session, history and stats, then leaves. Compared with the plan's published figures.
+    Artillery {
+        /// The server.
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        url: String,
+        /// Virtual users arriving per second.
+        #[arg(long, default_value_t = 20.0)]
+        arrival_rate: f64,
+        /// Seconds during which users arrive (the plan's 5 minutes by default).
+        #[arg(long, short = 'd', default_value_t = 300)]
+        duration_secs: u64,
+        /// Users signed up beforehand (each with 3 scores); virtual user k acts as user k mod users.
+        #[arg(long, default_value_t = 100)]
+        users: usize,
+        /// Seconds an answer may take before it counts as a timeout.
+        #[arg(long, default_value_t = 10)]
+        timeout_secs: u64,
+        /// The server's process id, for its CPU and RSS.
+        #[arg(long)]
+        server_pid: Option<u32>,
+        #[command(flatten)]
+        outputs: Outputs,
+    },
+    /// Opens many authenticated sockets: connect + authenticate latency, server memory per socket.
+    #[command(visible_alias = "hold")]
+    WsConnect {
+        /// The server.
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        url: String,
+        /// Users signed up (ignored with `--sockets`).
         #[arg(long, default_value_t = 500)]
         users: usize,
+        /// Sockets per user (the server allows 10 by default).
         #[arg(long, default_value_t = 10)]
         sockets_per_user: usize,
-        /// How long to hold them once open, seconds.
+        /// Sockets in all; the users are then as many as needed at `--sockets-per-user` each.
+        #[arg(long)]
+        sockets: Option<usize>,
+        /// Seconds to hold them once open, before the RSS is read.
         #[arg(long, default_value_t = 5)]
         hold_secs: u64,
         /// Sign-ups and connections in flight at once.
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
+        /// Spread the sockets' local addresses over 127.0.0.1 .. 127.0.0.N (a loopback server only), so that
+        /// tens of thousands of sockets do not run out of ephemeral ports.
+        #[arg(long, default_value_t = 1)]
+        source_ips: u8,
+        /// The server's process id, for its RSS from `/proc` (else from `/health/detailed`) and CPU.
+        #[arg(long)]
+        server_pid: Option<u32>,
+        #[command(flatten)]
+        outputs: Outputs,
     },
-    /// Measures push latency from a sender's message to the receiver's socket.
-    Push {
+    /// Friend-request and presence push latency, on one node or across two.
+    #[command(visible_alias = "push")]
+    Friends {
         /// The senders' node.
         #[arg(long, default_value = "http://127.0.0.1:3000")]
         sender_url: String,
         /// The receivers' node (the same URL measures local delivery; another node's, delivery via Redis).
         #[arg(long, default_value = "http://127.0.0.1:3000")]
         receiver_url: String,
-        /// Sender/receiver pairs running at once.
+        /// Which pushes.
+        #[arg(long, value_enum, default_value = "friend-request")]
+        kind: friends::Kind,
+        /// Pairs running at once, per kind.
         #[arg(long, default_value_t = 10)]
         pairs: usize,
-        /// Pushes per pair.
+        /// Friend-request pushes per pair.
         #[arg(long, default_value_t = 200)]
         rounds: usize,
+        /// Online/offline cycles per presence pair (each takes at least the server's presence grace).
+        #[arg(long, default_value_t = 3)]
+        presence_rounds: usize,
+        /// The server's `presence_grace_ms`: offline pushes are waited for this much longer.
+        #[arg(long, default_value_t = 5000)]
+        presence_grace_ms: u64,
+        /// Seconds a push may take before it counts as lost.
+        #[arg(long, default_value_t = 10)]
+        wait_secs: u64,
+        /// The server's process id, for its CPU and RSS.
+        #[arg(long)]
+        server_pid: Option<u32>,
+        #[command(flatten)]
+        outputs: Outputs,
     },
     /// Plays L lobbies of P players through whole games and measures the progress pushes.
     Lobbies {
@@ -104,8 +193,13 @@ enum Command {
         /// missing.
         #[arg(long, default_value_t = 60)]
         slack_secs: u64,
+        #[command(flatten)]
+        outputs: Outputs,
     },
 }
+
+/// A parsed `--mix`.
+type MixArg = Vec<(http::Route, u32)>;
 
 fn parse_region(s: &str) -> Result<Region, String> {
     Region::parse(s).ok_or_else(|| {
@@ -116,12 +210,103 @@ fn parse_region(s: &str) -> Result<Region, String> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
-        Command::Hold { url, users, sockets_per_user, hold_secs, concurrency } => {
-            hold(&url, users, sockets_per_user, Duration::from_secs(hold_secs), concurrency).await
+    let (summary, outputs) = match Cli::parse().command {
+        Command::Http {
+            url,
+            mix,
+            connections,
+            duration_secs,
+            warmup_secs,
+            users,
+            rate,
+            timeout_secs,
+            server_pid,
+            outputs,
+        } => {
+            let options = http::Options {
+                url,
+                mix,
+                connections,
+                duration: Duration::from_secs(duration_secs),
+                warmup: Duration::from_secs(warmup_secs),
+                users,
+                rate,
+                timeout: Duration::from_secs(timeout_secs),
+                server_pid,
+            };
+            (http::run(options).await?, outputs)
         }
-        Command::Push { sender_url, receiver_url, pairs, rounds } => {
-            push(&sender_url, &receiver_url, pairs, rounds).await
+        Command::Ceiling { port, host } => {
+            let (addr, serve) = ceiling::bind(&host, port, async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+            report(&format!("ceiling: serving GET any path → 200 {{\"status\":\"ok\"}} on http://{addr}"));
+            return serve.await;
+        }
+        Command::Artillery { url, arrival_rate, duration_secs, users, timeout_secs, server_pid, outputs } => {
+            let options = artillery::Options {
+                url,
+                arrival_rate,
+                duration: Duration::from_secs(duration_secs),
+                users,
+                timeout: Duration::from_secs(timeout_secs),
+                server_pid,
+            };
+            (artillery::run(options).await?, outputs)
+        }
+        Command::WsConnect {
+            url,
+            users,
+            sockets_per_user,
+            sockets,
+            hold_secs,
+            concurrency,
+            source_ips,
+            server_pid,
+            outputs,
+        } => {
+            let per_user = sockets_per_user.max(1);
+            let (users, sockets) = match sockets {
+                Some(n) => (n.div_ceil(per_user), n),
+                None => (users, users * per_user),
+            };
+            let options = ws_connect::Options {
+                url,
+                users,
+                sockets_per_user: per_user,
+                sockets,
+                hold: Duration::from_secs(hold_secs),
+                concurrency,
+                source_ips,
+                server_pid,
+            };
+            (ws_connect::run(options).await?, outputs)
+        }
+        Command::Friends {
+            sender_url,
+            receiver_url,
+            kind,
+            pairs,
+            rounds,
+            presence_rounds,
+            presence_grace_ms,
+            wait_secs,
+            server_pid,
+            outputs,
+        } => {
+            let options = friends::Options {
+                sender_url,
+                receiver_url,
+                kind,
+                pairs,
+                rounds,
+                presence_rounds,
+                wait: Duration::from_secs(wait_secs),
+                presence_grace: Duration::from_millis(presence_grace_ms),
+                server_pid,
+            };
+            (friends::run(options).await?, outputs)
         }
         Command::Lobbies {
             url,
@@ -134,125 +319,16 @@ async fn main() -> anyhow::Result<()> {
             ramp_ms,
             server_pid,
             slack_secs,
+            outputs,
         } => {
             let interval = Duration::from_millis(interval_ms);
-            let game = interval * u32::try_from(region.codes().len()).unwrap_or(u32::MAX);
-            let timeout = game + interval + Duration::from_millis(ramp_ms) + Duration::from_secs(slack_secs);
             let ramp = Duration::from_millis(ramp_ms);
+            let timeout = lobbies::game_timeout(region, interval, ramp, Duration::from_secs(slack_secs));
             let urls = std::iter::once(url).chain(also_urls).collect();
             let options =
                 lobbies::Options { urls, lobbies, players, interval, region, concurrency, ramp, server_pid, timeout };
-            lobbies::run(options).await
+            (lobbies::run(options).await?, outputs)
         }
-    }
-}
-
-/// Writes one line of the report to stdout.
-fn report(line: &str) {
-    let _ = writeln!(std::io::stdout(), "{line}");
-}
-
-async fn sign_up_many(server: &Server, prefix: &str, n: usize, concurrency: usize) -> anyhow::Result<Vec<User>> {
-    stream::iter(0..n).map(|i| server.sign_up(format!("{prefix}{i}"))).buffer_unordered(concurrency).try_collect().await
-}
-
-async fn hold(url: &str, users: usize, per_user: usize, hold_for: Duration, concurrency: usize) -> anyhow::Result<()> {
-    let server = Server::new(url)?;
-    let started = Instant::now();
-    let people = sign_up_many(&server, "Holder ", users, concurrency).await?;
-    report(&format!("signed up {users} users in {:.1} s", started.elapsed().as_secs_f64()));
-    let before = server.health().await?;
-    let started = Instant::now();
-    let targets: Vec<&User> = people.iter().flat_map(|u| std::iter::repeat_n(u, per_user)).collect();
-    let sockets: Vec<Socket> =
-        stream::iter(targets).map(|u| server.socket(u)).buffer_unordered(concurrency).try_collect().await?;
-    let opened = started.elapsed();
-    // Keep every socket read (pings answered) while it is held.
-    let readers: Vec<_> = sockets.into_iter().map(|s| tokio::spawn(s.drain())).collect();
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let during = server.health().await?;
-    let n = readers.len();
-    report(&format!(
-        "opened and authenticated {n} sockets in {:.1} s ({:.0}/s)",
-        opened.as_secs_f64(),
-        n as f64 / opened.as_secs_f64()
-    ));
-    report(&format!(
-        "server: wsConnections {}, authenticated sockets {}, users {}",
-        during.ws_connections, during.sockets, during.users
-    ));
-    let delta = during.rss.saturating_sub(before.rss);
-    report(&format!(
-        "server RSS: {:.1} MiB before, {:.1} MiB holding them: {:.1} KiB per connection",
-        mib(before.rss),
-        mib(during.rss),
-        delta as f64 / 1024.0 / n.max(1) as f64
-    ));
-    tokio::time::sleep(hold_for).await;
-    let after = server.health().await?;
-    report(&format!(
-        "after {} s: wsConnections {}, RSS {:.1} MiB",
-        hold_for.as_secs(),
-        after.ws_connections,
-        mib(after.rss)
-    ));
-    for r in readers {
-        r.abort();
-    }
-    Ok(())
-}
-
-fn mib(bytes: u64) -> f64 {
-    bytes as f64 / 1024.0 / 1024.0
-}
-
-async fn push(sender_url: &str, receiver_url: &str, pairs: usize, rounds: usize) -> anyhow::Result<()> {
-    let senders = Server::new(sender_url)?;
-    let receivers = Server::new(receiver_url)?;
-    let from = sign_up_many(&senders, "Sender ", pairs, 16).await?;
-    let to = sign_up_many(&receivers, "Receiver ", pairs, 16).await?;
-    let started = Instant::now();
-    let runs = from.into_iter().zip(to).map(|(s, r)| {
-        let (senders, receivers) = (senders.clone(), receivers.clone());
-        tokio::spawn(async move { pair(&senders, &receivers, &s, &r, rounds).await })
-    });
-    let mut all = Histogram::<u64>::new(3).context("histogram")?;
-    for run in futures_util::future::join_all(runs).await {
-        all.add(run.context("a pair panicked")??).context("histogram")?;
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    let us = |q: f64| all.value_at_quantile(q) as f64 / 1000.0;
-    report(&format!(
-        "{} pushes ({pairs} pairs × {rounds}) in {elapsed:.1} s: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        all.len(),
-        us(0.5),
-        us(0.9),
-        us(0.99),
-        all.max() as f64 / 1000.0
-    ));
-    Ok(())
-}
-
-/// One pair's rounds; latencies in microseconds.
-async fn pair(
-    senders: &Server,
-    receivers: &Server,
-    s: &User,
-    r: &User,
-    rounds: usize,
-) -> anyhow::Result<Histogram<u64>> {
-    let mut hist = Histogram::<u64>::new(3).context("histogram")?;
-    let mut tx = senders.socket(s).await?;
-    let mut rx = receivers.socket(r).await?;
-    for _ in 0..rounds {
-        let sent = Instant::now();
-        tx.send(json!({"type": "send_friend_request", "payload": {"receiverTag": r.tag}})).await?;
-        rx.expect("friend_request_received").await?;
-        hist.record(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX)).context("histogram")?;
-        tx.expect("send_friend_request_success").await?;
-        let id = receivers.pending_request_from(r, &s.id).await?;
-        rx.send(json!({"type": "respond_friend_request", "payload": {"requestId": id, "action": "reject"}})).await?;
-        rx.expect("respond_friend_request_success").await?;
-    }
-    Ok(hist)
+    };
+    finish(&summary, &outputs)
 }
