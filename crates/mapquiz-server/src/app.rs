@@ -1,12 +1,12 @@
 //! The application's life: build (store, migrations, state, listener), serve, drain and close.
 
-use crate::scores::writer::ScoreWriter;
 use crate::audit::Audit;
 use crate::auth::Auth;
 use crate::clock::{DynClock, SystemClock};
 use crate::config::{Config, secret};
 use crate::http::rate_limit::Limiters;
 use crate::live::Realtime;
+use crate::scores::writer::ScoreWriter;
 use crate::state::{AppState, Inner};
 use anyhow::Context;
 use axum::serve::ListenerExt;
@@ -18,8 +18,11 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-/// How often idle rate-limit entries are dropped and histogram buffers drained.
+/// How often idle rate-limit entries are dropped.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(30);
+/// How often the histograms' sample buffers are folded into their summaries. Each recorded value waits in a
+/// buffer until then (8 bytes each): at 80,000 requests a second, 30 s of them held 20 MB.
+const METRICS_UPKEEP_EVERY: Duration = Duration::from_secs(1);
 /// Every this many housekeeping ticks (10 minutes), rows that can no longer matter are deleted: expired
 /// sessions, OAuth states and locks, and failed sign-ins older than the lockout window. Each delete is
 /// idempotent, so nodes sharing a database may all run it.
@@ -169,17 +172,19 @@ impl App {
     }
 }
 
-/// Periodic upkeep that keeps memory flat: forget idle rate-limit clients, drain histogram buffers.
+/// Periodic upkeep that keeps memory flat: drain histogram buffers, forget idle rate-limit clients.
 async fn housekeeping(state: AppState) {
     let mut tick = tokio::time::interval(HOUSEKEEPING_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut upkeep = tokio::time::interval(METRICS_UPKEEP_EVERY);
+    upkeep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut ticks = 0u64;
     loop {
         tokio::select! {
             () = state.shutdown.cancelled() => return,
+            _ = upkeep.tick() => state.metrics.run_upkeep(),
             _ = tick.tick() => {
                 state.limiters.housekeeping();
-                state.metrics.run_upkeep();
                 ticks += 1;
                 if ticks.is_multiple_of(PRUNE_EVERY_TICKS) {
                     prune_expired(&state).await;

@@ -1,10 +1,10 @@
 //! The two error shapes of protocol §0.4 and the one place that maps failures onto them.
 
-use std::sync::Arc;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use mapquiz_store::StoreError;
 use serde::Serialize;
+use std::sync::Arc;
 
 /// A failure on an application route (`/api/*` outside `/api/auth`, the service routes, the `/ws` upgrade),
 /// answered as `{"error": "<French>", "code": "<snake_case>"}`.
