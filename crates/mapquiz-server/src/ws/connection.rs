@@ -46,7 +46,8 @@ pub async fn run(state: AppState, socket: WebSocket, credentials: HeaderMap, met
     conn.closer.stop();
 
     if let Some(me) = conn.me.take()
-        && state.realtime.detach(&me.user.id, conn.id).await
+        // Boxed, as the message handling below: only a closing socket needs this future's room.
+        && Box::pin(state.realtime.detach(&me.user.id, conn.id)).await
     {
         state.realtime.lifecycle.last_socket_closed(&me.user.id);
     }
@@ -61,6 +62,7 @@ struct Connection {
     state: AppState,
     outbox: Outbox,
     closer: Closer,
+    /// The upgrade's credentials, until the socket is bound to a user.
     credentials: HeaderMap,
     meta: RequestMeta,
     /// Set by the first successful authentication, for the socket's lifetime.
@@ -101,7 +103,7 @@ impl Connection {
                     return;
                 }
                 _ = recheck.tick() => {
-                    if !self.session_still_valid().await {
+                    if !Box::pin(self.session_still_valid()).await {
                         self.closer.close(close::POLICY_VIOLATION);
                         return;
                     }
@@ -121,7 +123,9 @@ impl Connection {
                 Some(Ok(m)) => m,
             };
             match message {
-                Message::Text(t) => self.on_text(t.as_str()).await,
+                // Boxed: the handling future (authentication, store lookups) is large, and inlined here it
+                // would be part of every idle socket's task for the socket's whole life.
+                Message::Text(t) => Box::pin(self.on_text(t.as_str())).await,
                 Message::Binary(_) => {
                     self.closer.close(close::UNSUPPORTED_DATA);
                     return;
@@ -283,6 +287,8 @@ impl Connection {
         let user_id = me.user.id.clone();
         tracing::Span::current().record("user_id", user_id.as_str());
         self.me = Some(me);
+        // Bound for life: the upgrade's credentials are never read again, so an idle socket does not keep them.
+        self.credentials = HeaderMap::new();
         realtime.lifecycle.socket_authenticated(&user_id, first_here).await;
     }
 }
