@@ -20,11 +20,11 @@ const FOLD_EVERY: u32 = 64;
 pub(crate) struct FoldCadence(AtomicU64);
 
 impl FoldCadence {
-    /// Whether the `games` leaderboard games just stored should fold the pending count changes: the store's
-    /// first one (so that changes left by processes that stopped before their next fold do not pile up), then
-    /// whenever the count passes a multiple of [`FOLD_EVERY`].
-    pub(crate) fn due(&self, games: usize) -> bool {
-        let games = games as u64;
+    /// Whether the games just stored (`scores`) should fold the pending count changes: the store's first
+    /// leaderboard game (so that changes left by processes that stopped before their next fold do not pile up),
+    /// then whenever the count of leaderboard games passes a multiple of [`FOLD_EVERY`].
+    pub(crate) fn due(&self, scores: &[NewScore]) -> bool {
+        let games = scores.iter().filter(|s| !s.boards.is_empty()).count() as u64;
         if games == 0 {
             return false;
         }
@@ -150,4 +150,42 @@ pub(crate) fn window(entries: Vec<BoardEntry>, user_id: &str, neighbours: u32) -
     let start = at.saturating_sub(n);
     let end = at.saturating_add(n).saturating_add(1).min(entries.len());
     entries.into_iter().skip(start).take(end - start).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mapquiz_domain::Timestamp;
+
+    fn games(n: usize, on_boards: bool) -> Vec<NewScore> {
+        let game = NewScore {
+            id: String::new(),
+            user_id: String::new(),
+            score: 1,
+            total_questions: 1,
+            selected_regions: Vec::new(),
+            regions_key: String::new(),
+            game_mode: "quiz".into(),
+            duration: None,
+            created_at: Timestamp::from_millis(0).unwrap(),
+            boards: if on_boards {
+                vec![crate::BoardPeriod { period: "all".into(), period_start: String::new() }]
+            } else {
+                Vec::new()
+            },
+        };
+        vec![game; n]
+    }
+
+    #[test]
+    fn folds_fall_due_on_the_first_game_then_each_time_a_multiple_is_passed() {
+        let cadence = FoldCadence::default();
+        assert!(!cadence.due(&games(3, false)), "training games count for nothing");
+        assert!(cadence.due(&games(1, true)), "the first leaderboard game");
+        assert!(!cadence.due(&games(63, true)), "games 2 to 64");
+        assert!(cadence.due(&games(1, true)), "game 65, one FOLD_EVERY after the first");
+        assert!(!cadence.due(&games(62, true)), "games 66 to 127");
+        assert!(cadence.due(&games(10, true)), "a group (128 to 137) across the next multiple");
+        assert!(!cadence.due(&[]));
+    }
 }

@@ -139,20 +139,26 @@ async fn upsert_bests(conn: &mut PgConnection, rows: &[BestRow<'_>]) -> Result<(
     Ok(())
 }
 
+/// Stores the games and their bests in one transaction, the bests in key order: neighbouring pages of the
+/// primary key, and the same lock order in concurrent groups (several nodes, or a bulk load beside them).
+async fn write_games(pool: &PgPool, scores: &[NewScore]) -> Result<(), StoreError> {
+    let mut rows = board::best_rows(scores);
+    rows.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
+    let mut tx = pool.begin().await?;
+    insert_games(&mut tx, scores).await?;
+    upsert_bests(&mut tx, &rows).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 #[async_trait]
 impl Scores for PgStore {
     async fn insert_score_group(&self, scores: &[NewScore]) -> Result<(), StoreError> {
         if scores.is_empty() {
             return Ok(());
         }
-        let mut rows = board::best_rows(scores);
-        // In key order: the same lock order in concurrent groups (several nodes), neighbouring index pages.
-        rows.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
-        let mut tx = self.pool.begin().await?;
-        insert_games(&mut tx, scores).await?;
-        upsert_bests(&mut tx, &rows).await?;
-        tx.commit().await?;
-        if self.folds.due(scores.iter().filter(|s| !s.boards.is_empty()).count()) {
+        write_games(&self.pool, scores).await?;
+        if self.folds.due(scores) {
             fold_counts_quietly(&self.pool).await;
         }
         Ok(())
@@ -162,13 +168,7 @@ impl Scores for PgStore {
         if scores.is_empty() {
             return Ok(());
         }
-        let mut rows = board::best_rows(scores);
-        // In key order: neighbouring pages of the primary key, and the same lock order in concurrent batches.
-        rows.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
-        let mut tx = self.pool.begin().await?;
-        insert_games(&mut tx, scores).await?;
-        upsert_bests(&mut tx, &rows).await?;
-        tx.commit().await?;
+        write_games(&self.pool, scores).await?;
         fold_counts(&self.pool).await?;
         refresh_statistics(&self.pool).await
     }

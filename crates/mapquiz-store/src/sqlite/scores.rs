@@ -137,34 +137,33 @@ async fn upsert_bests(conn: &mut SqliteConnection, rows: &[BestRow<'_>]) -> Resu
     Ok(())
 }
 
+/// Stores the games and their bests in one transaction, the bests in key order: neighbouring pages of the
+/// primary key, and the same lock order in concurrent groups (several nodes, or a bulk load beside them).
+async fn write_games(pool: &SqlitePool, scores: &[NewScore]) -> Result<(), StoreError> {
+    let mut rows = board::best_rows(scores);
+    rows.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
+    let mut tx = pool.begin().await?;
+    insert_games(&mut tx, scores).await?;
+    upsert_bests(&mut tx, &rows).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 #[async_trait]
 impl Scores for SqliteStore {
     async fn insert_score_group(&self, scores: &[NewScore]) -> Result<(), StoreError> {
         if scores.is_empty() {
             return Ok(());
         }
-        let mut rows = board::best_rows(scores);
-        // In key order: the same lock order in concurrent groups (several nodes), neighbouring index pages.
-        rows.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
-        let mut tx = self.writer.begin().await?;
-        insert_games(&mut tx, scores).await?;
-        upsert_bests(&mut tx, &rows).await?;
-        tx.commit().await?;
-        if self.folds.due(scores.iter().filter(|s| !s.boards.is_empty()).count()) {
+        write_games(&self.writer, scores).await?;
+        if self.folds.due(scores) {
             fold_counts_quietly(&self.writer).await;
         }
         Ok(())
     }
 
     async fn insert_scores(&self, scores: &[NewScore]) -> Result<(), StoreError> {
-        let mut rows = board::best_rows(scores);
-        // In key order, consecutive upserts touch neighbouring pages of the primary key: a large batch writes
-        // far fewer pages.
-        rows.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
-        let mut tx = self.writer.begin().await?;
-        insert_games(&mut tx, scores).await?;
-        upsert_bests(&mut tx, &rows).await?;
-        tx.commit().await?;
+        write_games(&self.writer, scores).await?;
         fold_counts(&self.writer).await
     }
 

@@ -20,6 +20,7 @@ on_both_backends!(
     around_at_the_top_and_bottom,
     friends_scope_ranks_within_the_scope,
     bulk_insert_equals_one_by_one,
+    a_group_equals_one_by_one,
     insert_users_creates_every_user,
     deleted_players_leave_the_ranks,
 );
@@ -606,4 +607,32 @@ async fn score_writers_never_wait_on_the_board_counters() {
     assert_eq!(ranked, vec![(user(0), 1, 10), (user(1), 2, 9), (user(2), 3, 9), (user(3), 4, 8)]);
     let around = store.leaderboard_around(&board(EUROPE, all_time()), &BoardScope::Global, &user(3), 1).await.unwrap();
     assert_eq!(around.last().map(|e| (e.user.id.clone(), e.rank)), Some((user(3), 4)));
+}
+
+/// A group commit (what the score writer stores) leaves what the same games stored one at a time leave.
+async fn a_group_equals_one_by_one(pg: bool) {
+    let (Some((_d1, one)), Some((_d2, group))) = (migrated(pg).await, migrated(pg).await) else {
+        return;
+    };
+    players(&one, 2).await;
+    players(&group, 2).await;
+    // Each player's games in one group: a worse one after a better one, an equal one later, a training game.
+    let mut games: Vec<NewScore> = (0..8usize)
+        .map(|i| game(&format!("g{i}"), &user(i % 2), [5, 3, 5, 7][i / 2], 10, Some(30), at(i as i64)))
+        .collect();
+    games[7].game_mode = "training".into();
+    games[7].boards.clear();
+    for g in &games {
+        one.insert_score(g).await.unwrap();
+    }
+    group.insert_score_group(&games).await.unwrap();
+    group.insert_score_group(&[]).await.unwrap();
+
+    let key = board(EUROPE, all_time());
+    assert_eq!(top(&group, &key, 10).await, top(&one, &key, 10).await);
+    for u in 0..2 {
+        assert_eq!(group.recent_scores(&user(u), 10).await.unwrap(), one.recent_scores(&user(u), 10).await.unwrap());
+        assert_eq!(group.score_stats(&user(u)).await.unwrap(), one.score_stats(&user(u)).await.unwrap());
+    }
+    assert_eq!(group.score_stats(&user(0)).await.unwrap().total_games, 4);
 }
