@@ -54,11 +54,8 @@ enum Command {
         /// Seconds an answer may take before it counts as a timeout.
         #[arg(long, default_value_t = 10)]
         timeout_secs: u64,
-        /// The server's process id, for its CPU and RSS (`/proc`; the server must run on this machine).
-        #[arg(long)]
-        server_pid: Option<u32>,
         #[command(flatten)]
-        outputs: Outputs,
+        watch: Watch,
     },
     /// Serves a minimal axum app (any GET → 200 {"status":"ok"}) for `http --mix livez`: this machine's HTTP
     /// ceiling in the same conditions.
@@ -88,13 +85,11 @@ enum Command {
         /// Seconds an answer may take before it counts as a timeout.
         #[arg(long, default_value_t = 10)]
         timeout_secs: u64,
-        /// The server's process id, for its CPU and RSS.
-        #[arg(long)]
-        server_pid: Option<u32>,
         #[command(flatten)]
-        outputs: Outputs,
+        watch: Watch,
     },
-    /// Opens many authenticated sockets: connect + authenticate latency, server memory per socket.
+    /// Opens many authenticated sockets: connect + authenticate latency, server memory per socket (from `/proc`
+    /// with `--server-pid`, else from the server's `/health/detailed`).
     #[command(visible_alias = "hold")]
     WsConnect {
         /// The server.
@@ -119,11 +114,8 @@ enum Command {
         /// tens of thousands of sockets do not run out of ephemeral ports.
         #[arg(long, default_value_t = 1)]
         source_ips: u8,
-        /// The server's process id, for its RSS from `/proc` (else from `/health/detailed`) and CPU.
-        #[arg(long)]
-        server_pid: Option<u32>,
         #[command(flatten)]
-        outputs: Outputs,
+        watch: Watch,
     },
     /// Friend-request and presence push latency, on one node or across two.
     #[command(visible_alias = "push")]
@@ -152,11 +144,8 @@ enum Command {
         /// Seconds a push may take before it counts as lost.
         #[arg(long, default_value_t = 10)]
         wait_secs: u64,
-        /// The server's process id, for its CPU and RSS.
-        #[arg(long)]
-        server_pid: Option<u32>,
         #[command(flatten)]
-        outputs: Outputs,
+        watch: Watch,
     },
     /// Plays L lobbies of P players through whole games and measures the progress pushes.
     Lobbies {
@@ -186,20 +175,27 @@ enum Command {
         /// Milliseconds over which the lobbies get ready (and so start), evenly spread; 0: all at once.
         #[arg(long, default_value_t = 0)]
         ramp_ms: u64,
-        /// The server's process id, for its CPU time and RSS (`/proc`; the server must run on this machine).
-        #[arg(long)]
-        server_pid: Option<u32>,
         /// Seconds the games may take beyond their expected length before the run stops and counts what is
         /// missing.
         #[arg(long, default_value_t = 60)]
         slack_secs: u64,
         #[command(flatten)]
-        outputs: Outputs,
+        watch: Watch,
     },
 }
 
 /// A parsed `--mix`.
 type MixArg = Vec<(http::Route, u32)>;
+
+/// What a load scenario watches and writes beyond its summary.
+#[derive(clap::Args)]
+struct Watch {
+    /// The server's process id, for its CPU and RSS (`/proc`; the server must run on this machine).
+    #[arg(long)]
+    server_pid: Option<u32>,
+    #[command(flatten)]
+    outputs: Outputs,
+}
 
 fn parse_region(s: &str) -> Result<Region, String> {
     Region::parse(s).ok_or_else(|| {
@@ -211,18 +207,7 @@ fn parse_region(s: &str) -> Result<Region, String> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let (summary, outputs) = match Cli::parse().command {
-        Command::Http {
-            url,
-            mix,
-            connections,
-            duration_secs,
-            warmup_secs,
-            users,
-            rate,
-            timeout_secs,
-            server_pid,
-            outputs,
-        } => {
+        Command::Http { url, mix, connections, duration_secs, warmup_secs, users, rate, timeout_secs, watch } => {
             let options = http::Options {
                 url,
                 mix,
@@ -232,9 +217,9 @@ async fn main() -> anyhow::Result<()> {
                 users,
                 rate,
                 timeout: Duration::from_secs(timeout_secs),
-                server_pid,
+                server_pid: watch.server_pid,
             };
-            (http::run(options).await?, outputs)
+            (http::run(options).await?, watch.outputs)
         }
         Command::Ceiling { port, host } => {
             let (addr, serve) = ceiling::bind(&host, port, async {
@@ -244,28 +229,18 @@ async fn main() -> anyhow::Result<()> {
             report(&format!("ceiling: serving GET any path → 200 {{\"status\":\"ok\"}} on http://{addr}"));
             return serve.await;
         }
-        Command::Artillery { url, arrival_rate, duration_secs, users, timeout_secs, server_pid, outputs } => {
+        Command::Artillery { url, arrival_rate, duration_secs, users, timeout_secs, watch } => {
             let options = artillery::Options {
                 url,
                 arrival_rate,
                 duration: Duration::from_secs(duration_secs),
                 users,
                 timeout: Duration::from_secs(timeout_secs),
-                server_pid,
+                server_pid: watch.server_pid,
             };
-            (artillery::run(options).await?, outputs)
+            (artillery::run(options).await?, watch.outputs)
         }
-        Command::WsConnect {
-            url,
-            users,
-            sockets_per_user,
-            sockets,
-            hold_secs,
-            concurrency,
-            source_ips,
-            server_pid,
-            outputs,
-        } => {
+        Command::WsConnect { url, users, sockets_per_user, sockets, hold_secs, concurrency, source_ips, watch } => {
             let per_user = sockets_per_user.max(1);
             let (users, sockets) = match sockets {
                 Some(n) => (n.div_ceil(per_user), n),
@@ -279,9 +254,9 @@ async fn main() -> anyhow::Result<()> {
                 hold: Duration::from_secs(hold_secs),
                 concurrency,
                 source_ips,
-                server_pid,
+                server_pid: watch.server_pid,
             };
-            (ws_connect::run(options).await?, outputs)
+            (ws_connect::run(options).await?, watch.outputs)
         }
         Command::Friends {
             sender_url,
@@ -292,8 +267,7 @@ async fn main() -> anyhow::Result<()> {
             presence_rounds,
             presence_grace_ms,
             wait_secs,
-            server_pid,
-            outputs,
+            watch,
         } => {
             let options = friends::Options {
                 sender_url,
@@ -304,9 +278,9 @@ async fn main() -> anyhow::Result<()> {
                 presence_rounds,
                 wait: Duration::from_secs(wait_secs),
                 presence_grace: Duration::from_millis(presence_grace_ms),
-                server_pid,
+                server_pid: watch.server_pid,
             };
-            (friends::run(options).await?, outputs)
+            (friends::run(options).await?, watch.outputs)
         }
         Command::Lobbies {
             url,
@@ -317,17 +291,25 @@ async fn main() -> anyhow::Result<()> {
             region,
             concurrency,
             ramp_ms,
-            server_pid,
             slack_secs,
-            outputs,
+            watch,
         } => {
             let interval = Duration::from_millis(interval_ms);
             let ramp = Duration::from_millis(ramp_ms);
             let timeout = lobbies::game_timeout(region, interval, ramp, Duration::from_secs(slack_secs));
             let urls = std::iter::once(url).chain(also_urls).collect();
-            let options =
-                lobbies::Options { urls, lobbies, players, interval, region, concurrency, ramp, server_pid, timeout };
-            (lobbies::run(options).await?, outputs)
+            let options = lobbies::Options {
+                urls,
+                lobbies,
+                players,
+                interval,
+                region,
+                concurrency,
+                ramp,
+                server_pid: watch.server_pid,
+                timeout,
+            };
+            (lobbies::run(options).await?, watch.outputs)
         }
     };
     finish(&summary, &outputs)

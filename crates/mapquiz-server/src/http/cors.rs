@@ -27,7 +27,7 @@ impl AllowedOrigins {
     }
 }
 
-/// Adds the allow-origin headers for an allowlisted `origin` to every response, so that even a 429 or a 404
+/// Adds the allow-origin headers for the `allowed` origin (if any) to every response, so that even a 429 or a 404
 /// can be read by the web client.
 pub fn decorate(headers: &mut HeaderMap, allowed: Option<HeaderValue>) {
     headers.append(header::VARY, HeaderValue::from_static("Origin"));

@@ -17,7 +17,7 @@ use super::cors::{self, AllowedOrigins};
 use super::rate_limit::{self, Limiters};
 use super::{metrics, normalize, request_id};
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use std::sync::Arc;
@@ -39,13 +39,14 @@ pub async fn layer(State(edge): State<Arc<Edge>>, mut req: Request, next: Next) 
     let started = Instant::now();
     let id = request_id::resolve(req.headers());
     req.headers_mut().insert(request_id::HEADER, id.clone());
-    let span = span(&req, &id);
+    // Kept for the way out (the request itself goes to the route): cheap clones of shared buffers.
+    let (method, uri) = (req.method().clone(), req.uri().clone());
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map(MatchedPath::as_str);
+    let span = span(&method, route, &id);
     let ip = client_ip::of(&req, &edge.trusted);
     req.extensions_mut().insert(ip);
     let origin = edge.origins.allowed(req.headers()).cloned();
-    // Kept for the way out (the request itself goes to the route): cheap clones of shared buffers.
-    let (method, uri) = (req.method().clone(), req.uri().clone());
-    let route = req.extensions().get::<MatchedPath>().cloned();
     let res = match before_routing(&edge, &req, ip, origin.is_some()) {
         Some(answer) => answer,
         None => next.run(req).instrument(span.clone()).await,
@@ -55,7 +56,7 @@ pub async fn layer(State(edge): State<Arc<Edge>>, mut req: Request, next: Next) 
     res.headers_mut().insert(request_id::HEADER, id);
     let took = started.elapsed();
     let status = res.status();
-    metrics::record(&method, route.as_ref().map(MatchedPath::as_str), status, took);
+    metrics::record(&method, route, status, took);
     let millis = took.as_secs_f64() * 1000.0;
     if status.is_server_error() {
         tracing::error!(parent: &span, status = status.as_u16(), millis, "request failed");
@@ -78,8 +79,8 @@ fn before_routing(edge: &Edge, req: &Request, ip: ClientIp, origin_allowed: bool
 
 /// The request's span: route template (never the raw path or query, which may carry OAuth codes), method
 /// and request id; `user_id` is filled in once authentication has run.
-fn span(req: &Request, id: &HeaderValue) -> tracing::Span {
-    let route = req.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or("unmatched");
+fn span(method: &Method, route: Option<&str>, id: &HeaderValue) -> tracing::Span {
+    let route = route.unwrap_or("unmatched");
     let request_id = id.to_str().unwrap_or("");
-    tracing::info_span!("request", method = %req.method(), route, request_id, user_id = tracing::field::Empty)
+    tracing::info_span!("request", %method, route, request_id, user_id = tracing::field::Empty)
 }
