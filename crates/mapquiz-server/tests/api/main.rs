@@ -5,6 +5,7 @@
 
 mod auth_email;
 mod auth_hardening;
+mod authorization;
 mod binary;
 mod bug_reports;
 mod config;
