@@ -107,6 +107,16 @@ impl App {
         &self.state
     }
 
+    /// Wraps the routes (inside the edge middleware) with `wrap`: the test harness adds an observer of every
+    /// request and its response this way; the server itself never calls it.
+    pub fn wrap_routes(
+        mut self,
+        wrap: impl FnOnce(axum::Router<AppState>, &AppState) -> axum::Router<AppState>,
+    ) -> App {
+        self.routes = wrap(self.routes, &self.state);
+        self
+    }
+
     /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish within the
     /// configured deadline, and closes the store.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {

@@ -61,8 +61,12 @@ impl TestApp {
 
     /// Starts the app on `db` with a ready-made configuration.
     pub async fn start(db: TestDatabase, config: Config) -> TestApp {
+        crate::support::logs::capture();
         let clock = ManualClock::new();
-        let app = App::build_with_clock(config, clock.clone()).await.expect("the app builds");
+        let app = App::build_with_clock(config, clock.clone())
+            .await
+            .expect("the app builds")
+            .wrap_routes(crate::support::privacy::observe);
         let address = app.local_addr();
         let state = app.state().clone();
         let stop = CancellationToken::new();
@@ -83,6 +87,7 @@ impl TestApp {
 
     /// POSTs `body` as JSON.
     pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        crate::support::logs::remember_in(body);
         self.client.post(self.url(path)).json(body).send().await.expect("request sent")
     }
 
@@ -98,6 +103,7 @@ impl TestApp {
 
     /// POST JSON with the user's session cookie.
     pub async fn post_as(&self, user: &TestUser, path: &str, body: &Value) -> reqwest::Response {
+        crate::support::logs::remember_in(body);
         self.client.post(self.url(path)).header("cookie", &user.cookie).json(body).send().await.expect("request sent")
     }
 
@@ -163,6 +169,7 @@ impl TestUser {
         let cookie = session_cookie(&res).expect("sign-up sets the session cookie");
         let (status, body) = json(res).await;
         assert_eq!(status, 200, "sign-up failed: {body}");
+        crate::support::logs::remember("email", &email);
         TestUser {
             id: body["user"]["id"].as_str().unwrap().to_owned(),
             name: name.to_owned(),
@@ -181,11 +188,14 @@ impl TestUser {
 
 /// The `name=value` pair of the session cookie the response sets (non-empty value), if any.
 pub fn session_cookie(res: &reqwest::Response) -> Option<String> {
-    set_cookies(res).into_iter().find_map(|c| {
-        let pair = c.split(';').next()?.trim().to_owned();
-        let (name, value) = pair.split_once('=')?;
-        (name.ends_with("better-auth.session_token") && !value.is_empty()).then_some(pair)
-    })
+    set_cookies(res)
+        .into_iter()
+        .find_map(|c| {
+            let pair = c.split(';').next()?.trim().to_owned();
+            let (name, value) = pair.split_once('=')?;
+            (name.ends_with("better-auth.session_token") && !value.is_empty()).then_some(pair)
+        })
+        .inspect(|pair| crate::support::logs::remember_cookie(pair))
 }
 
 /// Every `Set-Cookie` header of the response.
@@ -197,7 +207,9 @@ pub fn set_cookies(res: &reqwest::Response) -> Vec<String> {
 pub async fn json(res: reqwest::Response) -> (u16, Value) {
     let status = res.status().as_u16();
     let text = res.text().await.expect("a body");
-    (status, serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text:?}")))
+    let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text:?}"));
+    crate::support::logs::remember_in(&body);
+    (status, body)
 }
 
 /// The header as a string, if present.

@@ -124,6 +124,7 @@ pub fn session_set_cookie(res: &reqwest::Response) -> Option<SetCookie> {
 
 /// POST `sign-up/email` with the given fields and the test user agent.
 pub async fn sign_up_raw(app: &TestApp, body: &Value) -> reqwest::Response {
+    crate::support::logs::remember_in(body);
     app.client
         .post(app.url("/api/auth/sign-up/email"))
         .header("user-agent", UA)
@@ -140,6 +141,7 @@ pub async fn sign_in_raw(app: &TestApp, email: &str, password: &str) -> reqwest:
 
 /// POST `sign-in/email` with any body and the test user agent.
 pub async fn sign_in_body(app: &TestApp, body: &Value) -> reqwest::Response {
+    crate::support::logs::remember_in(body);
     app.client
         .post(app.url("/api/auth/sign-in/email"))
         .header("user-agent", UA)
