@@ -84,18 +84,19 @@ pub fn complete(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
                 add(op, "413", "payload_too_large / PAYLOAD_TOO_LARGE: the body is over body_limit_bytes");
                 add(op, "415", "unsupported_media_type / UNSUPPORTED_MEDIA_TYPE: the body is not application/json");
             }
-            // 503 and 413/415 can come from layers that answer in the application shape whatever the path.
-            let shaped = path.starts_with("/api/") || path == "/ws";
-            if shaped {
-                for (status, response) in op.responses.responses.iter_mut() {
-                    let error = status.starts_with('4') || status.starts_with('5');
-                    if let (true, RefOr::T(response)) = (error, response) {
-                        if response.content.is_empty() && (status != "503" || !auth) {
-                            let schema = if auth { "AuthErrorBody" } else { "ApiErrorBody" };
-                            let content = ContentBuilder::new().schema(Some(Ref::from_schema_name(schema))).build();
-                            response.content.insert("application/json".to_owned(), RefOr::T(content));
-                        }
-                    }
+            // Under /api/auth a 503 comes in either shape (the timeout layer answers in the application's), so
+            // it is left without a schema there.
+            if !(path.starts_with("/api/") || path == "/ws") {
+                continue;
+            }
+            for (status, response) in op.responses.responses.iter_mut() {
+                let error = status.starts_with('4') || status.starts_with('5');
+                if let (true, RefOr::T(response)) = (error && (status != "503" || !auth), response)
+                    && response.content.is_empty()
+                {
+                    let schema = if auth { "AuthErrorBody" } else { "ApiErrorBody" };
+                    let content = ContentBuilder::new().schema(Some(Ref::from_schema_name(schema))).build();
+                    response.content.insert("application/json".to_owned(), RefOr::T(content));
                 }
             }
         }

@@ -95,6 +95,7 @@ fn callback_url(state: &AppState, body: &AuthBody) -> Result<Option<url::Url>, A
 #[utoipa::path(post, path = "/api/auth/sign-up/email", tag = "auth", request_body = super::requests::SignUpRequest,
     responses((status = 200, description = "`{token, user}` and the session cookie"),
               (status = 400, description = "INVALID_EMAIL, INVALID_PASSWORD, PASSWORD_TOO_SHORT, PASSWORD_TOO_LONG, VALIDATION_ERROR"),
+              (status = 403, description = "INVALID_CALLBACKURL: callbackURL is not the frontend's origin or a relative path"),
               (status = 422, description = "USER_ALREADY_EXISTS"), (status = 429, description = "TOO_MANY_REQUESTS")))]
 pub(super) async fn sign_up(
     _: AuthRateLimit,
@@ -159,6 +160,7 @@ struct SignInAnswer {
 #[utoipa::path(post, path = "/api/auth/sign-in/email", tag = "auth", request_body = super::requests::SignInRequest,
     responses((status = 200, description = "`{redirect, token, url?, user}` and the session cookie, or `{twoFactorRedirect:true}`"),
               (status = 400, description = "INVALID_EMAIL"), (status = 401, description = "INVALID_EMAIL_OR_PASSWORD"),
+              (status = 403, description = "INVALID_CALLBACKURL: callbackURL is not the frontend's origin or a relative path"),
               (status = 429, description = "TOO_MANY_REQUESTS (rate limit or lockout)")))]
 pub(super) async fn sign_in(
     _: AuthRateLimit,

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 /// `POST /api/auth/sign-up/email`.
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"email": "ada@example.com", "password": "correct horse", "name": "Ada"}))]
 pub struct SignUpRequest {
     /// An address (trimmed and lower-cased); INVALID_EMAIL otherwise.
     email: String,
@@ -28,6 +29,7 @@ pub struct SignUpRequest {
 /// `POST /api/auth/sign-in/email`.
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"email": "ada@example.com", "password": "correct horse"}))]
 pub struct SignInRequest {
     email: String,
     password: String,

@@ -74,6 +74,8 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> 
 /// rule). Lengths are in characters; the title is trimmed, the description's length is counted trimmed.
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"title": "Carte vide", "description": "La carte ne s'affiche pas.",
+                          "environment": {"browser": "Firefox", "operatingSystem": "Linux"}}))]
 #[allow(dead_code)] // the fields exist for their schema
 pub struct BugReportRequest {
     #[schema(min_length = 1, max_length = 200, pattern = r"\S")]

@@ -48,6 +48,7 @@ pub struct AddRequest {
 
 /// The body of `POST /api/friends/requests/{id}` (schema only).
 #[derive(ToSchema)]
+#[schema(example = json!({"action": "accept"}))]
 #[allow(dead_code)] // the field exists for its schema
 pub struct RespondRequest {
     action: RespondAction,

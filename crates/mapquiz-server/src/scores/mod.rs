@@ -81,6 +81,7 @@ struct Saved {
 /// The body of `POST /api/scores` (schema only: `ScoreInput::parse` reads it, in the protocol's order).
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"score": 7, "totalQuestions": 10, "selectedRegions": ["Europe"], "gameMode": "quiz", "duration": 95}))]
 #[allow(dead_code)] // the fields exist for their schema
 pub struct ScoreRequest {
     /// 0 to `totalQuestions`.
