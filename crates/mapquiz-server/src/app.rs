@@ -72,6 +72,7 @@ impl App {
         // is what a client of the deployment sees whichever node answers it.
         let (routes, _) = crate::http::routes_for(config.role).split_for_parts();
         let (_, openapi) = crate::http::routes().split_for_parts();
+        let openapi = crate::openapi::complete(openapi);
         let openapi_json = openapi.to_json().context("cannot render the OpenAPI document")?;
         let score_writer = ScoreWriter::start(store.clone());
         let state = AppState::new(Inner {

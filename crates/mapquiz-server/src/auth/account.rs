@@ -50,7 +50,7 @@ async fn revoke(
 }
 
 /// Revokes one of the caller's sessions, named by its token or its id.
-#[utoipa::path(post, path = "/api/auth/revoke-session", tag = "auth",
+#[utoipa::path(post, path = "/api/auth/revoke-session", tag = "auth", request_body = super::requests::RevokeSessionRequest,
     responses((status = 200, description = "`{status:true}`"), (status = 401, description = "UNAUTHORIZED")))]
 pub(super) async fn revoke_session(
     State(state): State<AppState>,
@@ -71,6 +71,7 @@ pub(super) async fn revoke_session(
 
 /// Revokes every session of the caller but this one.
 #[utoipa::path(post, path = "/api/auth/revoke-other-sessions", tag = "auth",
+    request_body(content = super::requests::EmptyRequest, description = "none, or an object (not read)"),
     responses((status = 200, description = "`{status:true}`"), (status = 401, description = "UNAUTHORIZED")))]
 pub(super) async fn revoke_other_sessions(
     State(state): State<AppState>,
@@ -85,6 +86,7 @@ pub(super) async fn revoke_other_sessions(
 
 /// Revokes every session of the caller, this one included.
 #[utoipa::path(post, path = "/api/auth/revoke-sessions", tag = "auth",
+    request_body(content = super::requests::EmptyRequest, description = "none, or an object (not read)"),
     responses((status = 200, description = "`{status:true}`"), (status = 401, description = "UNAUTHORIZED")))]
 pub(super) async fn revoke_sessions(
     State(state): State<AppState>,
@@ -98,7 +100,7 @@ pub(super) async fn revoke_sessions(
 }
 
 /// Changes the caller's name and/or image.
-#[utoipa::path(post, path = "/api/auth/update-user", tag = "auth",
+#[utoipa::path(post, path = "/api/auth/update-user", tag = "auth", request_body = super::requests::UpdateUserRequest,
     responses((status = 200, description = "`{status:true}`"), (status = 400, description = "VALIDATION_ERROR"),
               (status = 401, description = "UNAUTHORIZED")))]
 pub(super) async fn update_user(
@@ -124,7 +126,7 @@ pub(super) async fn update_user(
 }
 
 /// Changes the caller's password; optionally signs every other session out.
-#[utoipa::path(post, path = "/api/auth/change-password", tag = "auth",
+#[utoipa::path(post, path = "/api/auth/change-password", tag = "auth", request_body = super::requests::ChangePasswordRequest,
     responses((status = 200, description = "`{token, user}`; `token` is a new session's when others were revoked"),
               (status = 400, description = "INVALID_PASSWORD, PASSWORD_TOO_SHORT, PASSWORD_TOO_LONG"),
               (status = 401, description = "UNAUTHORIZED")))]

@@ -33,8 +33,8 @@ pub(super) async fn user_body(state: &AppState, user: &User) -> Result<UserBody,
 
 /// The session, or `null`.
 #[utoipa::path(get, path = "/api/auth/get-session", tag = "auth",
-    params(("disableRefresh" = Option<bool>, Query, description = "true: do not extend the session"),
-           ("disableCookieCache" = Option<bool>, Query, description = "accepted, no effect")),
+    params(("disableRefresh" = Option<String>, Query, description = "`true`: do not extend the session; any other value is ignored"),
+           ("disableCookieCache" = Option<String>, Query, description = "accepted, no effect")),
     responses((status = 200, description = "`{session, user}` for a valid session, else `null`")))]
 pub(super) async fn get_session(
     State(state): State<AppState>,
@@ -92,9 +92,10 @@ fn callback_url(state: &AppState, body: &AuthBody) -> Result<Option<url::Url>, A
 }
 
 /// Creates an account with a password and signs it in.
-#[utoipa::path(post, path = "/api/auth/sign-up/email", tag = "auth",
+#[utoipa::path(post, path = "/api/auth/sign-up/email", tag = "auth", request_body = super::requests::SignUpRequest,
     responses((status = 200, description = "`{token, user}` and the session cookie"),
               (status = 400, description = "INVALID_EMAIL, INVALID_PASSWORD, PASSWORD_TOO_SHORT, PASSWORD_TOO_LONG, VALIDATION_ERROR"),
+              (status = 403, description = "INVALID_CALLBACKURL: callbackURL is not the frontend's origin or a relative path"),
               (status = 422, description = "USER_ALREADY_EXISTS"), (status = 429, description = "TOO_MANY_REQUESTS")))]
 pub(super) async fn sign_up(
     _: AuthRateLimit,
@@ -156,9 +157,10 @@ struct SignInAnswer {
 }
 
 /// Signs in with email and password.
-#[utoipa::path(post, path = "/api/auth/sign-in/email", tag = "auth",
+#[utoipa::path(post, path = "/api/auth/sign-in/email", tag = "auth", request_body = super::requests::SignInRequest,
     responses((status = 200, description = "`{redirect, token, url?, user}` and the session cookie, or `{twoFactorRedirect:true}`"),
               (status = 400, description = "INVALID_EMAIL"), (status = 401, description = "INVALID_EMAIL_OR_PASSWORD"),
+              (status = 403, description = "INVALID_CALLBACKURL: callbackURL is not the frontend's origin or a relative path"),
               (status = 429, description = "TOO_MANY_REQUESTS (rate limit or lockout)")))]
 pub(super) async fn sign_in(
     _: AuthRateLimit,
@@ -227,6 +229,7 @@ pub(super) async fn sign_in(
 
 /// Ends the session the request presents.
 #[utoipa::path(post, path = "/api/auth/sign-out", tag = "auth",
+    request_body(content = super::requests::EmptyRequest, description = "none, or an object (not read)"),
     responses((status = 200, description = "`{success:true}`, cookies cleared"),
               (status = 400, description = "FAILED_TO_GET_SESSION (cookies cleared all the same)")))]
 pub(super) async fn sign_out(

@@ -51,7 +51,7 @@ fn redirect_uri(state: &AppState) -> String {
 }
 
 /// Starts a social sign-in: the URL to send the browser to.
-#[utoipa::path(post, path = "/api/auth/sign-in/social", tag = "auth",
+#[utoipa::path(post, path = "/api/auth/sign-in/social", tag = "auth", request_body = super::requests::SocialSignInRequest,
     responses((status = 200, description = "`{url, redirect}`"), (status = 400, description = "VALIDATION_ERROR"),
               (status = 403, description = "INVALID_CALLBACKURL and its siblings"),
               (status = 404, description = "PROVIDER_NOT_FOUND")))]

@@ -16,6 +16,7 @@ pub mod lockout;
 pub mod oidc;
 pub mod password;
 mod redirect;
+mod requests;
 pub mod routes;
 pub mod sessions;
 mod two_factor;

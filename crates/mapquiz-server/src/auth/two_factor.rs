@@ -149,7 +149,7 @@ struct Enabled {
 }
 
 /// Starts two-factor setup: a new secret and backup codes; active after the first `verify-totp`.
-#[utoipa::path(post, path = "/api/auth/two-factor/enable", tag = "auth",
+#[utoipa::path(post, path = "/api/auth/two-factor/enable", tag = "auth", request_body = super::requests::PasswordRequest,
     responses((status = 200, description = "`{totpURI, backupCodes}`"), (status = 400, description = "INVALID_PASSWORD"),
               (status = 401, description = "UNAUTHORIZED")))]
 pub(super) async fn enable(
@@ -238,7 +238,7 @@ async fn prepare(
 }
 
 /// Verifies a TOTP code.
-#[utoipa::path(post, path = "/api/auth/two-factor/verify-totp", tag = "auth",
+#[utoipa::path(post, path = "/api/auth/two-factor/verify-totp", tag = "auth", request_body = super::requests::CodeRequest,
     responses((status = 200, description = "`{token, user}`"), (status = 401, description = "INVALID_CODE or UNAUTHORIZED"),
               (status = 429, description = "TOO_MANY_REQUESTS after 5 wrong codes")))]
 pub(super) async fn verify_totp(
@@ -261,7 +261,7 @@ pub(super) async fn verify_totp(
 }
 
 /// Verifies (and consumes) a backup code.
-#[utoipa::path(post, path = "/api/auth/two-factor/verify-backup-code", tag = "auth",
+#[utoipa::path(post, path = "/api/auth/two-factor/verify-backup-code", tag = "auth", request_body = super::requests::CodeRequest,
     responses((status = 200, description = "`{token, user}`"), (status = 401, description = "INVALID_CODE or UNAUTHORIZED")))]
 pub(super) async fn verify_backup_code(
     State(state): State<AppState>,
@@ -285,8 +285,9 @@ pub(super) async fn verify_backup_code(
 }
 
 /// Replaces the backup codes.
-#[utoipa::path(post, path = "/api/auth/two-factor/generate-backup-codes", tag = "auth",
-    responses((status = 200, description = "`{status:true, backupCodes}`"), (status = 400, description = "INVALID_PASSWORD")))]
+#[utoipa::path(post, path = "/api/auth/two-factor/generate-backup-codes", tag = "auth", request_body = super::requests::PasswordRequest,
+    responses((status = 200, description = "`{status:true, backupCodes}`"), (status = 400, description = "INVALID_PASSWORD"),
+              (status = 401, description = "UNAUTHORIZED")))]
 pub(super) async fn generate_backup_codes(
     State(state): State<AppState>,
     meta: RequestMeta,
@@ -304,8 +305,9 @@ pub(super) async fn generate_backup_codes(
 }
 
 /// The `otpauth://` URI again (to add another device).
-#[utoipa::path(post, path = "/api/auth/two-factor/get-totp-uri", tag = "auth",
-    responses((status = 200, description = "`{totpURI}`"), (status = 400, description = "INVALID_PASSWORD")))]
+#[utoipa::path(post, path = "/api/auth/two-factor/get-totp-uri", tag = "auth", request_body = super::requests::PasswordRequest,
+    responses((status = 200, description = "`{totpURI}`"), (status = 400, description = "INVALID_PASSWORD"),
+              (status = 401, description = "UNAUTHORIZED")))]
 pub(super) async fn get_totp_uri(
     State(state): State<AppState>,
     meta: RequestMeta,
@@ -319,8 +321,9 @@ pub(super) async fn get_totp_uri(
 }
 
 /// Turns two-factor off.
-#[utoipa::path(post, path = "/api/auth/two-factor/disable", tag = "auth",
-    responses((status = 200, description = "`{status:true}`"), (status = 400, description = "INVALID_PASSWORD")))]
+#[utoipa::path(post, path = "/api/auth/two-factor/disable", tag = "auth", request_body = super::requests::PasswordRequest,
+    responses((status = 200, description = "`{status:true}`"), (status = 400, description = "INVALID_PASSWORD"),
+              (status = 401, description = "UNAUTHORIZED")))]
 pub(super) async fn disable(
     State(state): State<AppState>,
     meta: RequestMeta,

@@ -70,8 +70,48 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> 
     (!value.is_empty()).then(|| truncate_chars(value, MAX_FIELD_CHARS).to_owned())
 }
 
+/// The body of `POST /api/bug-reports` (schema only: `BugReportInput::parse` reads it and lists every failed
+/// rule). Lengths are in characters; the title is trimmed, the description's length is counted trimmed.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"title": "Carte vide", "description": "La carte ne s'affiche pas.",
+                          "environment": {"browser": "Firefox", "operatingSystem": "Linux"}}))]
+#[allow(dead_code)] // the fields exist for their schema
+pub struct BugReportRequest {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    title: String,
+    #[schema(min_length = 10, max_length = 10000)]
+    description: String,
+    environment: EnvironmentRequest,
+    #[schema(max_length = 2000)]
+    steps_to_reproduce: Option<String>,
+    #[schema(max_length = 2000)]
+    location: Option<String>,
+    #[schema(max_length = 2000)]
+    user_agent: Option<String>,
+    #[schema(max_length = 2000)]
+    url: Option<String>,
+}
+
+/// The reporter's environment, every field optional.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // the fields exist for their schema
+pub struct EnvironmentRequest {
+    #[schema(max_length = 2000)]
+    browser: Option<String>,
+    #[schema(max_length = 2000)]
+    browser_version: Option<String>,
+    #[schema(max_length = 2000)]
+    operating_system: Option<String>,
+    #[schema(max_length = 2000)]
+    device_type: Option<String>,
+    #[schema(max_length = 2000)]
+    screen_resolution: Option<String>,
+}
+
 /// Stores a bug report (sign-in optional) for delivery to GitHub; answers once it is stored.
-#[utoipa::path(post, path = "/api/bug-reports", tag = "bug-reports",
+#[utoipa::path(post, path = "/api/bug-reports", tag = "bug-reports", request_body = BugReportRequest,
     responses((status = 201, body = Created),
               (status = 400, description = "validation_failed, with `details` (one French line per failed rule)"),
               (status = 429, description = "rate_limited: 10 reports per hour per client IP by default")))]
@@ -118,7 +158,10 @@ async fn create(
 }
 
 /// The original's alias with a trailing slash.
-#[utoipa::path(post, path = "/api/bug-reports/", tag = "bug-reports", responses((status = 201, body = Created)))]
+#[utoipa::path(post, path = "/api/bug-reports/", tag = "bug-reports", request_body = BugReportRequest,
+    responses((status = 201, body = Created),
+              (status = 400, description = "validation_failed, with `details` (one French line per failed rule)"),
+              (status = 429, description = "rate_limited: 10 reports per hour per client IP by default")))]
 async fn create_trailing_slash(
     limit: BugReportRateLimit,
     state: State<AppState>,

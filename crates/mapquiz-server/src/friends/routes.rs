@@ -38,7 +38,41 @@ fn string_field<'a>(body: &'a Value, key: &str) -> &'a str {
 }
 
 /// Sends a friend request by tag (a mutual request makes friends at once).
-#[utoipa::path(post, path = "/api/friends/add", tag = "friends",
+/// The body of `POST /api/friends/add` (schema only).
+#[derive(ToSchema)]
+#[allow(dead_code)] // the field exists for its schema
+pub struct AddRequest {
+    /// The friend's tag; blank is tag_required.
+    tag: String,
+}
+
+/// The body of `POST /api/friends/requests/{id}` (schema only).
+#[derive(ToSchema)]
+#[schema(example = json!({"action": "accept"}))]
+#[allow(dead_code)] // the field exists for its schema
+pub struct RespondRequest {
+    action: RespondAction,
+}
+
+/// What to do with a friend request.
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // schema only
+pub enum RespondAction {
+    Accept,
+    Reject,
+}
+
+/// The body of `DELETE /api/friends/remove` (schema only).
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // the field exists for its schema
+pub struct RemoveRequest {
+    /// Blank is friend_id_required.
+    friend_id: String,
+}
+
+#[utoipa::path(post, path = "/api/friends/add", tag = "friends", request_body = AddRequest,
     responses((status = 200, body = SentBody), (status = 400, description = "tag_required, cannot_add_self"),
               (status = 404, description = "user_not_found"),
               (status = 409, description = "already_friends, request_already_pending"),
@@ -113,7 +147,7 @@ async fn requests(State(state): State<AppState>, CurrentUser(me): CurrentUser) -
 }
 
 /// Accepts or rejects a request the caller received.
-#[utoipa::path(post, path = "/api/friends/requests/{id}", tag = "friends",
+#[utoipa::path(post, path = "/api/friends/requests/{id}", tag = "friends", request_body = RespondRequest,
     params(("id" = String, Path, description = "the request id")),
     responses((status = 200, body = Done), (status = 400, description = "invalid_action"),
               (status = 403, description = "forbidden"), (status = 404, description = "friend_request_not_found"),
@@ -132,7 +166,7 @@ async fn respond(
 }
 
 /// Ends a friendship (both directions); succeeds also when there was none.
-#[utoipa::path(delete, path = "/api/friends/remove", tag = "friends",
+#[utoipa::path(delete, path = "/api/friends/remove", tag = "friends", request_body = RemoveRequest,
     responses((status = 200, body = Done), (status = 400, description = "friend_id_required"),
               (status = 401, description = "unauthorized")))]
 async fn remove(

@@ -12,7 +12,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 /// Paths outside the global limit: probes and scrapes must keep working under load.
-const UNLIMITED_PATHS: &[&str] = &["/livez", "/readyz", "/metrics"];
+pub(crate) const UNLIMITED_PATHS: &[&str] = &["/livez", "/readyz", "/metrics"];
 
 /// One keyed limiter.
 pub struct Limiter {

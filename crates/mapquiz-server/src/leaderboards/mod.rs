@@ -82,6 +82,34 @@ struct BoardQuery {
     around: bool,
 }
 
+/// The `period` parameter (schema only; `Period::parse` reads it).
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // schema only
+enum PeriodName {
+    Day,
+    Week,
+    Month,
+    All,
+}
+
+/// The `scope` parameter (schema only).
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // schema only
+enum ScopeName {
+    Global,
+    Friends,
+}
+
+/// The `around` parameter (schema only).
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // schema only
+enum AroundName {
+    Me,
+}
+
 fn parse(query: Option<&str>) -> Result<BoardQuery, ApiError> {
     let invalid = |name: &str| ApiError::validation(format!("Paramètre {name} invalide"));
     let mut regions: Vec<Region> = Vec::new();
@@ -136,11 +164,12 @@ async fn entries(state: &AppState, rows: Vec<BoardEntry>) -> Result<Vec<Entry>, 
 
 /// A leaderboard.
 #[utoipa::path(get, path = "/api/leaderboards", tag = "leaderboards",
-    params(("regions" = String, Query, description = "comma-separated regions; the board is their sorted distinct set"),
-           ("period" = Option<String>, Query, description = "day | week (from Monday) | month | all (default), in the configured time zone"),
-           ("scope" = Option<String>, Query, description = "global (default) | friends (the caller and their friends)"),
-           ("limit" = Option<u32>, Query, description = "1–100, default 20"),
-           ("around" = Option<String>, Query, description = "`me`: add the caller's rank with two neighbours on each side")),
+    params(("regions" = String, Query, pattern = r"^\s*(Afrique|Amérique du Nord|Amérique du Sud|Asie|Europe|Océanie)\s*(,\s*(Afrique|Amérique du Nord|Amérique du Sud|Asie|Europe|Océanie)\s*)*$",
+            description = "comma-separated regions; the board is their sorted distinct set"),
+           ("period" = inline(Option<PeriodName>), Query, description = "week starts on Monday; days, weeks and months are the configured time zone's (default all)"),
+           ("scope" = inline(Option<ScopeName>), Query, description = "friends: the caller and their friends (default global)"),
+           ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1–100, default 20"),
+           ("around" = inline(Option<AroundName>), Query, description = "`me`: add the caller's rank with two neighbours on each side")),
     responses((status = 200, body = Board,
                description = "Each player once, with their best quiz of the period: higher share of correct answers, \
                               then shorter duration, then earlier. Same share and duration share a rank (1, 1, 3). \

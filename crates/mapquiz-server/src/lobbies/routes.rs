@@ -143,7 +143,7 @@ fn page_params(query: Option<&str>) -> Result<(u32, Option<GameCursor>), ApiErro
 
 /// The caller's finished multiplayer games, newest first.
 #[utoipa::path(get, path = "/api/games", tag = "games",
-    params(("limit" = Option<u32>, Query, description = "1–50, default 20"),
+    params(("limit" = Option<u32>, Query, minimum = 1, maximum = 50, description = "1–50, default 20"),
            ("cursor" = Option<String>, Query, description = "`nextCursor` of the previous page")),
     responses((status = 200, body = GamePage),
               (status = 400, description = "validation_failed (Paramètre limit invalide, Paramètre cursor invalide)"),

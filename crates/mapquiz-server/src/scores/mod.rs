@@ -78,8 +78,53 @@ struct Saved {
     score: ScoreBody,
 }
 
+/// The body of `POST /api/scores` (schema only: `ScoreInput::parse` reads it, in the protocol's order).
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"score": 7, "totalQuestions": 10, "selectedRegions": ["Europe"], "gameMode": "quiz", "duration": 95}))]
+#[allow(dead_code)] // the fields exist for their schema
+pub struct ScoreRequest {
+    /// 0 to `totalQuestions`.
+    #[schema(minimum = 0, maximum = 500)]
+    score: i64,
+    #[schema(minimum = 1, maximum = 500)]
+    total_questions: i64,
+    /// Distinct regions, at least one.
+    #[schema(min_items = 1, max_items = 6)]
+    selected_regions: std::collections::BTreeSet<RegionName>,
+    /// `quiz` (default) or `training`.
+    game_mode: Option<GameModeName>,
+    /// Seconds.
+    #[schema(minimum = 0, maximum = 86_400)]
+    duration: Option<i64>,
+}
+
+/// A region's wire name.
+#[derive(ToSchema, PartialEq, Eq, PartialOrd, Ord)]
+#[allow(dead_code)] // schema only
+pub enum RegionName {
+    Afrique,
+    #[schema(rename = "Amérique du Nord")]
+    AmeriqueDuNord,
+    #[schema(rename = "Amérique du Sud")]
+    AmeriqueDuSud,
+    Asie,
+    Europe,
+    #[schema(rename = "Océanie")]
+    Oceanie,
+}
+
+/// A solo game's mode.
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // schema only
+pub enum GameModeName {
+    Quiz,
+    Training,
+}
+
 /// Saves a finished solo game (and enters it on its leaderboards when it is a quiz).
-#[utoipa::path(post, path = "/api/scores", tag = "scores",
+#[utoipa::path(post, path = "/api/scores", tag = "scores", request_body = ScoreRequest,
     responses((status = 200, body = Saved), (status = 400, description = "validation_failed (message names the field)"),
               (status = 401, description = "unauthorized")))]
 async fn save(
@@ -112,7 +157,9 @@ async fn save(
 }
 
 /// The original's alias with a trailing slash.
-#[utoipa::path(post, path = "/api/scores/", tag = "scores", responses((status = 200, body = Saved)))]
+#[utoipa::path(post, path = "/api/scores/", tag = "scores", request_body = ScoreRequest,
+    responses((status = 200, body = Saved), (status = 400, description = "validation_failed (message names the field)"),
+              (status = 401, description = "unauthorized")))]
 async fn save_trailing_slash(state: State<AppState>, headers: HeaderMap, body: JsonBody) -> Result<Response, ApiError> {
     save(state, headers, body).await
 }
@@ -133,7 +180,7 @@ pub struct HistoryItem {
 
 /// The caller's latest games, oldest first (a bare array).
 #[utoipa::path(get, path = "/api/scores/history", tag = "scores",
-    params(("limit" = Option<u32>, Query, description = "1–100, default 10")),
+    params(("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1–100, default 10")),
     responses((status = 200, body = [HistoryItem]), (status = 400, description = "Paramètre limit invalide"),
               (status = 401, description = "unauthorized")))]
 async fn history(

@@ -126,8 +126,9 @@ fn search_params(query: Option<&str>, caller: &str) -> Result<UserSearch, ApiErr
 
 /// Users by name, case-insensitively, then id; the caller excluded.
 #[utoipa::path(get, path = "/api/users", tag = "users",
-    params(("q" = Option<String>, Query, description = "prefix of a name or a tag, 1–50 characters"),
-           ("limit" = Option<u32>, Query, description = "1–100, default 20"),
+    params(("q" = Option<String>, Query, min_length = 1, max_length = 50,
+            description = "prefix of a name or a tag, 1–50 characters once trimmed, no control characters"),
+           ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1–100, default 20"),
            ("cursor" = Option<String>, Query, description = "`nextCursor` of the previous page")),
     responses((status = 200, body = UserPage), (status = 400, description = "validation_failed"),
               (status = 401, description = "unauthorized")))]
@@ -155,7 +156,13 @@ async fn list(
 }
 
 /// The original's alias with a trailing slash.
-#[utoipa::path(get, path = "/api/users/", tag = "users", responses((status = 200, body = UserPage)))]
+#[utoipa::path(get, path = "/api/users/", tag = "users",
+    params(("q" = Option<String>, Query, min_length = 1, max_length = 50,
+            description = "prefix of a name or a tag, 1–50 characters once trimmed, no control characters"),
+           ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1–100, default 20"),
+           ("cursor" = Option<String>, Query, description = "`nextCursor` of the previous page")),
+    responses((status = 200, body = UserPage), (status = 400, description = "validation_failed"),
+              (status = 401, description = "unauthorized")))]
 async fn list_trailing_slash(state: State<AppState>, me: CurrentUser, query: RawQuery) -> Result<Response, ApiError> {
     list(state, me, query).await
 }

@@ -147,3 +147,114 @@ async fn the_websocket_document_comes_from_the_protocol_types_and_the_limits() {
     assert_eq!(rate["value"], "42 per 10 s", "the configured limit");
     assert!(doc["closeCodes"].as_array().unwrap().iter().any(|c| c["code"] == 1009));
 }
+
+/// The statuses schemathesis (`.ci/schemathesis`) holds the server to, checked here without Python: every
+/// operation documents the 429 of the global limit (the probes and /metrics excepted) and the 503 of the
+/// timeout and the database; every operation with a body documents 400, 413 and 415 and describes the body;
+/// every error response of the API has the error shape of its path; every `$ref` resolves.
+#[tokio::test]
+async fn every_operation_documents_the_statuses_that_come_from_around_its_handler() {
+    let app = TestApp::spawn().await;
+    let (_, doc) = json(app.get("/api/openapi.json").await).await;
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let name = format!("{} {path}", method.to_uppercase());
+            let responses = op["responses"].as_object().unwrap();
+            let unlimited = ["/livez", "/readyz", "/metrics"].contains(&path.as_str());
+            assert_eq!(responses.contains_key("429"), !unlimited, "{name}: 429");
+            assert!(responses.contains_key("503"), "{name}: 503");
+            if !op["requestBody"].is_null() {
+                for status in ["400", "413", "415"] {
+                    assert!(responses.contains_key(status), "{name}: {status}");
+                }
+                let schema = &op["requestBody"]["content"]["application/json"]["schema"];
+                assert!(schema.is_object(), "{name}: the body has a schema");
+            }
+            let auth = path.starts_with("/api/auth/");
+            for (status, response) in responses {
+                let error = status.starts_with('4') || (status.starts_with('5') && !auth);
+                if error && (path.starts_with("/api/") || path == "/ws") {
+                    let shape = if auth { "AuthErrorBody" } else { "ApiErrorBody" };
+                    let schema = &response["content"]["application/json"]["schema"]["$ref"];
+                    assert_eq!(
+                        schema.as_str(),
+                        Some(format!("#/components/schemas/{shape}").as_str()),
+                        "{name} {status}"
+                    );
+                }
+            }
+        }
+    }
+    // Every application route that reads a body says what the body is.
+    for (method, path) in [
+        ("post", "/api/scores"),
+        ("post", "/api/friends/add"),
+        ("post", "/api/friends/requests/{id}"),
+        ("delete", "/api/friends/remove"),
+        ("post", "/api/bug-reports"),
+        ("post", "/api/auth/sign-up/email"),
+        ("post", "/api/auth/sign-in/email"),
+        ("post", "/api/auth/change-password"),
+    ] {
+        assert!(doc["paths"][path][method]["requestBody"].is_object(), "{method} {path}: request body");
+    }
+    // Routes the client calls without a body keep it optional.
+    for path in ["/api/auth/sign-out", "/api/auth/revoke-sessions", "/api/auth/revoke-other-sessions"] {
+        assert_eq!(doc["paths"][path]["post"]["requestBody"]["required"], false, "{path}");
+    }
+    let text = doc.to_string();
+    for (i, _) in text.match_indices("\"#/components/schemas/") {
+        let rest = &text[i + 22..];
+        let name = &rest[..rest.find('"').unwrap()];
+        assert!(schemas.contains_key(name), "$ref to {name} resolves");
+    }
+}
+
+/// The documented body rules hold on the wire: what the schema refuses the server refuses, with the protocol's
+/// errors (a sample of the cases schemathesis generates by the thousand).
+#[tokio::test]
+async fn bodies_outside_their_documented_schema_are_refused() {
+    let app = TestApp::spawn().await;
+    let user = app.sign_up("Schema").await;
+    let cases = [
+        (
+            "/api/scores",
+            serde_json::json!({"score": 1, "totalQuestions": 2, "selectedRegions": ["Europe", "Europe"]}),
+            "validation_failed",
+        ),
+        (
+            "/api/scores",
+            serde_json::json!({"score": 1, "totalQuestions": 501, "selectedRegions": ["Europe"]}),
+            "validation_failed",
+        ),
+        (
+            "/api/scores",
+            serde_json::json!({"score": 1, "totalQuestions": 2, "selectedRegions": ["Europe"], "gameMode": "x"}),
+            "validation_failed",
+        ),
+        ("/api/friends/requests/some-id", serde_json::json!({"action": "maybe"}), "invalid_action"),
+        (
+            "/api/bug-reports",
+            serde_json::json!({"title": "T", "description": "court", "environment": {}}),
+            "validation_failed",
+        ),
+    ];
+    for (path, body, code) in cases {
+        let res = app.client.post(app.url(path)).header("cookie", &user.cookie).json(&body).send().await.unwrap();
+        let (status, answer) = json(res).await;
+        assert_eq!(status, 400, "{path} {body}: {answer}");
+        assert_eq!(answer["code"], code, "{path} {body}");
+    }
+    let res = app
+        .client
+        .post(app.url("/api/auth/revoke-sessions"))
+        .header("cookie", &user.cookie)
+        .header("content-type", "application/json")
+        .body("null")
+        .send()
+        .await
+        .unwrap();
+    let (status, answer) = json(res).await;
+    assert_eq!((status, answer["code"].as_str()), (400, Some("VALIDATION_ERROR")), "a body that is not an object");
+}
