@@ -132,6 +132,7 @@ pub async fn send_request(
     let limiters = &state.limiters;
     limiters
         .check_user(&limiters.friend_requests, "friend_requests", &me.id)
+        .await
         .map_err(|retry_after_secs| FriendError::TooManyRequests { retry_after_secs })?;
     let receiver = state.store.user_by_tag(tag.as_str()).await?.ok_or(FriendError::UserNotFound)?;
     if receiver.id == me.id {

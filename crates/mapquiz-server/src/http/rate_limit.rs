@@ -6,6 +6,7 @@
 use crate::config::{Quota, RateLimits};
 use crate::error::{ApiError, AuthError, is_auth_path};
 use crate::http::client_ip::ClientIp;
+use crate::http::shared_quota::SharedQuotas;
 use crate::ws::limits::UnauthenticatedSockets;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
@@ -137,6 +138,8 @@ pub struct Limiters {
     pub lobbies_created: UserQuota,
     /// Open sockets not yet authenticated, per client IP.
     pub unauthenticated_sockets: UnauthenticatedSockets,
+    /// With Redis: the per-user quotas counted across nodes (the local ones stand in while it fails).
+    shared: Option<SharedQuotas>,
 }
 
 impl Limiters {
@@ -149,8 +152,15 @@ impl Limiters {
             friend_requests: UserQuota::new(config.friend_requests),
             lobbies_created: UserQuota::new(config.lobbies_created),
             unauthenticated_sockets: UnauthenticatedSockets::new(config.unauthenticated_sockets_per_ip),
+            shared: None,
             config,
         }
+    }
+
+    /// Counts the per-user quotas in Redis, across the nodes sharing it.
+    pub fn shared(mut self, shared: Option<SharedQuotas>) -> Self {
+        self.shared = shared;
+        self
     }
 
     /// Forgets clients whose quota has fully refilled; run periodically.
@@ -169,12 +179,19 @@ impl Limiters {
     }
 
     /// Counts one action of `user` against `quota`, unless limits are off; `Err(seconds to wait)` past it.
-    /// `limit` names the quota in `user_rate_limited_total`.
-    pub fn check_user(&self, quota: &UserQuota, limit: &'static str, user: &str) -> Result<(), u64> {
+    /// `limit` names the quota in Redis and in `user_rate_limited_total`.
+    pub async fn check_user(&self, quota: &UserQuota, limit: &'static str, user: &str) -> Result<(), u64> {
         if !self.config.enabled {
             return Ok(());
         }
-        quota.check(user, Instant::now()).inspect_err(|_| {
+        let verdict = match &self.shared {
+            Some(shared) => match shared.check(limit, user, quota.quota).await {
+                Some(verdict) => verdict,
+                None => quota.check(user, Instant::now()),
+            },
+            None => quota.check(user, Instant::now()),
+        };
+        verdict.inspect_err(|_| {
             metrics::counter!("user_rate_limited_total", "limit" => limit).increment(1);
         })
     }

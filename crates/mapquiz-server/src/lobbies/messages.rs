@@ -179,7 +179,7 @@ async fn create_lobby(m: Incoming<'_, AppState>) -> Result<Handled, Failure> {
     let settings = LobbySettings::parse(m.payload.get("settings")).map_err(refused)?;
     // Counted once the payload is valid: a malformed create costs nothing and creates nothing.
     let limiters = &m.state.limiters;
-    if limiters.check_user(&limiters.lobbies_created, "lobbies", &m.me.id).is_err() {
+    if limiters.check_user(&limiters.lobbies_created, "lobbies", &m.me.id).await.is_err() {
         return Err(Failure::Borrowed(TOO_MANY_LOBBIES));
     }
     let new = NewLobby { id: LobbyId::new(), host, name, settings };

@@ -3,15 +3,18 @@
 //! the argon2 workers bound memory while hundreds of sign-ins wait).
 
 use crate::support::ws::{Ws, eventually, open};
-use crate::support::{PASSWORD, TestApp, header, json, on_both_backends, session_cookie};
+use crate::support::{PASSWORD, TestApp, base_figment, header, json, on_both_backends, session_cookie, test_redis_url};
 use figment::Figment;
 use futures_util::future::join_all;
+use mapquiz_server::app::App;
+use mapquiz_server::config::Config;
 use serde_json::{Value, json};
 use std::net::IpAddr;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
 
 const RATE_LIMITED: &str = "Trop de requêtes, veuillez réessayer plus tard";
 const TOO_MANY_FRIEND_REQUESTS: &str = "Trop de demandes d'ami, veuillez réessayer plus tard";
@@ -95,6 +98,49 @@ async fn lobbies_past_the_quota_are_refused(postgres: bool) {
     assert_eq!(second.lobby("create_lobby", create).await["message"], TOO_MANY_LOBBIES);
     let mut bws = app.ws(&bob).await;
     bws.create_lobby(&["Asie"]).await;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Across nodes sharing Redis
+// ---------------------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn per_user_quotas_hold_across_nodes_sharing_redis() {
+    let Some(redis_url) = test_redis_url() else { return };
+    // A prefix of its own: the shared Redis also serves other tests.
+    let prefix = format!("test-{}-abuse:", uuid::Uuid::now_v7().simple());
+    let with = move |f: Figment| {
+        f.merge(("redis_url", redis_url.as_str()))
+            .merge(("redis_key_prefix", prefix.as_str()))
+            .merge(("rate_limit_friend_requests_max", 2))
+            .merge(("rate_limit_lobbies_max", 1))
+    };
+    let a = TestApp::spawn_with(false, with.clone()).await.unwrap();
+    let config = Config::from_figment(&with(base_figment(&a.db))).unwrap();
+    let b = App::build_with_clock(config, a.clock.clone()).await.unwrap();
+    let b_address = b.local_addr();
+    let stop_b = CancellationToken::new();
+    tokio::spawn(b.serve(stop_b.clone().cancelled_owned()));
+    let _stop_b = stop_b.drop_guard();
+
+    let alice = a.sign_up("Alice").await;
+    let others = [a.sign_up("Bea").await, a.sign_up("Carl").await, a.sign_up("Dina").await];
+    let mut on_a = a.ws(&alice).await;
+    let mut on_b = Ws::signed_in(b_address, &alice).await;
+
+    // Friend requests: one through node A's HTTP, one through node B's socket, the third refused on either.
+    assert_eq!(a.add_friend(&alice, &others[0].tag).await.0, 200);
+    assert_eq!(on_b.send_friend_request(&others[1].tag).await["type"], "send_friend_request_success");
+    assert_eq!(on_a.send_friend_request(&others[2].tag).await["message"], TOO_MANY_FRIEND_REQUESTS);
+    let res = a.client.post(format!("http://{b_address}/api/friends/add")).header("cookie", &alice.cookie);
+    let res = res.json(&json!({"tag": others[2].tag})).send().await.unwrap();
+    assert!(header(&res, "retry-after").is_some());
+    assert_eq!(json(res).await.0, 429, "node B counts node A's request");
+
+    // Lobbies: one created on node A, none more on node B.
+    on_a.create_lobby(&["Europe"]).await;
+    let refused = on_b.lobby("create_lobby", json!({"settings": {"selectedRegions": ["Asie"]}})).await;
+    assert_eq!(refused, json!({"type": "error", "message": TOO_MANY_LOBBIES}));
 }
 
 // ---------------------------------------------------------------------------------------------------------
