@@ -217,7 +217,7 @@ impl Default for RawConfig {
             rate_limit_auth_window_secs: 10,
             rate_limit_bug_reports_max: 10,
             rate_limit_bug_reports_window_secs: 3600,
-            rate_limit_friend_requests_max: 30,
+            rate_limit_friend_requests_max: 100,
             rate_limit_friend_requests_window_secs: 3600,
             rate_limit_lobbies_max: 30,
             rate_limit_lobbies_window_secs: 3600,
