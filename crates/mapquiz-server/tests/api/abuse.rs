@@ -2,6 +2,7 @@
 //! sockets that are not authenticated, and a login storm against the real binary (the lockout engages, and
 //! the argon2 workers bound memory while hundreds of sign-ins wait).
 
+use crate::support::proxy::Proxy;
 use crate::support::ws::{Ws, eventually, open};
 use crate::support::{PASSWORD, TestApp, base_figment, header, json, on_both_backends, session_cookie, test_redis_url};
 use figment::Figment;
@@ -141,6 +142,43 @@ async fn per_user_quotas_hold_across_nodes_sharing_redis() {
     on_a.create_lobby(&["Europe"]).await;
     let refused = on_b.lobby("create_lobby", json!({"settings": {"selectedRegions": ["Asie"]}})).await;
     assert_eq!(refused, json!({"type": "error", "message": TOO_MANY_LOBBIES}));
+}
+
+#[tokio::test]
+async fn while_redis_fails_each_node_counts_the_quota_alone() {
+    let Some(redis_url) = test_redis_url() else { return };
+    let (proxy, proxied) = Proxy::in_front_of_redis(&redis_url).await;
+    let prefix = format!("test-{}-abuse:", uuid::Uuid::now_v7().simple());
+    let app = TestApp::spawn_with(false, |f| {
+        f.merge(("redis_url", proxied.as_str()))
+            .merge(("redis_key_prefix", prefix.as_str()))
+            .merge(("rate_limit_friend_requests_max", 3))
+    })
+    .await
+    .unwrap();
+    let (alice, bob) = (app.sign_up("Alice").await, app.sign_up("Bob").await);
+    // Sending to Bob again is "already pending" (409): a send the quota let through, counted.
+    let send = || async { app.add_friend(&alice, &bob.tag).await.0 };
+    assert_eq!(send().await, 200, "counted in Redis: 1 of 3");
+
+    proxy.cut();
+    for _ in 0..3 {
+        assert_eq!(send().await, 409, "counted on the node: Redis is unreachable");
+    }
+    assert_eq!(send().await, 429, "the node's own count is full");
+
+    // Redis returns: the count there (1) applies again, so two more sends pass, then the quota holds.
+    proxy.restore();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match send().await {
+            429 => assert!(Instant::now() < deadline, "Redis never counted again"),
+            status => break assert_eq!(status, 409),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(send().await, 409, "3 of 3 in Redis");
+    assert_eq!(send().await, 429);
 }
 
 // ---------------------------------------------------------------------------------------------------------
