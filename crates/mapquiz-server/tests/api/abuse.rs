@@ -23,6 +23,26 @@ const TOO_MANY_LOBBIES: &str = "Trop de lobbies créés, veuillez réessayer plu
 const TOO_MANY_SIGN_INS: (&str, &str) = ("TOO_MANY_REQUESTS", "Too many requests. Please try again later.");
 
 // ---------------------------------------------------------------------------------------------------------
+// Settings
+// ---------------------------------------------------------------------------------------------------------
+
+#[test]
+fn the_limits_are_configured_and_a_zero_is_refused() {
+    let config = Config::from_figment(&Figment::new()).unwrap();
+    let limits = &config.rate_limits;
+    assert_eq!((limits.friend_requests.max, limits.friend_requests.window_secs), (100, 3600));
+    assert_eq!((limits.lobbies_created.max, limits.lobbies_created.window_secs), (30, 3600));
+    assert_eq!(limits.unauthenticated_sockets_per_ip, 50);
+    for key in ["rate_limit_friend_requests_max", "rate_limit_lobbies_max", "ws_max_unauthenticated_per_ip"] {
+        let errors = Config::from_figment(&Figment::new().merge((key, 0))).expect_err("refused").0.join("\n");
+        assert!(errors.contains(&format!("`{key}`: must be at least 1")), "{errors}");
+    }
+    for key in ["rate_limit_friend_requests_window_secs", "rate_limit_lobbies_window_secs"] {
+        assert!(Config::from_figment(&Figment::new().merge((key, 0))).is_err(), "{key} = 0");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Friend requests per user
 // ---------------------------------------------------------------------------------------------------------
 
