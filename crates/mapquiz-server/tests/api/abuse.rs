@@ -9,6 +9,7 @@ use figment::Figment;
 use futures_util::future::join_all;
 use mapquiz_server::app::App;
 use mapquiz_server::config::Config;
+use mapquiz_store::testing::TestDatabase;
 use serde_json::{Value, json};
 use std::net::IpAddr;
 use std::process::{Command, Stdio};
@@ -360,9 +361,10 @@ fn client_ip(group: u8, i: usize) -> String {
     format!("10.{group}.{}.{}", i / 250, i % 250 + 1)
 }
 
-#[tokio::test]
 #[allow(clippy::print_stderr)] // the storm's figures, for RELIABILITY.md
-async fn a_login_storm_locks_the_account_and_argon2_bounds_memory() {
+async fn a_login_storm_locks_the_account_and_argon2_bounds_memory(postgres: bool) {
+    // The lockout counters live in the database: both backends take the concurrent attempts.
+    let Some(db) = TestDatabase::new(postgres).await else { return };
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
     // The production argon2 cost is the binary's default: no MAPQUIZ_ARGON2_* here.
@@ -370,6 +372,7 @@ async fn a_login_storm_locks_the_account_and_argon2_bounds_memory() {
         .current_dir(dir.path())
         .env_clear()
         .env("PORT", &port)
+        .env("DATABASE_URL", db.url())
         .env("BETTER_AUTH_SECRET", SECRET)
         .env("MAPQUIZ_TRUSTED_PROXIES", "127.0.0.1/32")
         .env("MAPQUIZ_LOG_LEVEL", "warn")
@@ -433,7 +436,9 @@ async fn a_login_storm_locks_the_account_and_argon2_bounds_memory() {
     let on_account: Vec<_> = on_account.into_iter().map(|r| r.unwrap()).collect();
     let checked = on_account.iter().filter(|a| a.0 == 401).count();
     let locked_out: Vec<_> = on_account.iter().filter(|a| a.0 == 429).collect();
-    assert!((1..=5).contains(&checked), "{checked} guesses reached the password check");
+    // Each attempt is recorded before it is counted, so when hundreds arrive at once most see the others and
+    // the lock may even engage before any guess is checked (seen on PostgreSQL): at most 5, never more.
+    assert!(checked <= 5, "{checked} guesses reached the password check");
     assert_eq!(checked + locked_out.len(), STORM_ON_ACCOUNT, "only 401 and 429: {on_account:?}");
     for (_, body, retry, cookie) in &locked_out {
         assert_eq!(body, &json!({"code": TOO_MANY_SIGN_INS.0, "message": TOO_MANY_SIGN_INS.1}));
@@ -452,10 +457,11 @@ async fn a_login_storm_locks_the_account_and_argon2_bounds_memory() {
     // Memory: the hashes ran on the bounded workers, so the peak stays within their buffers plus the margin.
     let bound = rss_before + workers * PRODUCTION_MEMORY_KIB + RSS_MARGIN_KIB;
     eprintln!(
-        "login storm: {} sign-ins ({STORM_ON_ACCOUNT} on one account from as many IPs, {STORM_SPRAY} unknown \
+        "login storm on {}: {} sign-ins ({STORM_ON_ACCOUNT} on one account from as many IPs, {STORM_SPRAY} unknown \
          emails) in {storm_took:?}; on the account {checked} checked (401), {} locked out (429); spray {} × 401; \
          {workers} argon2 workers at {PRODUCTION_MEMORY_KIB} KiB; RSS before {rss_before} KiB, peak sampled \
          {peak_sampled} KiB, VmHWM {peak_hwm} KiB, bound {bound} KiB",
+        if postgres { "PostgreSQL" } else { "SQLite" },
         STORM_ON_ACCOUNT + STORM_SPRAY,
         locked_out.len(),
         spray.len(),
@@ -479,4 +485,5 @@ on_both_backends!(
     friend_requests_past_the_quota_are_refused_on_both_transports,
     friend_requests_are_not_counted_with_limits_off,
     lobbies_past_the_quota_are_refused,
+    a_login_storm_locks_the_account_and_argon2_bounds_memory,
 );
