@@ -43,6 +43,17 @@ fn the_limits_are_configured_and_a_zero_is_refused() {
     }
 }
 
+#[tokio::test]
+async fn the_openapi_document_lists_the_new_429s() {
+    let app = TestApp::spawn().await;
+    let (status, doc) = json(app.get("/api/openapi.json").await).await;
+    assert_eq!(status, 200);
+    for (path, method) in [("/api/friends/add", "post"), ("/ws", "get")] {
+        let description = doc["paths"][path][method]["responses"]["429"]["description"].as_str();
+        assert!(description.is_some_and(|d| d.contains("rate_limited")), "{method} {path}: {description:?}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Friend requests per user
 // ---------------------------------------------------------------------------------------------------------
