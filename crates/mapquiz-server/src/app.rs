@@ -5,6 +5,7 @@ use crate::auth::Auth;
 use crate::clock::{DynClock, SystemClock};
 use crate::config::{Config, secret};
 use crate::http::rate_limit::Limiters;
+use crate::http::shared_quota::SharedQuotas;
 use crate::live::Realtime;
 use crate::scores::writer::ScoreWriter;
 use crate::state::{AppState, Inner};
@@ -76,7 +77,9 @@ impl App {
         let openapi_json = openapi.to_json().context("cannot render the OpenAPI document")?;
         let score_writer = ScoreWriter::start(store.clone());
         let state = AppState::new(Inner {
-            limiters: Arc::new(Limiters::new(config.rate_limits.clone())),
+            limiters: Arc::new(Limiters::new(config.rate_limits.clone()).shared(
+                realtime.redis().map(|client| SharedQuotas::new(client.clone(), config.redis_key_prefix.clone())),
+            )),
             config,
             audit: Audit::new(store.clone(), clock.clone()),
             store,

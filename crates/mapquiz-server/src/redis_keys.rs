@@ -15,6 +15,7 @@
 //! | `<p>node:{<node>}:alive`, `…:users`, `…:users:next` | string, sets | the node: `users:next` is renamed onto `users` | `live::nodes` |
 //! | `<p>session:<token hash>`, `<p>session-evicted:<token hash>` | strings | none | `auth::cache` |
 //! | `<p>user:{<user>}:sockets` | sorted set | the user (room for further per-user keys in its scripts) | `live::sockets` |
+//! | `<p>user:{<user>}:quota:<limit>` | string (a counter expiring with its window) | the user | `http::shared_quota` |
 //! | `<p>lobby:{<lobby>}:owner`, `…:fence` | (reserved) | the lobby: a lease and its fencing token change together | the lobby router, to come |
 //!
 //! **Adding keys.** One method per key, named after what it holds, documented in the table above. Keys of
@@ -103,6 +104,11 @@ impl RedisKeys {
     /// The sockets a user holds on every node (the per-user limit across nodes).
     pub fn user_sockets(&self, user: &str) -> String {
         format!("{}user:{{{user}}}:sockets", self.prefix)
+    }
+
+    /// How many actions a user took in the open window of one per-user limit (`friend_requests`, `lobbies`).
+    pub fn user_quota(&self, user: &str, limit: &str) -> String {
+        format!("{}user:{{{user}}}:quota:{limit}", self.prefix)
     }
 
     /// Which node owns a lobby (its lease).

@@ -341,7 +341,7 @@ pub struct MaintenanceConfig {
     pub audit_retention_days: u32,
 }
 
-/// A number of requests allowed per window, per client IP.
+/// A number of requests allowed per window, per client IP (or per user, for the per-user limits).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Quota {
     pub max: u32,
@@ -357,6 +357,12 @@ pub struct RateLimits {
     pub global: Quota,
     pub auth: Quota,
     pub bug_reports: Quota,
+    /// Friend requests one user may send per window (HTTP and WebSocket together).
+    pub friend_requests: Quota,
+    /// Lobbies one user may create per window.
+    pub lobbies_created: Quota,
+    /// WebSockets one client IP may hold open before they authenticate (on this node).
+    pub unauthenticated_sockets_per_ip: usize,
 }
 
 /// Log output format.

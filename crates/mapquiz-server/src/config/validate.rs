@@ -423,7 +423,21 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             raw.rate_limit_bug_reports_max,
             raw.rate_limit_bug_reports_window_secs,
         ),
+        friend_requests: quota(
+            "rate_limit_friend_requests_max",
+            raw.rate_limit_friend_requests_max,
+            raw.rate_limit_friend_requests_window_secs,
+        ),
+        lobbies_created: quota(
+            "rate_limit_lobbies_max",
+            raw.rate_limit_lobbies_max,
+            raw.rate_limit_lobbies_window_secs,
+        ),
+        unauthenticated_sockets_per_ip: raw.ws_max_unauthenticated_per_ip,
     };
+    if raw.ws_max_unauthenticated_per_ip == 0 {
+        p.add("ws_max_unauthenticated_per_ip", "must be at least 1 (disable limits with rate_limit_enabled = false)");
+    }
 
     let format = match raw.log_format.as_deref().map(str::to_ascii_lowercase).as_deref() {
         None | Some("auto") => {

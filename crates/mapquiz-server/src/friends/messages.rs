@@ -8,13 +8,18 @@ use serde_json::json;
 
 const RECEIVER_TAG_REQUIRED: &str = "receiverTag requis";
 const REQUEST_ID_AND_ACTION_REQUIRED: &str = "requestId et action requis";
+/// [`FriendError::TooManyRequests`]'s text, listed with the message's errors.
+const TOO_MANY_FRIEND_REQUESTS: &str = "Trop de demandes d'ami, veuillez réessayer plus tard";
 
 /// The friend messages, in the protocol's order.
 pub static MESSAGES: &[MessageSpec<AppState>] = &[
     MessageSpec {
         kind: "send_friend_request",
         example: || json!({"receiverTag": "K7M2QX9B"}),
-        payload_errors: &[(RECEIVER_TAG_REQUIRED, "send_friend_request without receiverTag")],
+        payload_errors: &[
+            (RECEIVER_TAG_REQUIRED, "send_friend_request without receiverTag"),
+            (TOO_MANY_FRIEND_REQUESTS, "over rate_limit_friend_requests_max per window (HTTP: 429 rate_limited)"),
+        ],
         handle: |m| Box::pin(send_friend_request(m)),
     },
     MessageSpec {
@@ -46,4 +51,14 @@ async fn respond_friend_request(m: Incoming<'_, AppState>) -> Result<Handled, Fa
     };
     let outcome = super::respond(m.state, m.me, id, action, m.meta).await.map_err(failure)?;
     Handled::new(&outcome.body, outcome.events)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_listed_limit_text_is_the_errors() {
+        assert_eq!(FriendError::TooManyRequests { retry_after_secs: 1 }.to_string(), TOO_MANY_FRIEND_REQUESTS);
+    }
 }

@@ -38,6 +38,9 @@ pub enum FriendError {
     Forbidden,
     #[error("Demande déjà traitée")]
     AlreadyProcessed,
+    /// Over `rate_limit_friend_requests_max` per window; over HTTP the 429 of protocol §1.1.3.
+    #[error("Trop de demandes d'ami, veuillez réessayer plus tard")]
+    TooManyRequests { retry_after_secs: u64 },
     #[error("database failure")]
     Store(#[from] StoreError),
 }
@@ -55,7 +58,7 @@ impl FriendError {
             FriendError::RequestNotFound => (StatusCode::NOT_FOUND, "friend_request_not_found"),
             FriendError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             FriendError::AlreadyProcessed => (StatusCode::CONFLICT, "request_already_processed"),
-            FriendError::Store(_) => return None,
+            FriendError::Store(_) | FriendError::TooManyRequests { .. } => return None,
         })
     }
 }
@@ -66,6 +69,7 @@ impl From<FriendError> for ApiError {
             Some((status, code)) => ApiError::Rule { status, code, message: e.to_string() },
             None => match e {
                 FriendError::Store(s) => s.into(),
+                FriendError::TooManyRequests { retry_after_secs } => ApiError::RateLimited { retry_after_secs },
                 _ => ApiError::Internal(anyhow::anyhow!("unmapped friend error")),
             },
         }
@@ -124,6 +128,12 @@ pub async fn send_request(
     }
     // A string that cannot be a tag names nobody: no lookup needed.
     let tag = Tag::parse(raw_tag).map_err(|_| FriendError::UserNotFound)?;
+    // Counted before the lookup: every well-formed attempt costs a lookup, and probing tags is abuse too.
+    let limiters = &state.limiters;
+    limiters
+        .check_user(&limiters.friend_requests, "friend_requests", &me.id)
+        .await
+        .map_err(|retry_after_secs| FriendError::TooManyRequests { retry_after_secs })?;
     let receiver = state.store.user_by_tag(tag.as_str()).await?.ok_or(FriendError::UserNotFound)?;
     if receiver.id == me.id {
         return Err(FriendError::CannotAddSelf);

@@ -76,6 +76,8 @@ pub struct RemoveRequest {
     responses((status = 200, body = SentBody), (status = 400, description = "tag_required, cannot_add_self"),
               (status = 404, description = "user_not_found"),
               (status = 409, description = "already_friends, request_already_pending"),
+              (status = 429, description = "rate_limited: over rate_limit_friend_requests_max per window \
+                                             (with Retry-After)"),
               (status = 401, description = "unauthorized")))]
 async fn add(
     State(state): State<AppState>,

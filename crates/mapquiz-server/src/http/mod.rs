@@ -13,6 +13,7 @@ pub mod normalize;
 pub mod query;
 pub mod rate_limit;
 pub mod request_id;
+pub mod shared_quota;
 
 use crate::config::Role;
 use crate::state::AppState;

@@ -137,6 +137,11 @@ impl Realtime {
         })
     }
 
+    /// The Redis connection (when configured), for the per-user limits counted across nodes.
+    pub fn redis(&self) -> Option<&Client> {
+        self.redis.as_ref()
+    }
+
     /// Leaves the node registry and closes the Redis connections.
     pub async fn close(&self) {
         self.presence.leave().await;

@@ -15,6 +15,9 @@ use mapquiz_domain::{InvitationId, LobbyId, MAX_ID_LEN, UserId};
 use serde_json::json;
 
 const LOBBY_ID: (&str, &str) = ("lobbyId requis", "lobbyId missing or not a non-empty string");
+/// Past `rate_limit_lobbies_max` lobbies created per window (the web client sends `create_lobby` from its
+/// home page, where any `error` is shown as a toast).
+const TOO_MANY_LOBBIES: &str = "Trop de lobbies créés, veuillez réessayer plus tard";
 
 /// The lobby messages, in the protocol's order.
 pub static MESSAGES: &[MessageSpec<AppState>] = &[
@@ -27,6 +30,7 @@ pub static MESSAGES: &[MessageSpec<AppState>] = &[
                 "Paramètres de lobby invalides",
                 "settings not an object, selectedRegions empty or unknown, gameMode not quiz/training",
             ),
+            (TOO_MANY_LOBBIES, "over rate_limit_lobbies_max lobbies created per window"),
         ],
         handle: |m| Box::pin(create_lobby(m)),
     },
@@ -173,6 +177,11 @@ async fn create_lobby(m: Incoming<'_, AppState>) -> Result<Handled, Failure> {
     let host = profile(&m)?;
     let name = LobbyName::parse(m.payload.get("name"), host.name()).map_err(refused)?;
     let settings = LobbySettings::parse(m.payload.get("settings")).map_err(refused)?;
+    // Counted once the payload is valid: a malformed create costs nothing and creates nothing.
+    let limiters = &m.state.limiters;
+    if limiters.check_user(&limiters.lobbies_created, "lobbies", &m.me.id).await.is_err() {
+        return Err(Failure::Borrowed(TOO_MANY_LOBBIES));
+    }
     let new = NewLobby { id: LobbyId::new(), host, name, settings };
     let requester = Requester::socket("create_lobby", m.outbox.clone());
     m.state.realtime.lobbies.router().create(new, requester).await?;

@@ -7,7 +7,7 @@ use crate::http::meta::RequestMeta;
 use crate::live::hub::next_socket_id;
 use crate::live::outbox::{Closer, Outbox, OutboxReader, close, outbox};
 use crate::state::AppState;
-use crate::ws::limits::{MessageLimiter, Verdict};
+use crate::ws::limits::{MessageLimiter, UnauthenticatedSlot, Verdict};
 use crate::ws::messages;
 use crate::ws::protocol::incoming::{Handled, Incoming};
 use crate::ws::protocol::{self, Frame, text};
@@ -27,8 +27,15 @@ const WRITE_STALL: Duration = Duration::from_secs(10);
 /// Bytes queued for one socket, at most (frames are counted separately by `ws_outgoing_queue`).
 const MAX_QUEUED_BYTES: usize = 1024 * 1024;
 
-/// Serves one upgraded socket until it closes; `meta` (the upgrade's client IP and user agent) goes to the audit.
-pub async fn run(state: AppState, socket: WebSocket, credentials: HeaderMap, meta: RequestMeta) {
+/// Serves one upgraded socket until it closes; `meta` (the upgrade's client IP and user agent) goes to the audit;
+/// `slot` is its place among its IP's unauthenticated sockets, given back when it authenticates or closes.
+pub async fn run(
+    state: AppState,
+    socket: WebSocket,
+    credentials: HeaderMap,
+    meta: RequestMeta,
+    slot: Option<UnauthenticatedSlot>,
+) {
     state.ws_connections.fetch_add(1, Ordering::Relaxed);
     metrics::gauge!("ws_connections").increment(1.0);
     let (sink, stream) = socket.split();
@@ -37,8 +44,17 @@ pub async fn run(state: AppState, socket: WebSocket, credentials: HeaderMap, met
     let writer = tokio::spawn(write_loop(sink, outgoing, closer.clone(), state.config.realtime.ping_interval));
     let r = &state.config.realtime;
     let limiter = MessageLimiter::new(r.rate_max, r.rate_window, r.abuse_max, Instant::now());
-    let mut conn =
-        Connection { id: next_socket_id(), state: state.clone(), outbox, closer, credentials, meta, me: None, limiter };
+    let mut conn = Connection {
+        id: next_socket_id(),
+        state: state.clone(),
+        outbox,
+        closer,
+        credentials,
+        meta,
+        me: None,
+        limiter,
+        unauthenticated: slot,
+    };
     conn.send(protocol::connected());
     conn.read_loop(stream).await;
     // The reader is done (the peer closed, failed or was told to go): the writer must not outlive it, even
@@ -68,6 +84,8 @@ struct Connection {
     /// Set by the first successful authentication, for the socket's lifetime.
     me: Option<Authenticated>,
     limiter: MessageLimiter,
+    /// Held until the socket is bound to a user (per-IP limit on unauthenticated sockets).
+    unauthenticated: Option<UnauthenticatedSlot>,
 }
 
 /// Why implicit authentication failed.
@@ -289,6 +307,7 @@ impl Connection {
         self.me = Some(me);
         // Bound for life: the upgrade's credentials are never read again, so an idle socket does not keep them.
         self.credentials = HeaderMap::new();
+        self.unauthenticated = None;
         realtime.lifecycle.socket_authenticated(&user_id, first_here).await;
     }
 }

@@ -1,8 +1,72 @@
 //! The per-socket message rate limit (protocol §2.4): a token bucket holding one window's worth of messages,
 //! one warning per window at most, and a second, larger bucket for every message received (dropped ones
-//! included) whose exhaustion closes the socket: no window boundary lets a flood through.
+//! included) whose exhaustion closes the socket: no window boundary lets a flood through. Also the count of
+//! sockets not yet authenticated per client IP ([`UnauthenticatedSockets`]).
 
+use crate::http::rate_limit::key;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
+
+/// `Retry-After` of an upgrade refused for too many unauthenticated sockets: a slot frees when one of them
+/// authenticates or closes, which no clock predicts; a few seconds keeps a well-behaved client from hammering.
+pub const UNAUTHENTICATED_RETRY_AFTER_SECS: u64 = 10;
+
+/// Sockets open on this node and not yet bound to a user, per client IP (IPv6: per /64). Upgrades are cheap
+/// to make and each idle socket holds memory and a task for as long as it pings, so without an account they
+/// are capped; a socket gives its slot back when it authenticates or closes.
+pub struct UnauthenticatedSockets {
+    max: usize,
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+/// One unauthenticated socket's place in the count, given back on drop.
+pub struct UnauthenticatedSlot {
+    ip: IpAddr,
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+fn lock(open: &Mutex<HashMap<IpAddr, usize>>) -> MutexGuard<'_, HashMap<IpAddr, usize>> {
+    // Plain counters: a panic elsewhere cannot leave them inconsistent.
+    open.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl UnauthenticatedSockets {
+    /// At most `max` per client IP.
+    pub fn new(max: usize) -> Self {
+        UnauthenticatedSockets { max, open: Arc::default() }
+    }
+
+    /// A slot for one more socket from `ip`; `None` when it holds `max` already.
+    pub fn acquire(&self, ip: IpAddr) -> Option<UnauthenticatedSlot> {
+        let ip = key(ip);
+        let mut open = lock(&self.open);
+        let n = open.entry(ip).or_insert(0);
+        if *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(UnauthenticatedSlot { ip, open: self.open.clone() })
+    }
+
+    /// Unauthenticated sockets `ip` holds now.
+    pub fn held(&self, ip: IpAddr) -> usize {
+        lock(&self.open).get(&key(ip)).copied().unwrap_or(0)
+    }
+}
+
+impl Drop for UnauthenticatedSlot {
+    fn drop(&mut self) {
+        let mut open = lock(&self.open);
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
 
 /// What to do with one incoming message.
 #[derive(Debug, PartialEq, Eq)]
@@ -138,6 +202,24 @@ mod tests {
         let just_after = t0 + WINDOW + Duration::from_millis(1);
         let closed = (0..1000).any(|_| l.check(just_after) == Verdict::Close);
         assert!(closed);
+    }
+
+    #[test]
+    fn unauthenticated_slots_are_counted_per_ip_and_given_back_on_drop() {
+        let sockets = UnauthenticatedSockets::new(2);
+        let ip: IpAddr = "198.51.100.7".parse().unwrap();
+        let a = sockets.acquire(ip).unwrap();
+        let _b = sockets.acquire(ip).unwrap();
+        assert!(sockets.acquire(ip).is_none());
+        assert!(sockets.acquire("198.51.100.8".parse().unwrap()).is_some(), "another IP has its own count");
+        drop(a);
+        assert_eq!(sockets.held(ip), 1);
+        assert!(sockets.acquire(ip).is_some());
+        let v6 = sockets.acquire("2001:db8::1".parse().unwrap()).unwrap();
+        let _w6 = sockets.acquire("2001:db8::2".parse().unwrap()).unwrap();
+        assert!(sockets.acquire("2001:db8::3".parse().unwrap()).is_none(), "one /64, one count");
+        drop(v6);
+        assert_eq!(sockets.held("2001:db8::ffff".parse().unwrap()), 1);
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod protocol;
 use crate::error::{ApiError, json};
 use crate::http::meta::RequestMeta;
 use crate::state::AppState;
+use crate::ws::limits::{UNAUTHENTICATED_RETRY_AFTER_SECS, UnauthenticatedSlot};
 use axum::extract::State;
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::http::{HeaderMap, HeaderName, StatusCode, header};
@@ -35,7 +36,10 @@ const CREDENTIAL_HEADERS: [HeaderName; 2] = [header::COOKIE, header::AUTHORIZATI
 #[utoipa::path(get, path = "/ws", tag = "realtime",
     responses((status = 101, description = "switching protocols"),
               (status = 403, description = "origin_not_allowed"),
-              (status = 426, description = "upgrade_required")))]
+              (status = 426, description = "upgrade_required"),
+              (status = 429, description = "rate_limited: over the global limit, or the client IP holds \
+                                             ws_max_unauthenticated_per_ip sockets not yet authenticated and \
+                                             this upgrade carries no valid session")))]
 async fn upgrade(
     State(state): State<AppState>,
     meta: RequestMeta,
@@ -63,6 +67,10 @@ async fn upgrade(
             credentials.append(name.clone(), value.clone());
         }
     }
+    let Ok(slot) = unauthenticated_slot(&state, &meta, &credentials).await else {
+        metrics::counter!("http_rate_limited_total", "limit" => "ws_unauthenticated").increment(1);
+        return ApiError::RateLimited { retry_after_secs: UNAUTHENTICATED_RETRY_AFTER_SECS }.into_response();
+    };
     let request_id =
         headers.get(crate::http::request_id::HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let limit = state.config.realtime.max_message_bytes;
@@ -77,6 +85,27 @@ async fn upgrade(
         .on_upgrade(move |socket| {
             // The connection's span carries the upgrade's request id; each message opens a child span.
             let span = tracing::info_span!("ws_connection", request_id, user_id = tracing::field::Empty);
-            connection::run(state, socket, credentials, meta).instrument(span)
+            connection::run(state, socket, credentials, meta, slot).instrument(span)
         })
+}
+
+/// The new socket's place among its client IP's unauthenticated sockets (`None` when limits are off, or
+/// when the IP is at its limit but the upgrade's credentials name a valid session: the cap is for sockets
+/// nobody answers for, and a signed-in user behind the same address must still connect); `Err` to refuse.
+async fn unauthenticated_slot(
+    state: &AppState,
+    meta: &RequestMeta,
+    credentials: &HeaderMap,
+) -> Result<Option<UnauthenticatedSlot>, ()> {
+    if !state.limiters.config.enabled {
+        return Ok(None);
+    }
+    if let Some(slot) = state.limiters.unauthenticated_sockets.acquire(meta.ip) {
+        return Ok(Some(slot));
+    }
+    // Only looked up at the limit, so the common upgrade costs no session lookup. A store failure refuses:
+    // the client retries after Retry-After.
+    let signed_in =
+        !credentials.is_empty() && matches!(state.auth.sessions.authenticate(credentials).await, Ok(Some(_)));
+    if signed_in { Ok(None) } else { Err(()) }
 }

@@ -3,6 +3,7 @@
 //! (required under `CI`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod abuse;
 mod auth_email;
 mod auth_hardening;
 mod authorization;

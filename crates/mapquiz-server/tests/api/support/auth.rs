@@ -19,7 +19,11 @@ pub const DAY_MS: i64 = 24 * 3600 * 1000;
 /// An app on the chosen backend whose auth rate limit is out of the way (suites that sign many users up
 /// would otherwise hit the 30 / 10 s default, which the rate-limit tests check on their own).
 pub async fn roomy_app(postgres: bool) -> Option<TestApp> {
-    TestApp::spawn_with(postgres, |f| f.merge(("rate_limit_auth_max", 10_000))).await
+    // The race tests also fire hundreds of identical friend requests from one user at once.
+    TestApp::spawn_with(postgres, |f| {
+        f.merge(("rate_limit_auth_max", 10_000)).merge(("rate_limit_friend_requests_max", 10_000))
+    })
+    .await
 }
 
 /// [`roomy_app`] on SQLite.
