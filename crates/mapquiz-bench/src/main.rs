@@ -224,7 +224,7 @@ enum Command {
         #[arg(long, default_value_t = 5000)]
         presence_grace_ms: u64,
         /// The HTTP routes and weights.
-        #[arg(long, default_value = "get-session=2,history=2,stats=1,leaderboard=1,post-score=2", value_parser = http::parse_mix)]
+        #[arg(long, default_value = "get-session=2,history=2,stats=1,leaderboard=1,post-score=1", value_parser = http::parse_mix)]
         mix: MixArg,
         /// HTTP requests per second in all (open model).
         #[arg(long, default_value_t = 100.0)]
@@ -236,7 +236,7 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         users: usize,
         /// RSS growth tolerated over the run, MiB (the larger of this and --rss-tolerance-percent).
-        #[arg(long, default_value_t = 16.0)]
+        #[arg(long, default_value_t = 8.0)]
         rss_tolerance_mib: f64,
         /// RSS growth tolerated over the run, percent of its steady mean.
         #[arg(long, default_value_t = 5.0)]

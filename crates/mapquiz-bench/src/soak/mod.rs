@@ -152,6 +152,9 @@ pub struct LoadStats {
     pub worst_p99_ms: f64,
 }
 
+/// A judged series: name, unit, how a sample gives it, its tolerance, whether it comes from `/proc`.
+type Judged = (&'static str, &'static str, fn(&Sample) -> Option<f64>, Tolerance, bool);
+
 /// Failed checks kept by name per load; the rest are only counted.
 const KEPT_FAILURES: usize = 10;
 
@@ -258,7 +261,7 @@ pub async fn run(opts: Options) -> anyhow::Result<SoakReport> {
     }
 
     let warmup_secs = warmup.as_secs_f64();
-    let series: [(&str, &str, fn(&Sample) -> Option<f64>, Tolerance, bool); 4] = [
+    let series: [Judged; 4] = [
         ("server RSS", "MiB", |s| s.rss_mib, opts.limits.rss, true),
         ("open file descriptors", "fds", |s| s.fds, opts.limits.fds, true),
         ("tokio alive tasks", "tasks", |s| s.tasks, opts.limits.tasks, false),
