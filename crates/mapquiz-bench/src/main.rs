@@ -236,7 +236,7 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         users: usize,
         /// RSS growth tolerated over the run, MiB (the larger of this and --rss-tolerance-percent).
-        #[arg(long, default_value_t = 8.0)]
+        #[arg(long, default_value_t = 16.0)]
         rss_tolerance_mib: f64,
         /// RSS growth tolerated over the run, percent of its steady mean.
         #[arg(long, default_value_t = 5.0)]
