@@ -54,7 +54,7 @@ fn describe() {
     metrics::describe_counter!("db_errors_total", "Failed database operations, by kind (unavailable, other)");
     metrics::describe_counter!("session_cache_requests_total", "Session cache lookups, by result (hit, miss, error)");
     metrics::describe_gauge!("process_resident_memory_bytes", metrics::Unit::Bytes, "Resident memory of the process");
-    metrics::describe_gauge!("tokio_alive_tasks", "Tasks alive on the Tokio runtime of this node (read at scrape time)");
+    metrics::describe_gauge!("tokio_alive_tasks", "Tasks alive on this node's Tokio runtime");
     metrics::describe_counter!("job_runs_total", "Maintenance job runs, by job and result (ok, failed)");
     metrics::describe_counter!("bus_publish_failures_total", "Events that could not be published to the other nodes");
     describe_lobbies();
