@@ -14,6 +14,8 @@
 //! - [`friends`]: friend-request and presence push latency, on one node or across two.
 //! - [`lobbies`]: L lobbies of P players play whole games; progress push latency, lost and duplicated
 //!   pushes, the database writes the batching left.
+//! - [`soak`]: lobbies, friends and the HTTP mix together for a set time, the server's RSS, descriptors,
+//!   tasks and pool read each second; fails when one keeps growing.
 //!
 //! Run the server with cheap password hashing for these runs (`MAPQUIZ_ARGON2_MEMORY_KIB=1024
 //! MAPQUIZ_ARGON2_ITERATIONS=1`), `MAPQUIZ_RATE_LIMIT_ENABLED=false` and `MAPQUIZ_WS_RATE_MAX=1000000
@@ -28,6 +30,7 @@ pub mod http1;
 pub mod lobbies;
 pub mod plot;
 pub mod procstat;
+pub mod soak;
 pub mod summary;
 pub mod ws_connect;
 

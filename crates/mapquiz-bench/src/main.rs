@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use mapquiz_bench::summary::Outputs;
-use mapquiz_bench::{artillery, ceiling, finish, friends, http, lobbies, report, ws_connect};
+use mapquiz_bench::{artillery, ceiling, finish, friends, http, lobbies, report, soak, ws_connect};
 use mapquiz_domain::region::Region;
 use std::time::Duration;
 
@@ -182,6 +182,77 @@ enum Command {
         #[command(flatten)]
         watch: Watch,
     },
+    /// Lobbies, friends and the HTTP mix together at a moderate steady load for a set time; the server's RSS
+    /// and open descriptors (with --server-pid), Tokio tasks and pool use (from /metrics) read each second. Fails
+    /// when one keeps growing (after the warm-up: the least-squares trend over the run AND the last tenth's mean
+    /// over the first tenth's both beyond the series' tolerance) or when the load went wrong.
+    Soak {
+        /// The server.
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        url: String,
+        /// How long: 30m, 90s, 2h.
+        #[arg(long, short = 'd', default_value = "30m", value_parser = soak::parse_duration)]
+        duration: Duration,
+        /// Left out of the growth verdicts (default: 10 % of the duration).
+        #[arg(long, value_parser = soak::parse_duration)]
+        warmup: Option<Duration>,
+        /// Time between two samples.
+        #[arg(long, default_value = "1s", value_parser = soak::parse_duration)]
+        sample_every: Duration,
+        /// Lobbies per round (rounds back to back, new players each).
+        #[arg(long, default_value_t = 4)]
+        lobbies: usize,
+        /// Players per lobby.
+        #[arg(long, default_value_t = 4)]
+        players: usize,
+        /// Milliseconds between one player's progress messages.
+        #[arg(long, default_value_t = 500)]
+        interval_ms: u64,
+        /// The region the lobbies play.
+        #[arg(long, default_value = "Europe", value_parser = parse_region)]
+        region: Region,
+        /// Friend-request pairs and presence pairs per friends round.
+        #[arg(long, default_value_t = 4)]
+        friend_pairs: usize,
+        /// Friend requests per pair and round.
+        #[arg(long, default_value_t = 20)]
+        friend_rounds: usize,
+        /// Online/offline cycles per presence pair and round.
+        #[arg(long, default_value_t = 1)]
+        presence_rounds: usize,
+        /// The server's `presence_grace_ms`.
+        #[arg(long, default_value_t = 5000)]
+        presence_grace_ms: u64,
+        /// The HTTP routes and weights.
+        #[arg(long, default_value = "get-session=2,history=2,stats=1,leaderboard=1,post-score=1", value_parser = http::parse_mix)]
+        mix: MixArg,
+        /// HTTP requests per second in all (open model).
+        #[arg(long, default_value_t = 100.0)]
+        rate: f64,
+        /// HTTP keep-alive connections.
+        #[arg(long, default_value_t = 8)]
+        connections: usize,
+        /// Users of the HTTP load.
+        #[arg(long, default_value_t = 20)]
+        users: usize,
+        /// RSS growth tolerated over the run, MiB (the larger of this and --rss-tolerance-percent).
+        #[arg(long, default_value_t = 16.0)]
+        rss_tolerance_mib: f64,
+        /// RSS growth tolerated over the run, percent of its steady mean.
+        #[arg(long, default_value_t = 5.0)]
+        rss_tolerance_percent: f64,
+        /// Open descriptors' growth tolerated over the run.
+        #[arg(long, default_value_t = 16.0)]
+        fd_tolerance: f64,
+        /// Alive tasks' growth tolerated over the run.
+        #[arg(long, default_value_t = 64.0)]
+        task_tolerance: f64,
+        /// Pool connections in use: growth tolerated over the run.
+        #[arg(long, default_value_t = 2.0)]
+        pool_tolerance: f64,
+        #[command(flatten)]
+        watch: Watch,
+    },
 }
 
 /// A parsed `--mix`.
@@ -207,6 +278,58 @@ fn parse_region(s: &str) -> Result<Region, String> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let (summary, outputs) = match Cli::parse().command {
+        Command::Soak {
+            url,
+            duration,
+            warmup,
+            sample_every,
+            lobbies,
+            players,
+            interval_ms,
+            region,
+            friend_pairs,
+            friend_rounds,
+            presence_rounds,
+            presence_grace_ms,
+            mix,
+            rate,
+            connections,
+            users,
+            rss_tolerance_mib,
+            rss_tolerance_percent,
+            fd_tolerance,
+            task_tolerance,
+            pool_tolerance,
+            watch,
+        } => {
+            let absolute = |absolute: f64| soak::growth::Tolerance { absolute, relative: 0.0 };
+            let options = soak::Options {
+                url,
+                duration,
+                warmup,
+                sample_every,
+                lobbies: soak::LobbyLoad { lobbies, players, interval: Duration::from_millis(interval_ms), region },
+                friends: soak::FriendLoad {
+                    pairs: friend_pairs,
+                    rounds: friend_rounds,
+                    presence_rounds,
+                    presence_grace: Duration::from_millis(presence_grace_ms),
+                },
+                http: soak::HttpLoad { mix, rate, connections, users },
+                limits: soak::Limits {
+                    rss: soak::growth::Tolerance {
+                        absolute: rss_tolerance_mib,
+                        relative: rss_tolerance_percent / 100.0,
+                    },
+                    fds: absolute(fd_tolerance),
+                    tasks: absolute(task_tolerance),
+                    pool_in_use: absolute(pool_tolerance),
+                },
+                server_pid: watch.server_pid,
+            };
+            let report = soak::run(options).await?;
+            return soak::finish(&report, &watch.outputs);
+        }
         Command::Http { url, mix, connections, duration_secs, warmup_secs, users, rate, timeout_secs, watch } => {
             let options = http::Options {
                 url,

@@ -6,7 +6,7 @@
 use figment::Figment;
 use mapquiz_bench::http::{Route, parse_mix};
 use mapquiz_bench::summary::{Outputs, Summary};
-use mapquiz_bench::{artillery, ceiling, finish, friends, http, lobbies, ws_connect};
+use mapquiz_bench::{artillery, ceiling, finish, friends, http, lobbies, soak, ws_connect};
 use mapquiz_domain::region::Region;
 use mapquiz_server::app::App;
 use mapquiz_server::config::Config;
@@ -220,4 +220,66 @@ async fn lobbies() {
     assert!(summary.count > 0);
     assert_eq!(summary.error_total, 0, "{:?}", summary.errors);
     Files::new().finish(&summary);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn soak() {
+    let server = server().await;
+    let tolerance = |absolute: f64| soak::growth::Tolerance { absolute, relative: 0.0 };
+    let options = soak::Options {
+        url: server.url.clone(),
+        duration: Duration::from_secs(3),
+        warmup: Some(Duration::from_millis(500)),
+        sample_every: Duration::from_millis(100),
+        lobbies: soak::LobbyLoad {
+            lobbies: 2,
+            players: 2,
+            interval: Duration::from_millis(20),
+            region: Region::Oceanie,
+        },
+        friends: soak::FriendLoad {
+            pairs: 2,
+            rounds: 3,
+            presence_rounds: 1,
+            presence_grace: Duration::from_millis(50),
+        },
+        http: soak::HttpLoad {
+            mix: parse_mix("get-session=1,history=1,post-score=1").unwrap(),
+            rate: 100.0,
+            connections: 2,
+            users: 3,
+        },
+        // Loose: a few seconds in the test process are all warm-up; the verdicts are only checked to be drawn.
+        limits: soak::Limits {
+            rss: soak::growth::Tolerance { absolute: 1024.0, relative: 0.0 },
+            fds: tolerance(1000.0),
+            tasks: tolerance(10_000.0),
+            pool_in_use: tolerance(100.0),
+        },
+        server_pid: Some(std::process::id()),
+    };
+    let report = soak::run(options).await.unwrap();
+    let loads: Vec<&str> = report.loads.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(loads, ["lobbies", "friends", "http"]);
+    for load in &report.loads {
+        assert!(load.rounds >= 1 && load.count > 0, "{load:?}");
+        assert_eq!(load.failed_rounds, 0, "{load:?}");
+    }
+    assert!(report.samples.len() >= 10, "{} samples", report.samples.len());
+    assert!(report.samples.iter().all(|s| s.rss_mib.is_some() && s.fds.is_some()), "this process is the server");
+    assert!(report.samples.iter().any(|s| s.tasks.is_some_and(|t| t > 0.0)), "the server exports its alive tasks");
+    assert!(report.samples.iter().all(|s| s.pool_idle.is_some()), "the pool is exported");
+    let names: Vec<&str> = report.verdicts.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["server RSS", "open file descriptors", "tokio alive tasks", "pool connections in use"]);
+    assert!(report.verdicts.iter().all(|v| !v.inconclusive), "{:?}", report.verdicts);
+
+    let files = Files::new();
+    let outputs = files.outputs();
+    soak::finish(&report, &outputs).expect("every check holds");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(outputs.json.unwrap()).unwrap()).unwrap();
+    assert_eq!(json["summary"]["scenario"], "soak");
+    assert_eq!(json["samples"].as_array().unwrap().len(), report.samples.len());
+    let svg = std::fs::read_to_string(outputs.svg.unwrap()).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("tokio alive tasks"), "not the soak's SVG: {svg:.200}");
 }

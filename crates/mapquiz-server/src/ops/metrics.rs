@@ -54,6 +54,7 @@ fn describe() {
     metrics::describe_counter!("db_errors_total", "Failed database operations, by kind (unavailable, other)");
     metrics::describe_counter!("session_cache_requests_total", "Session cache lookups, by result (hit, miss, error)");
     metrics::describe_gauge!("process_resident_memory_bytes", metrics::Unit::Bytes, "Resident memory of the process");
+    metrics::describe_gauge!("tokio_alive_tasks", "Tasks alive on this node's Tokio runtime");
     metrics::describe_counter!("job_runs_total", "Maintenance job runs, by job and result (ok, failed)");
     metrics::describe_counter!("bus_publish_failures_total", "Events that could not be published to the other nodes");
     describe_lobbies();
@@ -84,7 +85,7 @@ fn describe_lobbies() {
     metrics::describe_histogram!("lobby_progress_batch_size", "Players' progress rows one write stored");
 }
 
-/// Gauges read at scrape time: the pool, this node's sockets, the process's memory.
+/// Gauges read at scrape time: the pool, this node's sockets, the process's memory and tasks.
 fn sample(state: &AppState) {
     let pool = state.store.pool_stats();
     metrics::gauge!("db_pool_connections", "state" => "in_use").set(f64::from(pool.size.saturating_sub(pool.idle)));
@@ -94,6 +95,9 @@ fn sample(state: &AppState) {
     if let Some(m) = memory_stats::memory_stats() {
         metrics::gauge!("process_resident_memory_bytes").set(m.physical_mem as f64);
     }
+    // A task leak (a socket's or a lobby's task that never ends) shows here before it shows in memory.
+    let tasks = tokio::runtime::Handle::current().metrics().num_alive_tasks();
+    metrics::gauge!("tokio_alive_tasks").set(tasks as f64);
 }
 
 /// Compares without leaking, through timing, how much of a guess was right.
