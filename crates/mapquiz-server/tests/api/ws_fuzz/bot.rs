@@ -13,7 +13,7 @@
 //! - the server never closes a socket (the test app's rate limits are far above the bot's pace, so no
 //!   socket breaks a limit), never panics, and at the end every socket answers a valid request.
 
-use super::invariants::{self, Transitions};
+use super::invariants::{self, Progression, Transitions};
 use super::shapes::{self, Frame, UNSUPPORTED};
 use super::{Read, Rng, WAIT, env_number, fuzz_app, read, ready_frames, seed, send_text, server_panics, watch_panics};
 use crate::support::on_both_backends;
@@ -44,6 +44,7 @@ struct Stats {
     disconnects: u64,
     reconnects: u64,
     anonymous: u64,
+    bursts: u64,
     lobbies: u64,
     pushes: BTreeMap<String, u64>,
     games_started: BTreeSet<(String, String)>,
@@ -54,6 +55,9 @@ struct Stats {
 struct Sock {
     id: u64,
     ws: Ws,
+    /// Whether a message other than `ping` went out: until then the socket is not registered and no push
+    /// may reach it (§2.2).
+    registered: bool,
 }
 
 struct Player {
@@ -63,6 +67,14 @@ struct Player {
     invited: BTreeSet<String>,
     /// The cumulative lists this user sent per lobby game (lobby, start time).
     lists: BTreeMap<(String, String), (Vec<String>, Vec<String>)>,
+}
+
+/// A valid message the bot chose: its type and payload, the lobby and the other user it names.
+struct Chosen {
+    kind: &'static str,
+    payload: Value,
+    lobby: String,
+    other: usize,
 }
 
 /// What the reply to a message must be.
@@ -85,6 +97,8 @@ struct Bot {
     /// The last `lobby_update` each socket got of each lobby: a socket's frames are in order, the bot's
     /// overall view need not be.
     seen: BTreeMap<(u64, String), Value>,
+    /// Each player's lists and status in the current game, as each socket saw them.
+    progression: Progression,
     next_socket: u64,
     stats: Stats,
     /// The last actions, for the failure report.
@@ -116,6 +130,7 @@ impl Bot {
             games: BTreeMap::new(),
             transitions: Transitions::default(),
             seen: BTreeMap::new(),
+            progression: Progression::default(),
             next_socket: 0,
             stats: Stats::default(),
             trace: VecDeque::new(),
@@ -138,7 +153,7 @@ impl Bot {
         let ws = Ws::connect(self.app.address, Some(&self.players[u].user.cookie)).await;
         self.next_socket += 1;
         let id = self.next_socket;
-        self.players[u].socks.push(Sock { id, ws });
+        self.players[u].socks.push(Sock { id, ws, registered: false });
         self.note(format!("user {u} opens socket {id} (explicit: {explicit})"));
         if explicit {
             let s = self.players[u].socks.len() - 1;
@@ -164,11 +179,18 @@ impl Bot {
                 }
                 let status = body["status"].as_str().unwrap_or_default();
                 self.transitions.saw(socket, &lobby, status)?;
+                if status == "waiting" {
+                    self.progression.new_game(socket, &lobby);
+                }
+                for p in body["players"].as_array().into_iter().flatten() {
+                    self.progression.saw(socket, &lobby, p, p["status"].as_str())?;
+                }
                 self.seen.insert((socket, lobby.clone()), body.clone());
                 self.remember(&lobby, body);
             }
             "game_start" => {
                 let start = body["startTime"].as_str().unwrap_or_default().to_owned();
+                self.progression.new_game(socket, &lobby);
                 self.stats.games_started.insert((lobby.clone(), start.clone()));
                 self.games.insert(lobby, start);
             }
@@ -191,6 +213,7 @@ impl Bot {
                     .map(invariants::total_of);
                 for entry in body["players"].as_array().into_iter().flatten() {
                     invariants::progress(entry, total)?;
+                    self.progression.saw(socket, &lobby, entry, None)?;
                 }
             }
             "player_removed" => {
@@ -221,10 +244,21 @@ impl Bot {
 
     /// Sends `text` on `u`'s socket `s` and checks its reply (pushes before it are observed).
     async fn exchange(&mut self, u: usize, s: usize, text: &str, expect: &Expect) -> Result<Frame, String> {
+        self.send_on(u, s, text).await?;
+        self.await_reply(u, s, expect).await
+    }
+
+    async fn send_on(&mut self, u: usize, s: usize, text: &str) -> Result<(), String> {
         let socket = self.players[u].socks[s].id;
-        if !send_text(&mut self.players[u].socks[s].ws, text).await {
-            return Err(format!("socket {socket} is gone"));
+        if !text.contains(r#""type":"ping""#) {
+            self.players[u].socks[s].registered = true;
         }
+        if send_text(&mut self.players[u].socks[s].ws, text).await { Ok(()) } else { Err(format!("socket {socket} is gone")) }
+    }
+
+    /// The next reply on `u`'s socket `s`, checked against `expect` (pushes before it are observed).
+    async fn await_reply(&mut self, u: usize, s: usize, expect: &Expect) -> Result<Frame, String> {
+        let socket = self.players[u].socks[s].id;
         loop {
             let frame = match read(&mut self.players[u].socks[s].ws, WAIT).await {
                 Read::Frame(v) => shapes::classify(&v)?,
@@ -293,6 +327,9 @@ impl Bot {
                 let socket = self.players[u].socks[s].id;
                 let frames = ready_frames(&mut self.players[u].socks[s].ws)
                     .map_err(|code| format!("the server closed socket {socket} of user {u} with {code:?}"))?;
+                if !frames.is_empty() && !self.players[u].socks[s].registered {
+                    return Err(format!("socket {socket} got {frames:?} before it authenticated"));
+                }
                 for v in frames {
                     let frame = shapes::classify(&v)?;
                     self.observe(u, socket, frame)?;
@@ -368,6 +405,7 @@ impl Bot {
                 self.connect(u, explicit).await
             }
             89..=90 => self.anonymous().await,
+            93..=96 => self.burst().await,
             91..=92 => {
                 // A pause: grace expiries, host transfers and deletions happen meanwhile.
                 let ms = 50 + self.rng.below(300) as u64;
@@ -384,6 +422,44 @@ impl Bot {
 
     /// A well-formed message suited to what the bot believes `u`'s situation is.
     async fn valid_message(&mut self, u: usize, s: usize) -> Result<(), String> {
+        if self.rng.chance(5) {
+            return self.respond_to_a_request(u, s).await;
+        }
+        let chosen = self.choose(u);
+        self.note(format!("user {u} sends {} {}", chosen.kind, chosen.payload));
+        let text = json!({"type": chosen.kind, "payload": chosen.payload}).to_string();
+        let reply = self.exchange(u, s, &text, &Expect::Documented(chosen.kind)).await?;
+        self.adjust(u, &chosen, &reply);
+        Ok(())
+    }
+
+    /// Several users' messages sent at once (each on one of the user's sockets), then every reply read:
+    /// the server handles them concurrently, as it does for real clients.
+    async fn burst(&mut self) -> Result<(), String> {
+        let mut senders: Vec<usize> = (0..USERS).filter(|u| !self.players[*u].socks.is_empty()).collect();
+        let mut chosen = Vec::new();
+        while chosen.len() < 4 && !senders.is_empty() {
+            let u = senders.swap_remove(self.rng.below(senders.len()));
+            let s = self.rng.below(self.players[u].socks.len());
+            // Pipelined: one socket may carry two messages, answered in order.
+            for _ in 0..1 + usize::from(self.rng.chance(30)) {
+                chosen.push((u, s, self.choose(u)));
+            }
+        }
+        self.stats.bursts += 1;
+        self.note(format!("a burst of {} messages from {:?}", chosen.len(), chosen.iter().map(|(u, _, c)| (*u, c.kind)).collect::<Vec<_>>()));
+        for (u, s, c) in &chosen {
+            self.send_on(*u, *s, &json!({"type": c.kind, "payload": c.payload}).to_string()).await?;
+        }
+        for (u, s, c) in &chosen {
+            let reply = self.await_reply(*u, *s, &Expect::Documented(c.kind)).await?;
+            self.adjust(*u, c, &reply);
+        }
+        Ok(())
+    }
+
+    /// A well-formed message for `u`.
+    fn choose(&mut self, u: usize) -> Chosen {
         self.stats.valid += 1;
         let lobby = self.some_lobby(u);
         let other = self.other_user(u);
@@ -422,20 +498,17 @@ impl Bot {
                 let tag = self.players[if self.rng.chance(10) { u } else { other }].user.tag.clone();
                 ("send_friend_request", json!({"receiverTag": tag}))
             }
-            _ => return self.respond_to_a_request(u, s).await,
+            _ => ("get_lobby_state", json!({"lobbyId": lobby})),
         };
-        self.note(format!("user {u} sends {kind} {payload}"));
-        let text = json!({"type": kind, "payload": payload}).to_string();
-        let reply = self.exchange(u, s, &text, &Expect::Documented(kind)).await?;
-        self.adjust(u, kind, &lobby, other, &reply);
-        Ok(())
+        Chosen { kind, payload, lobby, other }
     }
 
     /// Updates the bot's view of memberships from a reply (no push tells a leaver, or the last member, what
     /// became of the lobby), so that its next choices stay relevant.
-    fn adjust(&mut self, u: usize, kind: &str, lobby: &str, other: usize, reply: &Frame) {
+    fn adjust(&mut self, u: usize, chosen: &Chosen, reply: &Frame) {
+        let Chosen { kind, lobby, other, .. } = chosen;
         let me = self.players[u].user.id.clone();
-        let other_id = self.players[other].user.id.clone();
+        let other_id = self.players[*other].user.id.clone();
         let Some(index) = self.lobbies.iter().position(|(id, _)| id == lobby) else { return };
         let without = |state: &mut Value, id: &str| {
             if let Some(players) = state["players"].as_array_mut() {
@@ -447,9 +520,9 @@ impl Bot {
                 self.lobbies.remove(index);
             }
             Frame::Error { message } if message.ends_with("Vous n'êtes pas dans ce lobby") => without(&mut self.lobbies[index].1, &me),
-            Frame::Success { .. } if kind == "leave_lobby" => without(&mut self.lobbies[index].1, &me),
-            Frame::Success { .. } if kind == "remove_player" => without(&mut self.lobbies[index].1, &other_id),
-            Frame::Success { .. } if kind == "join_lobby" => {
+            Frame::Success { .. } if *kind == "leave_lobby" => without(&mut self.lobbies[index].1, &me),
+            Frame::Success { .. } if *kind == "remove_player" => without(&mut self.lobbies[index].1, &other_id),
+            Frame::Success { .. } if *kind == "join_lobby" => {
                 let state = &mut self.lobbies[index].1;
                 let listed = state["players"].as_array().is_some_and(|p| p.iter().any(|p| p["id"] == me.as_str()));
                 if let (false, Some(players)) = (listed, state["players"].as_array_mut()) {
@@ -690,7 +763,7 @@ async fn the_bot_keeps_the_protocol_and_the_lobby_invariants(postgres: bool) {
     let s = &bot.stats;
     eprintln!(
         "{name}: {:.1} s, {} steps, {} valid and {} invalid messages, {} anonymous sockets, {} disconnects, \
-         {} reconnects, {} lobbies, {} games started, {} game_end pushes, {} pushes checked",
+         {} reconnects, {} bursts, {} lobbies, {} games started, {} game_end pushes, {} pushes checked",
         elapsed,
         s.steps,
         s.valid,
@@ -698,6 +771,7 @@ async fn the_bot_keeps_the_protocol_and_the_lobby_invariants(postgres: bool) {
         s.anonymous,
         s.disconnects,
         s.reconnects,
+        s.bursts,
         s.lobbies,
         s.games_started.len(),
         s.games_ended,

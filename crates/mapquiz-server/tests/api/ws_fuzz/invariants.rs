@@ -137,3 +137,43 @@ impl Transitions {
         self.last.get(&(socket, lobby.to_owned())).map(String::as_str)
     }
 }
+
+/// Within one game, as one socket sees it, a player's lists only grow (the earlier list is a prefix of the
+/// later one) and a finished player stays finished.
+#[derive(Default)]
+pub struct Progression {
+    /// (socket, lobby, player) → validated, incorrect, last known status.
+    last: HashMap<(u64, String, String), (Vec<String>, Vec<String>, Option<String>)>,
+}
+
+impl Progression {
+    /// A game starts or the lobby is back to waiting on `socket`: what came before no longer counts.
+    pub fn new_game(&mut self, socket: u64, lobby: &str) {
+        self.last.retain(|(s, l, _), _| !(*s == socket && l == lobby));
+    }
+
+    /// Records a `LobbyPlayer` or `ProgressEntry` (`status` when the entry carries one).
+    pub fn saw(&mut self, socket: u64, lobby: &str, entry: &Value, status: Option<&str>) -> Result<(), String> {
+        let id = entry["id"].as_str().unwrap_or_default().to_owned();
+        let (validated, incorrect) = lists(entry);
+        let (validated, incorrect): (Vec<String>, Vec<String>) =
+            (validated.into_iter().map(str::to_owned).collect(), incorrect.into_iter().map(str::to_owned).collect());
+        let key = (socket, lobby.to_owned(), id.clone());
+        let mut status = status.map(str::to_owned);
+        if let Some((old_validated, old_incorrect, old_status)) = self.last.get(&key) {
+            if !validated.starts_with(old_validated) || !incorrect.starts_with(old_incorrect) {
+                return Err(format!(
+                    "{id}'s lists shrank or changed in lobby {lobby} on socket {socket}: {old_validated:?}/{old_incorrect:?} then {validated:?}/{incorrect:?}"
+                ));
+            }
+            if old_status.as_deref() == Some("finished") && status.as_deref().is_some_and(|s| s != "finished") {
+                return Err(format!("{id} finished, then was {status:?} in the same game of {lobby}"));
+            }
+            if status.is_none() {
+                status = old_status.clone();
+            }
+        }
+        self.last.insert(key, (validated, incorrect, status));
+        Ok(())
+    }
+}

@@ -5,7 +5,7 @@
 //! ([`watch_panics`]).
 //!
 //! `MAPQUIZ_FUZZ_SEED` replays a run (each test prints its seed), `MAPQUIZ_FUZZ_CASES` sets the generated
-//! cases per property (default 256) and `MAPQUIZ_FUZZ_SECS` the bot's duration (default 60 s on SQLite, a
+//! cases per property (default 1000) and `MAPQUIZ_FUZZ_SECS` the bot's duration (default 60 s on SQLite, a
 //! third of it on PostgreSQL).
 
 mod bot;
