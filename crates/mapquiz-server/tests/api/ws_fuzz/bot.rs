@@ -158,8 +158,13 @@ impl Bot {
         if explicit {
             let s = self.players[u].socks.len() - 1;
             let want = json!({"type": "authenticated", "data": {"userId": self.players[u].user.id}});
-            self.exchange(u, s, &json!({"type": "authenticate", "payload": {"userId": "ignored"}}).to_string(), &Expect::Exact(want))
-                .await?;
+            self.exchange(
+                u,
+                s,
+                &json!({"type": "authenticate", "payload": {"userId": "ignored"}}).to_string(),
+                &Expect::Exact(want),
+            )
+            .await?;
         }
         Ok(())
     }
@@ -170,7 +175,8 @@ impl Bot {
         *self.stats.pushes.entry(kind.clone()).or_default() += 1;
         let me = self.players[u].user.id.clone();
         let lobby = body["lobbyId"].as_str().unwrap_or_default().to_owned();
-        let listed = |body: &Value| body["players"].as_array().is_some_and(|p| p.iter().any(|p| p["id"] == me.as_str()));
+        let listed =
+            |body: &Value| body["players"].as_array().is_some_and(|p| p.iter().any(|p| p["id"] == me.as_str()));
         match kind.as_str() {
             "lobby_update" => {
                 invariants::lobby_state(&body, CAPACITY)?;
@@ -253,7 +259,11 @@ impl Bot {
         if !text.contains(r#""type":"ping""#) {
             self.players[u].socks[s].registered = true;
         }
-        if send_text(&mut self.players[u].socks[s].ws, text).await { Ok(()) } else { Err(format!("socket {socket} is gone")) }
+        if send_text(&mut self.players[u].socks[s].ws, text).await {
+            Ok(())
+        } else {
+            Err(format!("socket {socket} is gone"))
+        }
     }
 
     /// The next reply on `u`'s socket `s`, checked against `expect` (pushes before it are observed).
@@ -274,7 +284,9 @@ impl Bot {
                     self.learn(u, kind, data)?;
                     format!("{kind}_success")
                 }
-                (Frame::Error { message }, Expect::Documented(k)) if shapes::errors_of(k).contains(&message.as_str()) => {
+                (Frame::Error { message }, Expect::Documented(k))
+                    if shapes::errors_of(k).contains(&message.as_str()) =>
+                {
                     format!("{k}: {message}")
                 }
                 (_, Expect::Exact(want)) if reframe(&frame) == *want => match &frame {
@@ -309,7 +321,10 @@ impl Bot {
                 let state = &data[key];
                 if !state.is_null() {
                     invariants::lobby_state(state, CAPACITY)?;
-                    if kind == "get_game_state" && !state["totalQuestions"].is_null() && state["totalQuestions"] != invariants::total_of(state) {
+                    if kind == "get_game_state"
+                        && !state["totalQuestions"].is_null()
+                        && state["totalQuestions"] != invariants::total_of(state)
+                    {
                         return Err(format!("totalQuestions is not the regions' distinct codes: {state}"));
                     }
                 }
@@ -447,7 +462,11 @@ impl Bot {
             }
         }
         self.stats.bursts += 1;
-        self.note(format!("a burst of {} messages from {:?}", chosen.len(), chosen.iter().map(|(u, _, c)| (*u, c.kind)).collect::<Vec<_>>()));
+        self.note(format!(
+            "a burst of {} messages from {:?}",
+            chosen.len(),
+            chosen.iter().map(|(u, _, c)| (*u, c.kind)).collect::<Vec<_>>()
+        ));
         for (u, s, c) in &chosen {
             self.send_on(*u, *s, &json!({"type": c.kind, "payload": c.payload}).to_string()).await?;
         }
@@ -488,7 +507,8 @@ impl Bot {
             66..=68 => ("restart_game", json!({"lobbyId": lobby})),
             69..=71 => ("remove_player", json!({"lobbyId": lobby, "playerId": other_id})),
             72..=74 => {
-                let regions: Vec<&str> = if self.rng.chance(15) { vec![] } else { self.rng.pick(&REGION_SETS).to_vec() };
+                let regions: Vec<&str> =
+                    if self.rng.chance(15) { vec![] } else { self.rng.pick(&REGION_SETS).to_vec() };
                 ("update_lobby_settings", json!({"lobbyId": lobby, "settings": {"selectedRegions": regions}}))
             }
             75..=80 => ("get_lobby_state", json!({"lobbyId": lobby})),
@@ -519,7 +539,9 @@ impl Bot {
             Frame::Error { message } if message.ends_with("Lobby non trouvé") => {
                 self.lobbies.remove(index);
             }
-            Frame::Error { message } if message.ends_with("Vous n'êtes pas dans ce lobby") => without(&mut self.lobbies[index].1, &me),
+            Frame::Error { message } if message.ends_with("Vous n'êtes pas dans ce lobby") => {
+                without(&mut self.lobbies[index].1, &me)
+            }
             Frame::Success { .. } if *kind == "leave_lobby" => without(&mut self.lobbies[index].1, &me),
             Frame::Success { .. } if *kind == "remove_player" => without(&mut self.lobbies[index].1, &other_id),
             Frame::Success { .. } if *kind == "join_lobby" => {
@@ -542,7 +564,8 @@ impl Bot {
             .and_then(|s| s["settings"]["selectedRegions"].as_array())
             .map(|a| a.iter().filter_map(|r| r.as_str().and_then(Region::parse)).collect())
             .unwrap_or_default();
-        let mut pool: Vec<String> = mapquiz_domain::region::required_codes(&regions).iter().map(|c| c.to_string()).collect();
+        let mut pool: Vec<String> =
+            mapquiz_domain::region::required_codes(&regions).iter().map(|c| c.to_string()).collect();
         pool.extend(["FRA".to_owned(), "ATF".to_owned()]);
         let key = (lobby.to_owned(), start);
         let (mut validated, mut incorrect) = self.players[u].lists.get(&key).cloned().unwrap_or_default();
@@ -553,8 +576,13 @@ impl Bot {
         }
         for _ in 0..1 + self.rng.below(4) {
             // Mostly a question not answered yet, so that games end; now and then a repeat or a stray code.
-            let fresh: Vec<String> = pool.iter().filter(|c| !validated.contains(c) && !incorrect.contains(c)).cloned().collect();
-            let code = if fresh.is_empty() || self.rng.chance(15) { self.rng.pick(&pool).clone() } else { self.rng.pick(&fresh).clone() };
+            let fresh: Vec<String> =
+                pool.iter().filter(|c| !validated.contains(c) && !incorrect.contains(c)).cloned().collect();
+            let code = if fresh.is_empty() || self.rng.chance(15) {
+                self.rng.pick(&pool).clone()
+            } else {
+                self.rng.pick(&fresh).clone()
+            };
             if self.rng.chance(80) { validated.push(code) } else { incorrect.push(code) }
         }
         self.players[u].lists.insert(key, (validated.clone(), incorrect.clone()));
@@ -573,7 +601,11 @@ impl Bot {
             .as_array()
             .map(|a| a.iter().filter_map(|r| r["id"].as_str().map(str::to_owned)).collect())
             .unwrap_or_default();
-        let id = if ids.is_empty() || self.rng.chance(10) { uuid::Uuid::now_v7().to_string() } else { self.rng.pick(&ids).clone() };
+        let id = if ids.is_empty() || self.rng.chance(10) {
+            uuid::Uuid::now_v7().to_string()
+        } else {
+            self.rng.pick(&ids).clone()
+        };
         let action = *self.rng.pick(&["accept", "accept", "reject", "ignore"]);
         let payload = json!({"requestId": id, "action": action});
         self.note(format!("user {u} sends respond_friend_request {payload}"));
@@ -639,7 +671,10 @@ impl Bot {
             }
             5 => {
                 let tag = *self.rng.pick(&["", "   ", "ZZZZZZ"]);
-                (json!({"type": "send_friend_request", "payload": {"receiverTag": tag}}).to_string(), Expect::Documented("send_friend_request"))
+                (
+                    json!({"type": "send_friend_request", "payload": {"receiverTag": tag}}).to_string(),
+                    Expect::Documented("send_friend_request"),
+                )
             }
             6 => {
                 let (text, message) = *self.rng.pick(&[
@@ -653,7 +688,10 @@ impl Bot {
             }
             _ => {
                 let payload = json!({"requestId": self.rng.pick(&[json!(""), json!(5)]), "action": "accept"});
-                (json!({"type": "respond_friend_request", "payload": payload}).to_string(), Expect::Exact(error("requestId et action requis")))
+                (
+                    json!({"type": "respond_friend_request", "payload": payload}).to_string(),
+                    Expect::Exact(error("requestId et action requis")),
+                )
             }
         };
         self.note(format!("user {u} sends (invalid) {text}"));

@@ -15,14 +15,21 @@
 
 use super::invariants::{self, Transitions};
 use super::shapes::{self, Frame, MESSAGE_TYPES, UNSUPPORTED};
-use super::{MAX_MESSAGE_BYTES, Read, WAIT, env_number, fuzz_app, read, seed, send_binary, send_text, server_panics, watch_panics};
+use super::{
+    MAX_MESSAGE_BYTES, Read, WAIT, env_number, fuzz_app, read, seed, send_binary, send_text, server_panics,
+    watch_panics,
+};
 use crate::support::ws::Ws;
 use crate::support::{TestApp, TestUser};
+use futures_util::SinkExt;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::Frame as RawFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
 /// Lobby capacity of the fuzzed app (the default).
 const CAPACITY: usize = 10;
@@ -56,6 +63,12 @@ const CODES: [&str; 11] = ["AUS", "FJI", "NCL", "NZL", "PNG", "SLB", "VUT", "FRA
 enum Case {
     Text(String),
     Binary(Vec<u8>),
+    /// A text message sent in fragments (a text frame, then continuation frames) cut at any byte.
+    Fragments(Vec<Vec<u8>>),
+    /// A text frame whose payload is not UTF-8.
+    NotUtf8(Vec<u8>),
+    /// A continuation frame with no message to continue.
+    StrayContinuation(Vec<u8>),
 }
 
 /// The ids the generators aim at: the user's own lobby, the user, a friend.
@@ -230,7 +243,8 @@ fn huge(ids: &Ids) -> BoxedStrategy<Case> {
         2 => (MAX_MESSAGE_BYTES + 1)..(MAX_MESSAGE_BYTES + 4096),
         1 => (MAX_MESSAGE_BYTES / 2)..(MAX_MESSAGE_BYTES * 4),
     ];
-    let kinds = prop::sample::select(vec!["create_lobby", "send_friend_request", "join_lobby", "update_player_progress", "x"]);
+    let kinds =
+        prop::sample::select(vec!["create_lobby", "send_friend_request", "join_lobby", "update_player_progress", "x"]);
     (kinds, sizes, any::<bool>(), any::<bool>())
         .prop_map(move |(kind, target, multibyte, list)| {
             if list {
@@ -298,6 +312,37 @@ fn garbage() -> BoxedStrategy<Case> {
     .boxed()
 }
 
+/// Frames below the message layer: fragmented messages, text frames that are not UTF-8, stray continuations.
+fn framing(ids: &Ids) -> BoxedStrategy<Case> {
+    let fragmented =
+        (message(ids), prop::collection::vec(any::<prop::sample::Index>(), 0..6)).prop_map(|(case, cuts)| {
+            let Case::Text(text) = case else { unreachable!("message() gives text") };
+            let bytes = text.into_bytes();
+            let mut at: Vec<usize> = cuts.iter().map(|i| i.index(bytes.len() + 1)).collect();
+            at.sort_unstable();
+            at.dedup();
+            let mut pieces = Vec::new();
+            let mut from = 0;
+            for cut in at.into_iter().chain([bytes.len()]) {
+                pieces.push(bytes[from..cut].to_vec());
+                from = cut;
+            }
+            Case::Fragments(pieces)
+        });
+    let not_utf8 = (
+        ".{0,20}",
+        prop::sample::select(vec![vec![0xff], vec![0xc3], vec![0xed, 0xa0, 0x80], vec![0xf8, 0x88, 0x80, 0x80, 0x80]]),
+        ".{0,20}",
+    )
+        .prop_map(|(a, bad, b)| Case::NotUtf8([a.into_bytes(), bad, b.into_bytes()].concat()));
+    prop_oneof![
+        3 => fragmented,
+        1 => not_utf8,
+        1 => prop::collection::vec(any::<u8>(), 0..64).prop_map(Case::StrayContinuation),
+    ]
+    .boxed()
+}
+
 /// What protocol §2.4–§2.7 says the frame earns.
 #[derive(Debug, PartialEq)]
 enum Expected {
@@ -310,8 +355,16 @@ enum Expected {
 }
 
 fn expected(case: &Case) -> Expected {
+    let whole;
     let text = match case {
         Case::Binary(_) => return Expected::Close(1003),
+        // RFC 6455 §7.4.1: 1007 for data inconsistent with the message type, 1002 for a protocol error.
+        Case::NotUtf8(_) => return Expected::Close(1007),
+        Case::StrayContinuation(_) => return Expected::Close(1002),
+        Case::Fragments(pieces) => {
+            whole = String::from_utf8(pieces.concat()).expect("cut from a string");
+            return expected(&Case::Text(whole));
+        }
         Case::Text(t) if t.len() > MAX_MESSAGE_BYTES => return Expected::Close(1009),
         Case::Text(t) => t,
     };
@@ -349,10 +402,28 @@ impl Target {
         let friend = app.sign_up("Ami").await;
         app.befriend(&me, &friend).await;
         let mut ws = app.ws(&me).await;
-        let reply = ws.request(json!({"type": "create_lobby", "payload": {"settings": {"selectedRegions": ["Océanie"]}}})).await;
+        let reply = ws
+            .request(json!({"type": "create_lobby", "payload": {"settings": {"selectedRegions": ["Océanie"]}}}))
+            .await;
         let lobby = reply["data"]["lobbyId"].as_str().expect("the lobby is created").to_owned();
-        let ids = Ids { lobby, me: me.id.clone(), my_tag: me.tag.clone(), friend: friend.id.clone(), friend_tag: friend.tag.clone() };
-        (Target { app, me, ws: Some(ws), sockets: 0, transitions: Transitions::default(), outcomes: BTreeMap::new() }, ids)
+        let ids = Ids {
+            lobby,
+            me: me.id.clone(),
+            my_tag: me.tag.clone(),
+            friend: friend.id.clone(),
+            friend_tag: friend.tag.clone(),
+        };
+        (
+            Target {
+                app,
+                me,
+                ws: Some(ws),
+                sockets: 0,
+                transitions: Transitions::default(),
+                outcomes: BTreeMap::new(),
+            },
+            ids,
+        )
     }
 
     /// The socket, reopened (not yet authenticated: the next message authenticates implicitly) when the
@@ -408,6 +479,24 @@ impl Target {
             Case::Text(text) => {
                 send_text(ws, text).await;
             }
+            Case::Fragments(pieces) => {
+                // Queued, then written at once: frame by frame, Nagle's algorithm would hold each piece 40 ms.
+                let last = pieces.len() - 1;
+                for (i, piece) in pieces.iter().enumerate() {
+                    let opcode = if i == 0 { Data::Text } else { Data::Continue };
+                    let _ = ws
+                        .stream
+                        .feed(Message::Frame(RawFrame::message(piece.clone(), OpCode::Data(opcode), i == last)))
+                        .await;
+                }
+                let _ = ws.stream.flush().await;
+            }
+            Case::NotUtf8(bytes) => {
+                send_frame(ws, RawFrame::message(bytes.clone(), OpCode::Data(Data::Text), true)).await
+            }
+            Case::StrayContinuation(bytes) => {
+                send_frame(ws, RawFrame::message(bytes.clone(), OpCode::Data(Data::Continue), true)).await
+            }
         }
         let got = self.reply().await?;
         let label = match (&want, got) {
@@ -418,7 +507,11 @@ impl Target {
             (_, Err(closed)) => return Err(format!("closed with {closed:?}, expected {want:?}")),
             (Expected::Error(m), Ok(Frame::Error { message })) if *m == message => {
                 // One bucket for the unknown types, whatever they were.
-                if message.starts_with(UNSUPPORTED) { "error unknown type".to_owned() } else { format!("error {message}") }
+                if message.starts_with(UNSUPPORTED) {
+                    "error unknown type".to_owned()
+                } else {
+                    format!("error {message}")
+                }
             }
             (Expected::Pong, Ok(Frame::Pong)) => "pong".to_owned(),
             (Expected::Authenticated, Ok(Frame::Authenticated { user_id })) if user_id == self.me.id => {
@@ -428,7 +521,9 @@ impl Target {
                 self.success(kind, &data)?;
                 format!("{kind}_success")
             }
-            (Expected::Reply(kind), Ok(Frame::Error { message })) if shapes::errors_of(kind).contains(&message.as_str()) => {
+            (Expected::Reply(kind), Ok(Frame::Error { message }))
+                if shapes::errors_of(kind).contains(&message.as_str()) =>
+            {
                 format!("{kind}: {message}")
             }
             (_, Ok(frame)) => return Err(format!("answered {frame:?}, expected {want:?}")),
@@ -444,7 +539,9 @@ impl Target {
     /// The invariants a success's data carries.
     fn success(&mut self, kind: &str, data: &Value) -> Result<(), String> {
         match kind {
-            "get_lobby_state" if !data["lobbyState"].is_null() => invariants::lobby_state(&data["lobbyState"], CAPACITY),
+            "get_lobby_state" if !data["lobbyState"].is_null() => {
+                invariants::lobby_state(&data["lobbyState"], CAPACITY)
+            }
             "get_game_state" if !data["gameState"].is_null() => invariants::lobby_state(&data["gameState"], CAPACITY),
             "get_game_results" => invariants::rankings(data),
             _ => Ok(()),
@@ -470,7 +567,11 @@ async fn property(name: &str, make: fn(&Ids) -> BoxedStrategy<Case>) {
             Err(e) => panic!("{name}, case {i} (seed {seed}): {e}\nframe: {}", describe(&case)),
         }
         let panics = server_panics();
-        assert!(panics.is_empty(), "{name}, case {i} (seed {seed}): the server panicked: {panics:?}\nframe: {}", describe(&case));
+        assert!(
+            panics.is_empty(),
+            "{name}, case {i} (seed {seed}): the server panicked: {panics:?}\nframe: {}",
+            describe(&case)
+        );
     }
     eprintln!(
         "{name}: {cases} cases in {:.1} s, {} sockets reopened; outcomes {:?}",
@@ -480,9 +581,20 @@ async fn property(name: &str, make: fn(&Ids) -> BoxedStrategy<Case>) {
     );
 }
 
+/// Sends one raw frame; errors are ignored, the close is what is checked.
+async fn send_frame(ws: &mut Ws, frame: RawFrame) {
+    let _ = ws.stream.send(Message::Frame(frame)).await;
+}
+
 fn describe(case: &Case) -> String {
     match case {
-        Case::Text(t) if t.len() > 400 => format!("text of {} bytes: {}…", t.len(), t.chars().take(300).collect::<String>()),
+        Case::Fragments(pieces) => {
+            format!("{} fragments of {:?}", pieces.len(), String::from_utf8_lossy(&pieces.concat()))
+        }
+        Case::NotUtf8(bytes) | Case::StrayContinuation(bytes) => format!("{case:?} ({} bytes)", bytes.len()),
+        Case::Text(t) if t.len() > 400 => {
+            format!("text of {} bytes: {}…", t.len(), t.chars().take(300).collect::<String>())
+        }
         Case::Text(t) => format!("text {t:?}"),
         Case::Binary(b) => format!("binary of {} bytes", b.len()),
     }
@@ -516,4 +628,33 @@ async fn deeply_nested_values_never_break_the_parser() {
 #[tokio::test]
 async fn non_json_text_and_binary_frames_get_their_error_or_1003() {
     property("garbage", |_| garbage()).await;
+}
+
+#[tokio::test]
+async fn fragmented_messages_non_utf8_text_and_stray_continuations_are_answered_or_closed() {
+    property("framing", framing).await;
+}
+
+/// Regression: a text frame that is not UTF-8, or a continuation of nothing, cut the connection without a
+/// close frame; the client now learns why (RFC 6455 §7.4.1), and a fragmented message is still answered.
+#[tokio::test]
+async fn a_text_frame_that_is_not_utf8_closes_with_1007_and_a_stray_continuation_with_1002() {
+    let app = TestApp::spawn().await;
+    let user = app.sign_up("Octets").await;
+    let mut ws = app.ws(&user).await;
+    send_frame(&mut ws, RawFrame::message(vec![b'{', 0xff, b'}'], OpCode::Data(Data::Text), true)).await;
+    assert_eq!(ws.closed().await, Some(1007));
+
+    let mut ws = app.ws(&user).await;
+    send_frame(&mut ws, RawFrame::message(b"{}".to_vec(), OpCode::Data(Data::Continue), true)).await;
+    assert_eq!(ws.closed().await, Some(1002));
+
+    // "é" cut between its two bytes across two frames is one valid message.
+    let mut ws = app.ws(&user).await;
+    let text = r#"{"type":"é"}"#.as_bytes();
+    let cut = text.iter().position(|b| *b == 0xc3).unwrap() + 1;
+    send_frame(&mut ws, RawFrame::message(text[..cut].to_vec(), OpCode::Data(Data::Text), false)).await;
+    send_frame(&mut ws, RawFrame::message(text[cut..].to_vec(), OpCode::Data(Data::Continue), true)).await;
+    assert_eq!(ws.recv().await, json!({"type": "error", "message": "Type de message non supporté: é"}));
+    ws.settled().await;
 }

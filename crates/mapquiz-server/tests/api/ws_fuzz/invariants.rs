@@ -33,7 +33,9 @@ pub fn lobby_state(state: &Value, capacity: usize) -> Result<(), String> {
             return Err(format!("{who} is {player_status} in a {status} lobby"));
         }
         progress(p, total).map_err(|e| format!("{who}: {e}"))?;
-        if status == "waiting" && (p["score"] != 0 || p["progress"] != 0 || !lists(p).0.is_empty() || !lists(p).1.is_empty()) {
+        if status == "waiting"
+            && (p["score"] != 0 || p["progress"] != 0 || !lists(p).0.is_empty() || !lists(p).1.is_empty())
+        {
             return Err(format!("{who} keeps a game's progress in a waiting lobby"));
         }
         if player_status == "finished" && p["progress"] != 100 {

@@ -123,7 +123,8 @@ pub fn ready_frames(ws: &mut Ws) -> Result<Vec<Value>, Option<u16>> {
     while let Some(next) = ws.stream.next().now_or_never() {
         match next {
             Some(Ok(Message::Text(t))) => frames.push(
-                serde_json::from_str(t.as_str()).unwrap_or_else(|_| Value::String(format!("<not JSON: {}>", t.as_str()))),
+                serde_json::from_str(t.as_str())
+                    .unwrap_or_else(|_| Value::String(format!("<not JSON: {}>", t.as_str()))),
             ),
             Some(Ok(Message::Close(frame))) => return Err(frame.map(|f| u16::from(f.code))),
             Some(Ok(Message::Binary(_))) => frames.push(Value::String("<a binary frame>".into())),

@@ -152,15 +152,25 @@ pub fn errors_of(kind: &str) -> &'static [&'static str] {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Frame {
     Connected,
-    Authenticated { user_id: String },
+    Authenticated {
+        user_id: String,
+    },
     AuthenticationFailed,
     AuthenticationError,
     Pong,
     /// `<kind>_success`, with `kind` the message type.
-    Success { kind: String, data: Value },
-    Error { message: String },
+    Success {
+        kind: String,
+        data: Value,
+    },
+    Error {
+        message: String,
+    },
     /// A push of §2.8 and its body (`Null` for `friend_request_received`).
-    Push { kind: String, body: Value },
+    Push {
+        kind: String,
+        body: Value,
+    },
 }
 
 impl Frame {
@@ -258,7 +268,9 @@ fn success(kind: &str, d: &Value) -> Check {
             equal(&o["success"], &Value::Bool(true))?;
             id(&o["receiverId"])?;
             match (o["message"].as_str(), o["autoAccepted"].as_bool()) {
-                (Some("Demande d'ami envoyée"), Some(false)) | (Some("Vous êtes maintenant amis"), Some(true)) => Ok(()),
+                (Some("Demande d'ami envoyée"), Some(false)) | (Some("Vous êtes maintenant amis"), Some(true)) => {
+                    Ok(())
+                }
                 _ => Err("message and autoAccepted agree".into()),
             }
         }
@@ -283,8 +295,13 @@ fn success(kind: &str, d: &Value) -> Check {
             equal(&p["status"], &Value::from("joined"))?;
             public_user(p)
         }
-        "join_lobby" | "update_lobby_settings" | "update_player_status" | "set_player_ready" | "start_game"
-        | "update_player_progress" | "restart_game" => ok_only(),
+        "join_lobby"
+        | "update_lobby_settings"
+        | "update_player_status"
+        | "set_player_ready"
+        | "start_game"
+        | "update_player_progress"
+        | "restart_game" => ok_only(),
         "leave_lobby" => equal(d, &serde_json::json!({"success": true, "message": "Lobby quitté"})),
         "invite_to_lobby" => one_of(d, &["Invitation envoyée", "Joueur déjà dans le lobby"]),
         "get_lobby_state" => {
@@ -376,8 +393,7 @@ fn push(kind: &str, p: &Value) -> Check {
             equal(&o["message"], &Value::from("Vous avez été expulsé du lobby par l'hôte"))
         }
         "lobby_invitation" => {
-            let o =
-                exact_keys(p, &["lobbyId", "hostId", "hostName", "lobbyName", "inviterId", "inviterName"], &[])?;
+            let o = exact_keys(p, &["lobbyId", "hostId", "hostName", "lobbyName", "inviterId", "inviterName"], &[])?;
             for key in ["hostId", "inviterId"] {
                 id(&o[key])?;
             }
@@ -427,7 +443,8 @@ fn game_start(d: &Value) -> Check {
 
 /// `LobbyState` (§0.6), with `extra` keys beside its own (`get_game_state`'s).
 fn lobby_state(v: &Value, extra: &[&str]) -> Check {
-    let keys: Vec<&str> = ["lobbyId", "name", "status", "hostId", "settings", "players"].iter().chain(extra).copied().collect();
+    let keys: Vec<&str> =
+        ["lobbyId", "name", "status", "hostId", "settings", "players"].iter().chain(extra).copied().collect();
     let o = exact_keys(v, &keys, &[])?;
     non_empty(&o["lobbyId"])?;
     non_empty(&o["name"])?;
