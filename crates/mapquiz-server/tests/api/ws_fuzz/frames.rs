@@ -573,7 +573,7 @@ async fn property(name: &str, make: fn(&Ids) -> BoxedStrategy<Case>) {
             describe(&case)
         );
     }
-    eprintln!(
+    report!(
         "{name}: {cases} cases in {:.1} s, {} sockets reopened; outcomes {:?}",
         started.elapsed().as_secs_f64(),
         target.sockets,

@@ -144,9 +144,12 @@ impl Transitions {
 /// later one) and a finished player stays finished.
 #[derive(Default)]
 pub struct Progression {
-    /// (socket, lobby, player) → validated, incorrect, last known status.
-    last: HashMap<(u64, String, String), (Vec<String>, Vec<String>, Option<String>)>,
+    /// (socket, lobby, player) → what was seen last.
+    last: HashMap<(u64, String, String), Seen>,
 }
+
+/// A player's validated and incorrect lists and last known status.
+type Seen = (Vec<String>, Vec<String>, Option<String>);
 
 impl Progression {
     /// A game starts or the lobby is back to waiting on `socket`: what came before no longer counts.

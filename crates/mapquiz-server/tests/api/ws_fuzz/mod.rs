@@ -8,6 +8,17 @@
 //! cases per property (default 1000) and `MAPQUIZ_FUZZ_SECS` the bot's duration (default 60 s on SQLite, a
 //! third of it on PostgreSQL).
 
+/// Prints a line of a run's report (its seed, its figures) on stderr, which libtest shows for a failing test
+/// or with `--nocapture`.
+macro_rules! report {
+    ($($arg:tt)*) => {{
+        #[allow(clippy::print_stderr)] // the seed to replay a failure and the figures of a run, for whoever runs it
+        {
+            eprintln!($($arg)*);
+        }
+    }};
+}
+
 mod bot;
 mod frames;
 pub mod invariants;
@@ -52,7 +63,7 @@ pub fn seed(test: &str) -> u64 {
             nanos as u64 ^ u64::from(std::process::id()).rotate_left(32)
         }
     };
-    eprintln!("{test}: MAPQUIZ_FUZZ_SEED={seed}");
+    report!("{test}: MAPQUIZ_FUZZ_SEED={seed}");
     seed
 }
 
