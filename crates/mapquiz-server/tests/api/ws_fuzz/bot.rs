@@ -738,7 +738,41 @@ impl Bot {
                 }
             }
         }
+        self.converged().await?;
         Ok(checked)
+    }
+
+    /// Once everyone is connected and the grace timers are over, every user asks every lobby for its state:
+    /// the members all get the same state, which lists exactly them, all connected; the others get null.
+    async fn converged(&mut self) -> Result<(), String> {
+        tokio::time::sleep(Duration::from_millis(3 * GRACE_MS)).await;
+        self.drain()?;
+        let lobbies: Vec<String> = self.lobbies.iter().map(|(id, _)| id.clone()).collect();
+        for lobby in lobbies {
+            let text = json!({"type": "get_lobby_state", "payload": {"lobbyId": lobby}}).to_string();
+            let mut states = Vec::new();
+            for u in 0..USERS {
+                let reply = self.exchange(u, 0, &text, &Expect::Documented("get_lobby_state")).await?;
+                let Frame::Success { data, .. } = reply else { return Err(format!("get_lobby_state got {reply:?}")) };
+                states.push(data["lobbyState"].clone());
+            }
+            let Some(state) = states.iter().find(|s| !s.is_null()) else { continue };
+            let ids: BTreeSet<&str> =
+                state["players"].as_array().into_iter().flatten().filter_map(|p| p["id"].as_str()).collect();
+            for (u, seen) in states.iter().enumerate() {
+                let member = ids.contains(self.players[u].user.id.as_str());
+                if member && seen != state {
+                    return Err(format!("members of {lobby} disagree: {state} / {seen}"));
+                }
+                if !member && !seen.is_null() {
+                    return Err(format!("user {u} is not in {lobby} yet gets its state {seen}"));
+                }
+            }
+            if let Some(away) = state["players"].as_array().into_iter().flatten().find(|p| p["connected"] != true) {
+                return Err(format!("everyone is connected, yet {lobby} shows {away}"));
+            }
+        }
+        Ok(())
     }
 }
 
