@@ -440,6 +440,9 @@ impl Bot {
         if self.rng.chance(5) {
             return self.respond_to_a_request(u, s).await;
         }
+        if self.rng.chance(1) {
+            return self.remove_a_friend(u).await;
+        }
         let chosen = self.choose(u);
         self.note(format!("user {u} sends {} {}", chosen.kind, chosen.payload));
         let text = json!({"type": chosen.kind, "payload": chosen.payload}).to_string();
@@ -611,6 +614,25 @@ impl Bot {
         self.note(format!("user {u} sends respond_friend_request {payload}"));
         let text = json!({"type": "respond_friend_request", "payload": payload}).to_string();
         self.exchange(u, s, &text, &Expect::Documented("respond_friend_request")).await.map(|_| ())
+    }
+
+    /// Ends a friendship over HTTP (the client's only way): the former friend gets `friend_removed`, and
+    /// friend requests over the socket may make them friends again.
+    async fn remove_a_friend(&mut self, u: usize) -> Result<(), String> {
+        let other = self.other_user(u);
+        let friend_id = self.players[other].user.id.clone();
+        self.note(format!("user {u} removes user {other} from its friends (HTTP)"));
+        let res = self
+            .app
+            .client
+            .delete(self.app.url("/api/friends/remove"))
+            .header("cookie", &self.players[u].user.cookie)
+            .json(&json!({"friendId": friend_id}))
+            .send()
+            .await
+            .map_err(|e| format!("DELETE /api/friends/remove: {e}"))?;
+        let (status, reply) = body_of(res).await;
+        if status == 200 { Ok(()) } else { Err(format!("DELETE /api/friends/remove: {status} {reply}")) }
     }
 
     /// A message the protocol refuses, with the exact answer when the bot can know it.

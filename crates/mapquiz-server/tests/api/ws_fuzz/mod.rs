@@ -72,7 +72,8 @@ pub fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok()).filter(|n| *n > 0).unwrap_or(default)
 }
 
-static PANICS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// Panics seen outside the tests' own code: the thread, and the message with its location.
+static PANICS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
 static HOOK: Once = Once::new();
 
 /// Records every panic raised outside the tests' own code (the server's tasks catch theirs, so a test would
@@ -84,16 +85,24 @@ pub fn watch_panics() {
             let location = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
             if !location.contains("tests/api/") {
                 let thread = std::thread::current().name().unwrap_or("unnamed").to_owned();
-                PANICS.lock().unwrap_or_else(|e| e.into_inner()).push(format!("{info} (thread {thread})"));
+                PANICS.lock().unwrap_or_else(|e| e.into_inner()).push((thread, info.to_string()));
             }
             previous(info);
         }));
     });
 }
 
-/// Panics recorded so far outside test code.
+/// Panics recorded so far that may be this test's server's: on this test's thread (a `#[tokio::test]` runs
+/// its app's tasks there), or on a thread no test owns (blocking pools, database workers). Libtest names a
+/// test's thread after its path, so another test's thread has `::` in its name.
 pub fn server_panics() -> Vec<String> {
-    PANICS.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    let me = std::thread::current().name().unwrap_or_default().to_owned();
+    let panics = PANICS.lock().unwrap_or_else(|e| e.into_inner());
+    panics
+        .iter()
+        .filter(|(thread, _)| *thread == me || !thread.contains("::"))
+        .map(|(t, p)| format!("{p} (thread {t})"))
+        .collect()
 }
 
 /// What a socket read gave.
