@@ -12,6 +12,8 @@
 //!   `finished` update, rankings rank by score;
 //! - the server never closes a socket (the test app's rate limits are far above the bot's pace, so no
 //!   socket breaks a limit), never panics, and at the end every socket answers a valid request.
+//!
+//! A seed replays the bot's choices; the server's timers and concurrency may still interleave differently.
 
 use super::invariants::{self, Progression, Transitions};
 use super::shapes::{self, Frame, UNSUPPORTED};
@@ -830,7 +832,7 @@ async fn the_bot_keeps_the_protocol_and_the_lobby_invariants(postgres: bool) {
     watch_panics();
     let name = if postgres { "bot (PostgreSQL)" } else { "bot (SQLite)" };
     let seed = seed(name);
-    let secs = env_number("MAPQUIZ_FUZZ_SECS", 60);
+    let secs = env_number("TEST_FUZZ_SECS", 60);
     let duration = Duration::from_secs(if postgres { secs.div_ceil(3) } else { secs });
     let Some(app) = fuzz_app(postgres, CAPACITY, GRACE_MS).await else { return };
     let mut bot = Bot::new(app, seed).await;
@@ -876,7 +878,7 @@ async fn the_bot_keeps_the_protocol_and_the_lobby_invariants(postgres: bool) {
     match finished {
         Ok(sockets) => report!("{name}: {sockets} sockets answered at the end, none closed by the server"),
         Err(e) => panic!(
-            "{name} (MAPQUIZ_FUZZ_SEED={seed}), step {}: {e}\nlast actions:\n{}",
+            "{name} (TEST_FUZZ_SEED={seed}), step {}: {e}\nlast actions:\n{}",
             bot.stats.steps,
             bot.trace.iter().cloned().collect::<Vec<_>>().join("\n")
         ),

@@ -553,7 +553,7 @@ impl Target {
 async fn property(name: &str, make: fn(&Ids) -> BoxedStrategy<Case>) {
     watch_panics();
     let seed = seed(name);
-    let cases = env_number("MAPQUIZ_FUZZ_CASES", 1000);
+    let cases = env_number("TEST_FUZZ_CASES", 1000);
     let (mut target, ids) = Target::new().await;
     let strategy = make(&ids);
     let mut bytes = [0u8; 32];

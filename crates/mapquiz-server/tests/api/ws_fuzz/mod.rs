@@ -4,9 +4,10 @@
 //! state through the domain's invariants ([`invariants`]); a panic anywhere in the server fails the test
 //! ([`watch_panics`]).
 //!
-//! `MAPQUIZ_FUZZ_SEED` replays a run (each test prints its seed), `MAPQUIZ_FUZZ_CASES` sets the generated
-//! cases per property (default 1000) and `MAPQUIZ_FUZZ_SECS` the bot's duration (default 60 s on SQLite, a
-//! third of it on PostgreSQL).
+//! `TEST_FUZZ_SEED` replays a run (each test prints its seed), `TEST_FUZZ_CASES` sets the generated
+//! cases per property (default 1000) and `TEST_FUZZ_SECS` the bot's duration (default 60 s on SQLite, a
+//! third of it on PostgreSQL). They start with `TEST_`, which the server's configuration never reads: a
+//! `MAPQUIZ_*` variable is configuration, and server processes that tests start inherit the environment.
 
 /// Prints a line of a run's report (its seed, its figures) on stderr, which libtest shows for a failing test
 /// or with `--nocapture`.
@@ -54,16 +55,16 @@ pub async fn fuzz_app(postgres: bool, capacity: usize, grace_ms: u64) -> Option<
     .await
 }
 
-/// The run's seed: `MAPQUIZ_FUZZ_SEED`, or a fresh one; printed so that a failure can be replayed.
+/// The run's seed: `TEST_FUZZ_SEED`, or a fresh one; printed so that a failure can be replayed.
 pub fn seed(test: &str) -> u64 {
-    let seed = match std::env::var("MAPQUIZ_FUZZ_SEED") {
-        Ok(s) => s.trim().parse().expect("MAPQUIZ_FUZZ_SEED is an unsigned integer"),
+    let seed = match std::env::var("TEST_FUZZ_SEED") {
+        Ok(s) => s.trim().parse().expect("TEST_FUZZ_SEED is an unsigned integer"),
         Err(_) => {
             let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
             nanos as u64 ^ u64::from(std::process::id()).rotate_left(32)
         }
     };
-    report!("{test}: MAPQUIZ_FUZZ_SEED={seed}");
+    report!("{test}: TEST_FUZZ_SEED={seed}");
     seed
 }
 
