@@ -17,10 +17,13 @@
 
 use super::invariants::{self, Progression, Transitions};
 use super::shapes::{self, Frame, UNSUPPORTED};
-use super::{Read, Rng, WAIT, env_number, fuzz_app, read, ready_frames, seed, send_text, server_panics, watch_panics};
+use super::{
+    Read, Rng, WAIT, env_number, fuzz_app, fuzz_settings, read, ready_frames, seed, send_text, server_panics,
+    watch_panics,
+};
 use crate::support::on_both_backends;
 use crate::support::ws::Ws;
-use crate::support::{TestApp, TestUser, json as body_of};
+use crate::support::{TestApp, TestUser, json as body_of, test_redis_url};
 use mapquiz_domain::Region;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -828,13 +831,36 @@ fn reframe(frame: &Frame) -> Value {
     }
 }
 
-async fn the_bot_keeps_the_protocol_and_the_lobby_invariants(postgres: bool) {
-    watch_panics();
-    let name = if postgres { "bot (PostgreSQL)" } else { "bot (SQLite)" };
-    let seed = seed(name);
+/// The bot's time: `TEST_FUZZ_SECS` (default 60 s), a third of it for the slower or extra backends.
+fn duration(full: bool) -> Duration {
     let secs = env_number("TEST_FUZZ_SECS", 60);
-    let duration = Duration::from_secs(if postgres { secs.div_ceil(3) } else { secs });
+    Duration::from_secs(if full { secs } else { secs.div_ceil(3) })
+}
+
+async fn the_bot_keeps_the_protocol_and_the_lobby_invariants(postgres: bool) {
     let Some(app) = fuzz_app(postgres, CAPACITY, GRACE_MS).await else { return };
+    let name = if postgres { "bot (PostgreSQL)" } else { "bot (SQLite)" };
+    run(name, app, duration(!postgres)).await;
+}
+
+/// The same over the Redis bus and lobby ownership (PostgreSQL and `TEST_REDIS_URL`, both required under
+/// `CI`): pushes then travel through Redis while replies do not. The run's keys have their own prefix.
+#[tokio::test]
+async fn the_bot_keeps_the_protocol_over_the_redis_bus() {
+    let Some(redis) = test_redis_url() else { return };
+    let prefix = format!("fuzz{}:", uuid::Uuid::now_v7().simple());
+    let app = TestApp::spawn_with(true, |f| {
+        fuzz_settings(f, CAPACITY, GRACE_MS).merge(("redis_url", redis)).merge(("redis_key_prefix", prefix))
+    })
+    .await;
+    let Some(app) = app else { return };
+    run("bot (PostgreSQL and Redis)", app, duration(false)).await;
+}
+
+/// Runs the bot on `app` for `duration`; panics with the seed and the last actions on the first failure.
+async fn run(name: &str, app: TestApp, duration: Duration) {
+    watch_panics();
+    let seed = seed(name);
     let mut bot = Bot::new(app, seed).await;
     let started = Instant::now();
     let mut outcome = Ok(());

@@ -27,6 +27,7 @@ pub mod shapes;
 
 use crate::support::TestApp;
 use crate::support::ws::Ws;
+use figment::Figment;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde_json::Value;
 use std::sync::{Mutex, Once};
@@ -42,17 +43,19 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// An app whose per-socket rate limits are far above what a test sends, so that every close is one the
 /// test provoked on purpose; short lobby timers so that grace expiries and deletions happen during a run.
 pub async fn fuzz_app(postgres: bool, capacity: usize, grace_ms: u64) -> Option<TestApp> {
-    TestApp::spawn_with(postgres, |f| {
-        f.merge(("ws_rate_max", 1_000_000))
-            .merge(("ws_abuse_max", 1_000_000))
-            .merge(("rate_limit_auth_max", 10_000))
-            .merge(("rate_limit_global_max", 1_000_000))
-            .merge(("lobby_capacity", capacity))
-            .merge(("lobby_grace_ms", grace_ms))
-            .merge(("lobby_empty_ttl_ms", 1_500))
-            .merge(("presence_grace_ms", 100))
-    })
-    .await
+    TestApp::spawn_with(postgres, |f| fuzz_settings(f, capacity, grace_ms)).await
+}
+
+/// The settings of [`fuzz_app`], on top of `f`.
+pub fn fuzz_settings(f: Figment, capacity: usize, grace_ms: u64) -> Figment {
+    f.merge(("ws_rate_max", 1_000_000))
+        .merge(("ws_abuse_max", 1_000_000))
+        .merge(("rate_limit_auth_max", 10_000))
+        .merge(("rate_limit_global_max", 1_000_000))
+        .merge(("lobby_capacity", capacity))
+        .merge(("lobby_grace_ms", grace_ms))
+        .merge(("lobby_empty_ttl_ms", 1_500))
+        .merge(("presence_grace_ms", 100))
 }
 
 /// The run's seed: `TEST_FUZZ_SEED`, or a fresh one; printed so that a failure can be replayed.
