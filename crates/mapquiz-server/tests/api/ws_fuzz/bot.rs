@@ -489,9 +489,16 @@ impl Bot {
     fn choose(&mut self, u: usize) -> Chosen {
         self.stats.valid += 1;
         let lobby = self.some_lobby(u);
-        let other = self.other_user(u);
+        // Mostly a neighbour in the ring of friends, so that invitations succeed and lobbies fill up.
+        let other =
+            if self.rng.chance(60) { (u + 1 + (USERS - 2) * self.rng.below(2)) % USERS } else { self.other_user(u) };
         let other_id = self.players[other].user.id.clone();
-        let status = self.state(&lobby).and_then(|st| st["status"].as_str()).unwrap_or("waiting").to_owned();
+        let state = self.state(&lobby);
+        let status = state.and_then(|st| st["status"].as_str()).unwrap_or("waiting").to_owned();
+        let members = state.and_then(|st| st["players"].as_array()).map_or(0, Vec::len);
+        // A lone host who is ready starts a game alone: in a thin waiting lobby, invite first, now and then.
+        let invite_first =
+            status == "waiting" && members < CAPACITY && self.rng.chance(if members < 3 { 60 } else { 30 });
         let (kind, payload): (&'static str, Value) = match self.rng.below(100) {
             0..=7 if self.lobbies.len() < MAX_LOBBIES || self.rng.chance(10) => {
                 let regions = *self.rng.pick(&REGION_SETS);
@@ -504,6 +511,7 @@ impl Bot {
             0..=17 => ("join_lobby", json!({"lobbyId": lobby})),
             18..=21 => ("leave_lobby", json!({"lobbyId": lobby})),
             22..=28 => ("invite_to_lobby", json!({"lobbyId": lobby, "friendId": other_id})),
+            29..=36 | 44..=65 if invite_first => ("invite_to_lobby", json!({"lobbyId": lobby, "friendId": other_id})),
             29..=36 => ("set_player_ready", json!({"lobbyId": lobby, "ready": self.rng.chance(85)})),
             37..=39 => {
                 let status = if self.rng.chance(80) { "ready" } else { "joined" };
