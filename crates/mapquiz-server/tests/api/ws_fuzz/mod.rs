@@ -200,3 +200,17 @@ impl Rng {
         &items[self.below(items.len())]
     }
 }
+
+/// The panic watch sees a panic raised inside a task of this test's runtime, as a server task's would be,
+/// and only on this test's thread.
+#[tokio::test]
+async fn the_panic_watch_sees_a_task_s_panic() {
+    watch_panics();
+    let before = server_panics().len();
+    // A panic located in the standard library, as one in the server's code would be (not in tests/api/).
+    let task = tokio::spawn(async { Vec::<u64>::with_capacity(usize::MAX).len() });
+    assert!(task.await.is_err(), "the task panicked");
+    let after = server_panics();
+    assert_eq!(after.len(), before + 1, "{after:?}");
+    assert!(after[before].contains("capacity overflow"), "{after:?}");
+}
