@@ -133,8 +133,8 @@ impl Connection {
             let message = match next {
                 None => return,
                 Some(Err(e)) => {
-                    if is_too_big(e) {
-                        self.closer.close(close::MESSAGE_TOO_BIG);
+                    if let Some(code) = close_code_for(e) {
+                        self.closer.close(code);
                     }
                     return;
                 }
@@ -313,8 +313,22 @@ impl Connection {
 }
 
 /// Whether a read failed because the message or a frame was over the size limit.
-fn is_too_big(e: axum::Error) -> bool {
-    e.into_inner().downcast_ref::<tungstenite::Error>().is_some_and(|t| matches!(t, tungstenite::Error::Capacity(_)))
+/// A text frame that is not UTF-8 (RFC 6455 §7.4.1, "invalid frame payload data").
+const INVALID_PAYLOAD: u16 = 1007;
+/// A frame that breaks the WebSocket framing rules (a stray continuation, a fragmented control frame…).
+const PROTOCOL_ERROR: u16 = 1002;
+
+/// The close code a failed read earns, or `None` when the peer is gone and there is no one to tell. Without
+/// a close frame, a client that sent a bad frame only sees its connection cut (RFC 6455 §7.1.7 asks for one).
+fn close_code_for(e: axum::Error) -> Option<u16> {
+    use tungstenite::error::ProtocolError;
+    match e.into_inner().downcast_ref::<tungstenite::Error>()? {
+        tungstenite::Error::Capacity(_) => Some(close::MESSAGE_TOO_BIG),
+        tungstenite::Error::Utf8(_) => Some(INVALID_PAYLOAD),
+        tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
+        tungstenite::Error::Protocol(_) => Some(PROTOCOL_ERROR),
+        _ => None,
+    }
 }
 
 async fn write_loop(

@@ -256,4 +256,62 @@ mod tests {
         assert_eq!(e.payload.get("a"), Some(&json!(1)));
         assert_eq!(unsupported("foo"), "Type de message non supporté: foo");
     }
+
+    /// Property tests of the envelope rules (protocol §2.5) on generated input; the same rules through a
+    /// real socket, with the dispatch behind them, are fuzzed in `tests/api/ws_fuzz`.
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn json_value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(Value::from),
+                ".{0,8}".prop_map(Value::String),
+            ];
+            leaf.prop_recursive(3, 24, 4, |inner| {
+                let key = prop_oneof![Just("type".to_owned()), Just("payload".to_owned()), ".{0,4}"];
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    prop::collection::vec((key, inner), 0..4).prop_map(|kv| Value::Object(kv.into_iter().collect())),
+                ]
+            })
+        }
+
+        /// §2.5's envelope rules, in their order, written apart from [`parse`].
+        fn model(v: &Value) -> Result<(String, Map<String, Value>), String> {
+            let Value::Object(o) = v else { return Err(text::INVALID_MESSAGE.to_owned()) };
+            let payload = match o.get("payload") {
+                None => Map::new(),
+                Some(Value::Object(p)) => p.clone(),
+                Some(_) => return Err(text::INVALID_MESSAGE.to_owned()),
+            };
+            match o.get("type") {
+                Some(Value::String(kind)) => Ok((kind.clone(), payload)),
+                _ => Err(text::TYPE_REQUIRED.to_owned()),
+            }
+        }
+
+        fn parsed(text: &str) -> Result<(String, Map<String, Value>), String> {
+            parse(text).map(|e| (e.kind, e.payload)).map_err(Cow::into_owned)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+            #[test]
+            fn every_json_value_gets_the_envelope_rules(v in json_value()) {
+                prop_assert_eq!(parsed(&v.to_string()), model(&v));
+            }
+
+            #[test]
+            fn any_text_is_an_envelope_or_its_error(input in any::<String>()) {
+                match serde_json::from_str::<Value>(&input) {
+                    Ok(v) => prop_assert_eq!(parsed(&input), model(&v)),
+                    Err(_) => prop_assert_eq!(parsed(&input), Err(text::INVALID_JSON.to_owned())),
+                }
+            }
+        }
+    }
 }

@@ -37,3 +37,4 @@ mod support;
 mod two_factor;
 mod two_nodes;
 mod users;
+mod ws_fuzz;
