@@ -2,7 +2,7 @@
 //! SQLite and PostgreSQL: one file per area.
 
 mod crowd;
-mod db_cut;
+pub(crate) mod db_cut;
 mod five_players;
 mod games;
 mod history;

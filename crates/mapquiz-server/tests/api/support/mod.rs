@@ -1,7 +1,8 @@
 //! The harness the suites share: the app in-process and its users ([`app`], re-exported here), a WebSocket
 //! client with the protocol's verbs ([`ws`]), the friend verbs ([`friends`]), the lobby verbs ([`lobbies`]), account and cookie helpers
 //! ([`auth`]), a TCP proxy to cut a shared service ([`proxy`]), a stand-in OpenID provider
-//! ([`oidc_provider`], with its keys in `fixtures/`), server processes to run and kill as nodes ([`node`]),
+//! ([`oidc_provider`], with its keys in `fixtures/`), a PostgreSQL server of the test's own to stop
+//! and start ([`postgres_instance`]), server processes to run and kill as nodes ([`node`]),
 //! and throwaway Redis Cluster and Sentinel deployments ([`redis_servers`]).
 
 pub mod app;
@@ -10,6 +11,7 @@ pub mod friends;
 pub mod lobbies;
 pub mod node;
 pub mod oidc_provider;
+pub mod postgres_instance;
 pub mod proxy;
 pub mod redis_servers;
 pub mod ws;
