@@ -244,7 +244,7 @@ async fn postgres_stopped_for_30_s_under_load_answers_503_keeps_games_and_loses_
             assert!(matches!(s.status, 200 | 409 | 503), "{} around the outage: {} {}", s.what, s.status, s.body);
         }
     }
-    assert!(during >= 60, "the load kept going during the outage: {during} requests");
+    assert!(during >= 30, "the load kept going during the outage: {during} requests");
     assert!(after >= 10, "the load was served again after the outage: {after} requests");
 
     // Nothing acknowledged is lost: the scores, the friend requests, the game and its players' lists.

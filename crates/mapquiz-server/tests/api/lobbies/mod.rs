@@ -6,9 +6,9 @@ pub(crate) mod db_cut;
 mod five_players;
 mod games;
 mod history;
-mod kill9;
+pub(crate) mod kill9;
 mod members;
-mod nodes;
+pub(crate) mod nodes;
 mod refusals;
 mod regions;
 
