@@ -47,7 +47,8 @@ async fn try_progress(ws: &mut Ws, lobby: &str, validated: &[&str]) -> (bool, Du
     }
 }
 
-/// Sends a ping and reads until its pong: how many `Opération échouée` came first (anything else fails).
+/// Sends a ping and reads until its pong: how many `Opération échouée` came first, answers to no command
+/// (anything else fails).
 async fn extra_answers_before_pong(ws: &mut Ws) -> usize {
     ws.send(json!({"type": "ping"})).await;
     let mut extra = 0;
@@ -130,13 +131,10 @@ async fn redis_gone_past_the_lease_mid_game_gives_clear_answers_and_converges() 
     let settled = LEASE + FORWARD;
     let late: Vec<_> = a_outcomes.iter().filter(|(at, accepted)| *at > settled && *accepted).collect();
     assert!(late.is_empty(), "the owner kept running the lobby without its lease: {late:?}");
-    // Both sockets are still up. A known bug (see `a_timed_out_hand_over_is_answered_once`): the command
-    // whose hand-over timed out is answered twice; the extra answer is counted here, not let through.
-    let mut extra = 0;
+    // Both sockets are still up, and no command was answered twice.
     for ws in [&mut aws, &mut bws] {
-        extra += extra_answers_before_pong(ws).await;
+        assert_eq!(extra_answers_before_pong(ws).await, 0, "extra answers while Redis was away");
     }
-    assert!(extra <= 1, "{extra} extra answers while Redis was away");
 
     // Back: both play on and finish, wherever the lobby runs now. What was acknowledged is there.
     proxy.restore();
@@ -174,7 +172,7 @@ async fn redis_gone_past_the_lease_mid_game_gives_clear_answers_and_converges() 
     };
     eprintln!(
         "Redis cut {OUTAGE:?} (lease {LEASE:?}): owner's player {} (last accepted at {:?}), other node's player \
-         {}; {extra} duplicate answer(s); slowest answer {slowest:?}; play across nodes back {converged:?} after Redis; one owner; the game \
+         {}; slowest answer {slowest:?}; play across nodes back {converged:?} after Redis; one owner; the game \
          stored once",
         summary(&a_outcomes),
         a_outcomes.iter().filter(|o| o.1).map(|o| o.0).next_back(),
@@ -183,25 +181,23 @@ async fn redis_gone_past_the_lease_mid_game_gives_clear_answers_and_converges() 
     drop((aws, bws, owner, second, proxy));
 }
 
-/// One command, one answer (protocol §2.5), also when its hand-over to the owner times out because Redis is
-/// away. Fails today: a second `Opération échouée` follows the first at once. Run it with `--ignored`.
+/// One command, one answer (protocol §2.5), also for a command handed to the owner just before Redis goes
+/// away: its answer (success) came back, its end (`Done`) did not. The hand-over used to time out on the
+/// missing end and answer a second time, `Opération échouée`, which the socket read as the answer to its
+/// next command. (Whether the end is lost depends on timing; when it arrives, the test holds trivially.)
 #[tokio::test]
-#[ignore = "known bug: a hand-over that times out while Redis is away is answered twice"]
-async fn a_timed_out_hand_over_is_answered_once() {
+async fn a_command_answered_just_before_redis_goes_is_answered_once() {
     let Some((db, redis)) = cluster_services().await else { return };
     let (proxy, through) = Proxy::in_front_of_redis(&redis).await;
     let dir = tempfile::tempdir().unwrap();
     let owner = node(dir.path(), &db, &through).await;
     let second = node(dir.path(), &db, &through).await;
-    let Duel { mut aws, mut bws, lobby, .. } = duel(owner.address, second.address, second.address).await;
-    for ws in [&mut aws, &mut bws] {
-        assert!(try_progress(ws, &lobby, &codes(0..1)).await.0);
-    }
+    let Duel { mut bws, lobby, .. } = duel(owner.address, second.address, second.address).await;
+    let (accepted, _) = try_progress(&mut bws, &lobby, &codes(0..1)).await;
+    assert!(accepted, "handed to the owner and answered");
     proxy.cut();
-    assert!(try_progress(&mut aws, &lobby, &codes(0..2)).await.0, "the owner's player, within the lease");
-    let (accepted, took) = try_progress(&mut bws, &lobby, &codes(0..2)).await;
-    // Waited for the hand-over (about `FORWARD`), rather than failing at once on a Redis lookup.
-    assert!(!accepted && took >= FORWARD * 9 / 10, "the hand-over timed out: {accepted} {took:?}");
+    // Longer than the hand-over's timeout: a second answer, if any, is there by then.
+    tokio::time::sleep(FORWARD * 2).await;
     assert_eq!(extra_answers_before_pong(&mut bws).await, 0, "answers after the first");
-    drop((aws, owner, second, proxy));
+    drop((owner, second, proxy));
 }
