@@ -125,9 +125,11 @@ fn pg_unavailable(code: &str) -> bool {
         || code == "40P01" // deadlock detected: retryable
 }
 
-/// SQLite primary result codes for a database that stayed busy or locked past the busy timeout.
+/// SQLite primary result codes for a database that stayed busy or locked past the busy timeout (5, 6), or
+/// whose disk is full (13, `SQLITE_FULL`): the write can succeed later and the request was not wrong, as
+/// PostgreSQL's `disk_full` (53100) says too.
 fn sqlite_unavailable(code: &str) -> bool {
-    matches!(code.parse::<i32>().map(|c| c & 0xff), Ok(5 | 6))
+    matches!(code.parse::<i32>().map(|c| c & 0xff), Ok(5 | 6 | 13))
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -175,6 +177,8 @@ mod tests {
         assert!(!pg_unavailable("23505"));
         assert!(sqlite_unavailable("5"));
         assert!(sqlite_unavailable("517")); // SQLITE_BUSY_SNAPSHOT
+        assert!(sqlite_unavailable("13")); // SQLITE_FULL
+        assert!(pg_unavailable("53100")); // disk_full
         assert!(!sqlite_unavailable("2067")); // SQLITE_CONSTRAINT_UNIQUE
     }
 }

@@ -28,6 +28,7 @@ pub struct TestDatabase {
 enum Guard {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
     Postgres { admin_url: String, name: String },
+    Unmanaged,
 }
 
 impl TestDatabase {
@@ -57,6 +58,11 @@ impl TestDatabase {
     /// A database of either kind: `postgres` asks for PostgreSQL (and may be `None`, see above).
     pub async fn new(postgres: bool) -> Option<Self> {
         if postgres { Self::postgres().await } else { Some(Self::sqlite()) }
+    }
+
+    /// A database something else owns and removes (a test's own server instance): nothing is dropped here.
+    pub fn unmanaged(url: impl Into<String>) -> Self {
+        Self { url: url.into(), guard: Guard::Unmanaged }
     }
 
     /// The URL the server or store should open.

@@ -54,6 +54,9 @@ pub enum Outcome {
 struct Waiting {
     outbox: Option<Outbox>,
     done: oneshot::Sender<Outcome>,
+    /// Whether a frame of the owner's answer reached the socket: the command was answered, whatever
+    /// becomes of its `Done`.
+    answered: bool,
 }
 
 /// The router of a node among several.
@@ -153,7 +156,11 @@ impl ClusterRouter {
                 tokio::spawn(async move { router.serve(from, id, lobby, message, cmd).await });
             }
             LobbyMail::Reply { to, id, frame } if *to == *self.node => {
-                if let Some(outbox) = self.waiting().get(&id).and_then(|w| w.outbox.clone()) {
+                let outbox = self.waiting().get_mut(&id).and_then(|w| {
+                    w.answered = true;
+                    w.outbox.clone()
+                });
+                if let Some(outbox) = outbox {
                     outbox.send(Frame::from(frame));
                 }
             }
@@ -200,7 +207,7 @@ impl ClusterRouter {
             // A command is handed over once: a forwarded requester never reaches here.
             ReplyTo::Forwarded(_) => None,
         });
-        self.waiting().insert(id, Waiting { outbox, done });
+        self.waiting().insert(id, Waiting { outbox, done, answered: false });
         let mail = LobbyMail::Command {
             to: node.to_string(),
             from: self.node.to_string(),
@@ -217,7 +224,14 @@ impl ClusterRouter {
                 Ok(outcome)
             }
             _ => {
-                self.waiting().remove(&id);
+                let answered = self.waiting().remove(&id).is_some_and(|w| w.answered);
+                if answered {
+                    // The owner ran the command and its answer reached the socket; only the end was lost
+                    // (Redis went away meanwhile). A second answer, an error, would break "one command,
+                    // one answer" and be read as the answer to the socket's next command.
+                    tracing::warn!(lobby_id = %lobby, node = %node, "the lobby's node answered, its end was lost");
+                    return Ok(Outcome::Done);
+                }
                 self.set_suspect(node, true);
                 metrics::counter!("lobby_forward_timeouts_total").increment(1);
                 tracing::warn!(lobby_id = %lobby, node = %node, "the lobby's node did not answer in time");

@@ -63,6 +63,7 @@ impl SqliteStore {
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(options.acquire_timeout)
+            .after_release(|conn, _| Box::pin(async move { Ok(!still_in_transaction(conn)) }))
             // 64 MiB of page cache (default 2 MiB): every score insert updates several B-trees of a table that
             // grows past 1 GB with a million games, and the writer re-reads their pages on each write.
             .connect_with(base.clone().pragma("cache_size", "-65536"))
@@ -71,10 +72,25 @@ impl SqliteStore {
             .max_connections(options.max_connections.max(1))
             .min_connections(options.min_connections)
             .acquire_timeout(options.acquire_timeout)
+            // A reader left in a phantom transaction would pin an old snapshot: closed too.
+            .after_release(|conn, _| Box::pin(async move { Ok(!still_in_transaction(conn)) }))
             .connect_with(base.pragma("query_only", "ON"))
             .await?;
         Ok(Self { writer, reader, path: path.to_owned(), folds: Default::default() })
     }
+}
+
+/// Whether sqlx still counts a transaction open on a connection given back: its `ROLLBACK` failed (SQLite
+/// already rolled the transaction back itself, as it may on a full disk or an I/O error). Reused, the
+/// connection's next `BEGIN` would become a `SAVEPOINT` nested in that phantom transaction and its commit a
+/// mere `RELEASE`: writes acknowledged and never stored. Such a connection is closed instead, and the pool
+/// opens a clean one.
+fn still_in_transaction(conn: &mut sqlx::SqliteConnection) -> bool {
+    let open = sqlx::Connection::is_in_transaction(conn);
+    if open {
+        tracing::warn!("SQLite connection left inside a failed transaction: closed");
+    }
+    open
 }
 
 impl crate::pools::Pools for SqliteStore {

@@ -32,12 +32,12 @@ async fn app_behind_proxy() -> Option<(TestApp, Proxy)> {
 }
 
 /// Océanie's codes at `indexes`.
-pub(super) fn codes(indexes: impl IntoIterator<Item = usize>) -> Vec<&'static str> {
+pub(crate) fn codes(indexes: impl IntoIterator<Item = usize>) -> Vec<&'static str> {
     indexes.into_iter().map(|i| OCEANIE[i]).collect()
 }
 
 /// A's lobby on Océanie with B invited and joined, and the game started by the host; its id.
-pub(super) async fn two_player_game(aws: &mut Ws, bws: &mut Ws, b: &TestUser) -> String {
+pub(crate) async fn two_player_game(aws: &mut Ws, bws: &mut Ws, b: &TestUser) -> String {
     let lobby = aws.create_lobby(&["Océanie"]).await;
     let reply = aws.invite(&lobby, b).await;
     aws.expect_success("invite_to_lobby", reply).await;
@@ -57,7 +57,7 @@ pub(super) async fn two_player_game(aws: &mut Ws, bws: &mut Ws, b: &TestUser) ->
 
 /// `me` sends these cumulative lists on `ws`: acknowledged, then pushed to both players with the merged
 /// entry. The pushed entry and how long the acknowledgement took.
-pub(super) async fn answer(
+pub(crate) async fn answer(
     lobby: &str,
     (ws, me): (&mut Ws, &str),
     other: &mut Ws,
@@ -107,7 +107,7 @@ fn owned(codes: &[&str]) -> Vec<String> {
 }
 
 /// The (id, rank, score) of every ranking of `get_game_results`, in order.
-pub(super) async fn rankings(ws: &mut Ws, lobby: &str) -> Vec<(String, u64, u64)> {
+pub(crate) async fn rankings(ws: &mut Ws, lobby: &str) -> Vec<(String, u64, u64)> {
     let reply = ws.lobby("get_game_results", json!({"lobbyId": lobby})).await;
     let results = ws.expect_success("get_game_results", reply).await;
     results["rankings"]
@@ -120,7 +120,7 @@ pub(super) async fn rankings(ws: &mut Ws, lobby: &str) -> Vec<(String, u64, u64)
 
 /// The last progress of a game, which ends it: both players get the progress, the finished state, then
 /// `game_end`, in that order.
-async fn expect_end(lobby: &str, sockets: [&mut Ws; 2]) {
+pub(crate) async fn expect_end(lobby: &str, sockets: [&mut Ws; 2]) {
     for ws in sockets {
         let finished = ws.expect_update().await;
         assert_eq!(finished["status"], "finished", "{finished}");

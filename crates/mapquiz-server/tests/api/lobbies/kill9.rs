@@ -22,9 +22,9 @@ const FLUSH: Duration = Duration::from_millis(200);
 const START: Duration = Duration::from_secs(30);
 
 /// A running `mapquiz serve`, killed (SIGKILL) when dropped, so no test leaves one behind.
-pub(super) struct Server {
+pub(crate) struct Server {
     child: Child,
-    pub(super) address: SocketAddr,
+    pub(crate) address: SocketAddr,
     log: PathBuf,
 }
 
@@ -88,7 +88,7 @@ impl Server {
         }
     }
 
-    pub(super) fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 

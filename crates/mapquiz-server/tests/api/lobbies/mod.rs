@@ -2,13 +2,13 @@
 //! SQLite and PostgreSQL: one file per area.
 
 mod crowd;
-mod db_cut;
+pub(crate) mod db_cut;
 mod five_players;
 mod games;
 mod history;
-mod kill9;
+pub(crate) mod kill9;
 mod members;
-mod nodes;
+pub(crate) mod nodes;
 mod refusals;
 mod regions;
 

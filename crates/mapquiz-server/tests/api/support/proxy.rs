@@ -2,7 +2,10 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -11,11 +14,14 @@ const REFUSE: u8 = 1;
 const STALL: u8 = 2;
 
 /// A TCP proxy that can be cut (every connection closed, new ones refused), stalled (connections closed,
-/// new ones accepted and never answered) and restored.
+/// new ones accepted and never answered), slowed (every chunk held for a while, open connections included)
+/// and restored.
 pub struct Proxy {
     pub address: SocketAddr,
     mode: Arc<AtomicU8>,
     generation: watch::Sender<u64>,
+    /// How long each chunk waits before it is passed on, in milliseconds (0: at once).
+    delay_ms: Arc<AtomicU64>,
 }
 
 impl Proxy {
@@ -37,9 +43,10 @@ impl Proxy {
         let address = listener.local_addr().unwrap();
         let mode = Arc::new(AtomicU8::new(FORWARD));
         let (generation, _) = watch::channel(0u64);
-        let (flag, gen_tx) = (mode.clone(), generation.clone());
+        let delay_ms = Arc::new(AtomicU64::new(0));
+        let (flag, gen_tx, delay) = (mode.clone(), generation.clone(), delay_ms.clone());
         tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
+            while let Ok((client, _)) = listener.accept().await {
                 let mut cut = gen_tx.subscribe();
                 match flag.load(Ordering::SeqCst) {
                     REFUSE => continue, // dropping the socket refuses the connection
@@ -53,16 +60,21 @@ impl Proxy {
                     }
                     _ => {}
                 }
+                let delay = delay.clone();
                 tokio::spawn(async move {
-                    let Ok(mut server) = TcpStream::connect(upstream).await else { return };
+                    let Ok(server) = TcpStream::connect(upstream).await else { return };
+                    let ((client_in, client_out), (server_in, server_out)) = (client.into_split(), server.into_split());
+                    let both = async {
+                        tokio::join!(pump(client_in, server_out, delay.clone()), pump(server_in, client_out, delay))
+                    };
                     tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = both => {}
                         _ = cut.changed() => {}
                     }
                 });
             }
         });
-        Proxy { address, mode, generation }
+        Proxy { address, mode, generation, delay_ms }
     }
 
     fn set(&self, mode: u8) {
@@ -78,7 +90,30 @@ impl Proxy {
         self.set(STALL);
     }
 
+    /// Holds every chunk, both ways, for `delay` before passing it on, on open connections too (a database
+    /// that answers slowly); `Duration::ZERO` lifts the delay without closing anything.
+    pub fn slow(&self, delay: Duration) {
+        self.delay_ms.store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// Forwards again, at once: connections are closed, new ones pass.
     pub fn restore(&self) {
+        self.delay_ms.store(0, Ordering::SeqCst);
         self.set(FORWARD);
     }
+}
+
+/// Copies `from` into `to`, each chunk after the proxy's current delay, until either side closes.
+async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, delay_ms: Arc<AtomicU64>) {
+    let mut buf = vec![0u8; 16 * 1024];
+    while let Ok(n @ 1..) = from.read(&mut buf).await {
+        let delay = delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
 }

@@ -1,6 +1,14 @@
-//! The database going away under a running server: `/health` says so within its time bound, and the server
-//! recovers by itself when the database is back. The machine's PostgreSQL is never stopped: the test puts a
-//! TCP proxy of its own in front of it and cuts that.
+//! Faults under a running server (issue 15 item 3). Here: the database going away, `/health` says so within
+//! its time bound, and the server recovers by itself when the database is back. The machine's PostgreSQL is
+//! never stopped: the test puts a TCP proxy of its own in front of it and cuts that. One file per fault: a
+//! PostgreSQL of the test's own stopped for 30 s under load ([`postgres_outage`]), SQLite on a full disk
+//! ([`sqlite_full_disk`]), a database that answers slowly ([`slow_database`]), Redis gone under a game
+//! across two nodes ([`redis_games`]).
+
+mod postgres_outage;
+mod redis_games;
+mod slow_database;
+mod sqlite_full_disk;
 
 use crate::support::proxy::Proxy;
 use crate::support::{TestApp, base_figment, json};
