@@ -124,12 +124,25 @@ fn search_params(query: Option<&str>, caller: &str) -> Result<UserSearch, ApiErr
     Ok(UserSearch { exclude_id: caller.to_owned(), prefix, after, limit })
 }
 
+/// The query of `GET /api/users`, for the document only: the handler reads it by hand, so that each malformed
+/// field gets its own 400.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct SearchQuery {
+    /// Prefix of a name or a tag, 1–50 characters once trimmed, no control characters.
+    #[param(min_length = 1, max_length = 50)]
+    q: Option<String>,
+    /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u32>,
+    /// `nextCursor` of the previous page.
+    cursor: Option<String>,
+}
+
 /// Users by name, case-insensitively, then id; the caller excluded.
 #[utoipa::path(get, path = "/api/users", tag = "users",
-    params(("q" = Option<String>, Query, min_length = 1, max_length = 50,
-            description = "prefix of a name or a tag, 1–50 characters once trimmed, no control characters"),
-           ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1–100, default 20"),
-           ("cursor" = Option<String>, Query, description = "`nextCursor` of the previous page")),
+    params(SearchQuery),
     responses((status = 200, body = UserPage), (status = 400, description = "validation_failed"),
               (status = 401, description = "unauthorized")))]
 async fn list(
@@ -157,10 +170,7 @@ async fn list(
 
 /// The original's alias with a trailing slash.
 #[utoipa::path(get, path = "/api/users/", tag = "users",
-    params(("q" = Option<String>, Query, min_length = 1, max_length = 50,
-            description = "prefix of a name or a tag, 1–50 characters once trimmed, no control characters"),
-           ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1–100, default 20"),
-           ("cursor" = Option<String>, Query, description = "`nextCursor` of the previous page")),
+    params(SearchQuery),
     responses((status = 200, body = UserPage), (status = 400, description = "validation_failed"),
               (status = 401, description = "unauthorized")))]
 async fn list_trailing_slash(state: State<AppState>, me: CurrentUser, query: RawQuery) -> Result<Response, ApiError> {

@@ -61,15 +61,7 @@ async fn every_http_operation_answers_each_role_as_the_matrix_says() {
         .flat_map(|(path, ops)| ops.as_object().unwrap().keys().map(|m| (m.to_uppercase(), path.clone())))
         .collect();
     let rows = http::routes();
-    let listed: BTreeSet<(String, String)> = rows.iter().map(|r| (r.method.to_string(), r.path.to_owned())).collect();
-    assert_eq!(rows.len(), listed.len(), "a route has two rows");
-    assert_eq!(
-        documented,
-        listed,
-        "documented without a row: {:?}; rows for no documented route: {:?}",
-        documented.difference(&listed).collect::<Vec<_>>(),
-        listed.difference(&documented).collect::<Vec<_>>()
-    );
+    assert_one_row_each(&documented, rows.iter().map(|r| (r.method.to_string(), r.path.to_owned())).collect());
 
     let (mut cells, mut failures) = (0, Vec::new());
     for row in &rows {
@@ -114,15 +106,7 @@ async fn every_client_message_answers_each_role_as_the_matrix_says() {
     let documented: BTreeSet<String> =
         document["clientMessages"].as_array().unwrap().iter().map(|m| m["type"].as_str().unwrap().to_owned()).collect();
     let rows = ws::messages();
-    let listed: BTreeSet<String> = rows.iter().map(|m| m.kind.to_owned()).collect();
-    assert_eq!(rows.len(), listed.len(), "a message has two rows");
-    assert_eq!(
-        documented,
-        listed,
-        "documented without a row: {:?}; rows for no documented message: {:?}",
-        documented.difference(&listed).collect::<Vec<_>>(),
-        listed.difference(&documented).collect::<Vec<_>>()
-    );
+    assert_one_row_each(&documented, rows.iter().map(|m| m.kind.to_owned()).collect());
 
     let (mut cells, mut failures) = (0, Vec::new());
     for row in &rows {
@@ -163,6 +147,19 @@ async fn every_client_message_answers_each_role_as_the_matrix_says() {
     }
     eprintln!("authorisation matrix, WebSocket: {} messages × {} roles = {cells} cells", rows.len(), ROLES.len());
     assert!(failures.is_empty(), "{} of {cells} cells failed:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// Every documented route or message has exactly one row, and every row a documented route or message.
+fn assert_one_row_each<T: Ord + std::fmt::Debug>(documented: &BTreeSet<T>, rows: Vec<T>) {
+    let count = rows.len();
+    let listed: BTreeSet<T> = rows.into_iter().collect();
+    assert_eq!(count, listed.len(), "one of the rows is there twice");
+    assert!(
+        *documented == listed,
+        "documented without a row: {:?}; rows for nothing documented: {:?}",
+        documented.difference(&listed).collect::<Vec<_>>(),
+        listed.difference(documented).collect::<Vec<_>>()
+    );
 }
 
 /// The first 300 characters of a body, for a failure message.

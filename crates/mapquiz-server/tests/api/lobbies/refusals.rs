@@ -32,21 +32,7 @@ async fn every_refusal_has_its_exact_string(postgres: bool) {
     let id = |lobby: &str| json!({"lobbyId": lobby});
 
     // Required fields come first, whatever else is wrong.
-    for kind in [
-        "join_lobby",
-        "leave_lobby",
-        "invite_to_lobby",
-        "update_lobby_settings",
-        "update_player_status",
-        "set_player_ready",
-        "start_game",
-        "update_player_progress",
-        "get_lobby_state",
-        "get_game_state",
-        "get_game_results",
-        "restart_game",
-        "remove_player",
-    ] {
+    for &kind in crate::ws_fuzz::shapes::LOBBY_MESSAGE_TYPES {
         refused(&mut cws, kind, json!({}), "lobbyId requis").await;
         refused(&mut cws, kind, json!({"lobbyId": ""}), "lobbyId requis").await;
         refused(&mut cws, kind, json!({"lobbyId": 42}), "lobbyId requis").await;

@@ -651,22 +651,7 @@ impl Bot {
     /// A message the protocol refuses, with the exact answer when the bot can know it.
     async fn invalid_message(&mut self, u: usize, s: usize) -> Result<(), String> {
         self.stats.invalid += 1;
-        const LOBBY_KINDS: [&str; 13] = [
-            "join_lobby",
-            "leave_lobby",
-            "invite_to_lobby",
-            "update_lobby_settings",
-            "update_player_status",
-            "set_player_ready",
-            "start_game",
-            "update_player_progress",
-            "get_lobby_state",
-            "get_game_state",
-            "get_game_results",
-            "restart_game",
-            "remove_player",
-        ];
-        let kind = *self.rng.pick(&LOBBY_KINDS);
+        let kind = *self.rng.pick(super::shapes::LOBBY_MESSAGE_TYPES);
         let other = self.other_user(u);
         let full = |lobby: Value, other: &str| {
             json!({"lobbyId": lobby, "friendId": other, "playerId": other, "ready": true, "status": "ready",

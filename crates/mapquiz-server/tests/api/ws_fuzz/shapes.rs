@@ -26,6 +26,9 @@ pub const MESSAGE_TYPES: [&str; 16] = [
     "remove_player",
 ];
 
+/// The types that name a lobby (`payload.lobbyId`): all but the first three.
+pub const LOBBY_MESSAGE_TYPES: &[&str] = MESSAGE_TYPES.split_at(3).1;
+
 /// The prefix of the unknown-type error (§2.5).
 pub const UNSUPPORTED: &str = "Type de message non supporté: ";
 
