@@ -8,7 +8,7 @@
 #   crates/mapquiz-bench/soak.sh                        # 30 minutes, both backends at once
 #   SOAK_DURATION=2m BACKENDS=sqlite crates/mapquiz-bench/soak.sh
 #
-# Settings (environment): SOAK_DURATION (30m), BACKENDS ("sqlite postgres"), SEQUENTIAL (0), SOAK_ARGS (more
+# Settings (environment): SOAK_DURATION (30m), SOAK_LOBBY_IDLE_TTL_MS (300000), BACKENDS ("sqlite postgres"), SEQUENTIAL (0), SOAK_ARGS (more
 # `mapquiz-bench soak` arguments, e.g. "--rate 50"), PG_ADMIN_URL (default
 # postgres://postgres@127.0.0.1:5432/postgres; the database mapquiz_soak is dropped and created there), OUT
 # (benchmarks), PORT_BASE (3200: SQLite on it, PostgreSQL on the next). Exits non-zero when a soak failed.
@@ -50,9 +50,11 @@ start_server() { # backend
   (
     cd "$dir"
     # Cheap hashing and no per-client limits: sign-up cost and abuse limits are not what a soak watches.
+    # A lobby nobody is connected to stays in memory for lobby_idle_ttl (30 minutes by default), so a soak no
+    # longer than that only ever sees the retained lobbies pile up: 5 minutes lets the run show the plateau.
     export MAPQUIZ_ARGON2_MEMORY_KIB=1024 MAPQUIZ_ARGON2_ITERATIONS=1 MAPQUIZ_RATE_LIMIT_ENABLED=false \
       MAPQUIZ_WS_RATE_MAX=1000000 MAPQUIZ_WS_ABUSE_MAX=1000000 MAPQUIZ_LOBBY_FAIR_PLAY_FLOOR_MS=100 \
-      PORT=$port RUST_LOG=${RUST_LOG:-warn}
+      MAPQUIZ_LOBBY_IDLE_TTL_MS=${SOAK_LOBBY_IDLE_TTL_MS:-300000} PORT=$port RUST_LOG=${RUST_LOG:-warn}
     if [ "$backend" = postgres ]; then export DATABASE_URL=$PG_SOAK_URL; fi
     exec "$work/mapquiz" serve >"$dir/log" 2>&1
   ) &
