@@ -104,8 +104,7 @@ pub trait Import: Send + Sync {
     async fn import_accounts(&self, accounts: &[Account], dry_run: bool) -> Result<Vec<Imported>, StoreError>;
 
     /// Sessions by id: a known one gets the newer expiry when `updated_at` is newer.
-    async fn import_sessions(&self, sessions: &[ImportSession], dry_run: bool)
-    -> Result<Vec<Imported>, StoreError>;
+    async fn import_sessions(&self, sessions: &[ImportSession], dry_run: bool) -> Result<Vec<Imported>, StoreError>;
 
     /// Friendships, both directions: `Unchanged` when both are there, `New` when one or both were written.
     async fn import_friendships(
