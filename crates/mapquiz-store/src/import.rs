@@ -143,7 +143,7 @@ macro_rules! impl_import {
 
             type Tx = ::sqlx::Transaction<'static, $db>;
 
-        X
+            /// Rows per multi-row INSERT: at most 11 columns, within SQLite's 32,766 parameters.
             const ROWS_PER_STATEMENT: usize = 2000;
 
             /// The first column of `sql`'s rows (`$1`: the list of `keys`).
