@@ -15,6 +15,8 @@ REQUESTS=${REQUESTS:-20000}
 SCORES=${SCORES:-1000000}
 BACKENDS=${BACKENDS:-"sqlite postgres"}
 OUT=${OUT:-benchmarks}
+# The original's schema: the fixture the import tests use.
+SCHEMA=${SCHEMA:-crates/mapquiz-server/tests/api/import/original_schema.sql}
 base=${PG_ADMIN_URL%/*}
 source_db=mapquiz_import_source
 work=$(mktemp -d)
@@ -25,7 +27,7 @@ bin=target/release/mapquiz
 
 echo "== the original: $USERS players, $PAIRS pairs, $REQUESTS requests, $SCORES games"
 psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $source_db" -c "CREATE DATABASE $source_db"
-psql -q "$base/$source_db" -f crates/mapquiz-server/tests/api/import/original_schema.sql
+psql -q "$base/$source_db" -f "$SCHEMA"
 start=$(date +%s.%N)
 psql -q "$base/$source_db" -v users="$USERS" -v pairs="$PAIRS" -v requests="$REQUESTS" -v scores="$SCORES" \
     -f crates/mapquiz-bench/import/fill-original.sql

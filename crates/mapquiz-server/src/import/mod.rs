@@ -127,7 +127,7 @@ async fn finish(
             .tables
             .iter()
             .map(|t| {
-                let lost: u64 = t.lost();
+                let lost: u64 = t.lost_rows();
                 let left: u64 = t.left_behind.values().sum();
                 (
                     t.table.to_owned(),
@@ -178,18 +178,11 @@ async fn import(
     let mut tables = Vec::new();
 
     tables.push(import_users(store, original, counts[0], dry, &mut users_seen).await?);
-    let users = &users_seen;
+    let ctx = Ctx { seen: &users_seen, dry };
     tables.push(
-        table(
-            "accounts",
-            counts[1],
-            original.accounts(BATCH),
-            rules::account,
-            |a| [&a.user_id, &a.user_id],
-            users,
-            dry,
-            async |rows| store.import_accounts(rows, dry).await,
-        )
+        table("accounts", counts[1], original.accounts(BATCH), rules::account, &ctx, async |rows| {
+            store.import_accounts(rows, dry).await
+        })
         .await?,
     );
     tables.push(
@@ -198,24 +191,15 @@ async fn import(
             counts[2],
             original.sessions(BATCH),
             |s| rules::session(s, now),
-            |s| [&s.user_id, &s.user_id],
-            users,
-            dry,
+            &ctx,
             async |rows| store.import_sessions(rows, dry).await,
         )
         .await?,
     );
     tables.push(
-        table(
-            "friendships",
-            counts[3],
-            original.friend_pairs(BATCH),
-            rules::friendship,
-            |f| [&f.user_id, &f.friend_id],
-            users,
-            dry,
-            async |rows| store.import_friendships(rows, dry).await,
-        )
+        table("friendships", counts[3], original.friend_pairs(BATCH), rules::friendship, &ctx, async |rows| {
+            store.import_friendships(rows, dry).await
+        })
         .await?,
     );
     tables.push(
@@ -224,9 +208,7 @@ async fn import(
             counts[4],
             original.requests(BATCH),
             |r| rules::request(r, now),
-            |r| [&r.sender_id, &r.receiver_id],
-            users,
-            dry,
+            &ctx,
             async |rows| store.import_friend_requests(rows, dry).await,
         )
         .await?,
@@ -237,9 +219,7 @@ async fn import(
             counts[5],
             original.scores(BATCH),
             |s| rules::score(s, tz),
-            |s| [&s.user_id, &s.user_id],
-            users,
-            dry,
+            &ctx,
             async |rows| store.import_scores(rows, dry).await,
         )
         .await?,
@@ -280,8 +260,8 @@ async fn import_users(
             match store.import_users(&rows, dry).await {
                 Ok(outcomes) => {
                     for (id, why) in dropped {
+                        tally.dropped(why, &id);
                         seen.dropped.insert(id);
-                        tally.dropped(why);
                     }
                     break (checked, outcomes);
                 }
@@ -299,7 +279,7 @@ async fn import_users(
                 }
                 _ => {}
             }
-            tally.stored(outcome, &c.repairs);
+            tally.stored(outcome, &c.repairs, &c.row.id);
         }
         progress.advance(read);
     }
@@ -307,17 +287,55 @@ async fn import_users(
     Ok(tally)
 }
 
+/// What every table after the users shares.
+struct Ctx<'a> {
+    seen: &'a DryRunUsers,
+    dry: bool,
+}
+
+/// The users a row to import belongs to (the same one twice when it has one).
+trait Owners {
+    fn owners(&self) -> [&str; 2];
+}
+
+impl Owners for mapquiz_store::Account {
+    fn owners(&self) -> [&str; 2] {
+        [&self.user_id, &self.user_id]
+    }
+}
+
+impl Owners for mapquiz_store::ImportSession {
+    fn owners(&self) -> [&str; 2] {
+        [&self.user_id, &self.user_id]
+    }
+}
+
+impl Owners for mapquiz_store::ImportFriendship {
+    fn owners(&self) -> [&str; 2] {
+        [&self.user_id, &self.friend_id]
+    }
+}
+
+impl Owners for mapquiz_store::ImportRequest {
+    fn owners(&self) -> [&str; 2] {
+        [&self.sender_id, &self.receiver_id]
+    }
+}
+
+impl Owners for mapquiz_store::NewScore {
+    fn owners(&self) -> [&str; 2] {
+        [&self.user_id, &self.user_id]
+    }
+}
+
 /// One table after the users: `check` each row, store the batch, count. In a dry run, a row the store
 /// found without its user counts as written when its users are ones the run would have written.
-#[allow(clippy::too_many_arguments)] // one call per table, each spelling out its parts
-async fn table<R, T>(
+async fn table<R: source::Keyed, T: Owners>(
     name: &'static str,
     total: u64,
     batches: impl Stream<Item = anyhow::Result<Vec<R>>>,
     check: impl Fn(R) -> Verdict<T>,
-    users_of: impl Fn(&T) -> [&String; 2],
-    seen: &DryRunUsers,
-    dry: bool,
+    ctx: &Ctx<'_>,
     mut store: impl AsyncFnMut(&[T]) -> Result<Vec<Imported>, StoreError>,
 ) -> anyhow::Result<Tally> {
     let mut tally = Tally::new(name);
@@ -327,23 +345,24 @@ async fn table<R, T>(
         let read = batch.len() as u64;
         tally.read += read;
         let mut rows = Vec::with_capacity(batch.len());
-        let mut repairs = Vec::with_capacity(batch.len());
+        let mut kept = Vec::with_capacity(batch.len());
         for r in batch {
+            let id = r.key();
             match check(r) {
                 Ok(c) => {
                     rows.push(c.row);
-                    repairs.push(c.repairs);
+                    kept.push((id, c.repairs));
                 }
-                Err(why) => tally.dropped(why),
+                Err(why) => tally.dropped(why, &id),
             }
         }
         let outcomes = store(&rows).await.with_context(|| format!("cannot import {name}"))?;
-        for ((row, repairs), outcome) in rows.iter().zip(&repairs).zip(outcomes) {
+        for ((row, (id, repairs)), outcome) in rows.iter().zip(&kept).zip(outcomes) {
             let outcome = match outcome {
-                Imported::MissingUser if dry && seen.would_write(users_of(row).map(String::as_str)) => Imported::New,
+                Imported::MissingUser if ctx.dry && ctx.seen.would_write(row.owners()) => Imported::New,
                 other => other,
             };
-            tally.stored(outcome, repairs);
+            tally.stored(outcome, repairs, id);
         }
         progress.advance(read);
     }

@@ -28,7 +28,12 @@ pub struct Tally {
     pub conflicts: BTreeMap<String, u64>,
     /// Rows not carried over by design (expired, past retention), by reason.
     pub left_behind: BTreeMap<String, u64>,
+    /// The first ids of the rows skipped or in conflict, by reason: where an operator starts looking.
+    pub examples: BTreeMap<String, Vec<String>>,
 }
+
+/// Ids kept per reason in [`Tally::examples`].
+const EXAMPLES: usize = 5;
 
 /// The reason of a missing user (skipped, or in conflict, on this run or an earlier one).
 pub const USER_NOT_IMPORTED: &str = "user not imported";
@@ -38,17 +43,25 @@ impl Tally {
         Tally { table, ..Tally::default() }
     }
 
-    /// Counts a row the rules dropped.
-    pub fn dropped(&mut self, why: Dropped) {
+    /// Counts the row `id` the rules dropped.
+    pub fn dropped(&mut self, why: Dropped, id: &str) {
         match why {
-            Dropped::Skipped(reason) => bump(&mut self.skipped, &reason),
-            Dropped::Conflict(reason) => bump(&mut self.conflicts, reason),
+            Dropped::Skipped(reason) => self.lost(Lost::Skipped, &reason, id),
+            Dropped::Conflict(reason) => self.lost(Lost::Conflict, reason, id),
             Dropped::LeftBehind(reason) => bump(&mut self.left_behind, reason),
         }
     }
 
-    /// Counts what the store did with a row the rules passed with `repairs`.
-    pub fn stored(&mut self, outcome: Imported, repairs: &[&'static str]) {
+    fn lost(&mut self, kind: Lost, reason: &str, id: &str) {
+        bump(if kind == Lost::Skipped { &mut self.skipped } else { &mut self.conflicts }, reason);
+        let examples = self.examples.entry(reason.to_owned()).or_default();
+        if examples.len() < EXAMPLES {
+            examples.push(id.to_owned());
+        }
+    }
+
+    /// Counts what the store did with the row `id`, which the rules passed with `repairs`.
+    pub fn stored(&mut self, outcome: Imported, repairs: &[&'static str], id: &str) {
         let written = match outcome {
             Imported::New => {
                 self.imported += 1;
@@ -68,11 +81,11 @@ impl Tally {
                 false
             }
             Imported::MissingUser => {
-                bump(&mut self.skipped, USER_NOT_IMPORTED);
+                self.lost(Lost::Skipped, USER_NOT_IMPORTED, id);
                 false
             }
             Imported::Conflict(c) => {
-                bump(&mut self.conflicts, conflict_reason(c));
+                self.lost(Lost::Conflict, conflict_reason(c), id);
                 false
             }
         };
@@ -87,9 +100,15 @@ impl Tally {
     }
 
     /// Rows skipped or in conflict: what fails a run without `--accept-skips`.
-    pub fn lost(&self) -> u64 {
+    pub fn lost_rows(&self) -> u64 {
         self.skipped.values().chain(self.conflicts.values()).sum()
     }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lost {
+    Skipped,
+    Conflict,
 }
 
 fn conflict_reason(c: ImportConflict) -> &'static str {
@@ -121,7 +140,7 @@ pub struct Report {
 impl Report {
     /// Rows skipped or in conflict, over all tables.
     pub fn lost(&self) -> u64 {
-        self.tables.iter().map(Tally::lost).sum()
+        self.tables.iter().map(Tally::lost_rows).sum()
     }
 
     /// The summary an operator reads: one line per table, then every reason.
@@ -172,7 +191,15 @@ impl Report {
         ] {
             for t in &self.tables {
                 for (reason, n) in pick(t) {
-                    out.push_str(&format!("{title}: {}: {reason}: {n}\n", t.table));
+                    out.push_str(&format!("{title}: {}: {reason}: {n}", t.table));
+                    if let Some(ids) = t.examples.get(reason).filter(|_| title == "skipped" || title == "conflicts") {
+                        out.push_str(&format!(
+                            " (ids: {}{})",
+                            ids.join(", "),
+                            if *n > ids.len() as u64 { ", …" } else { "" }
+                        ));
+                    }
+                    out.push('\n');
                 }
             }
         }
@@ -192,13 +219,15 @@ mod tests {
     #[test]
     fn only_skips_and_conflicts_are_lost() {
         let mut t = Tally::new("sessions");
-        t.stored(Imported::New, &[]);
-        t.stored(Imported::Unchanged, &[]);
-        t.dropped(Dropped::LeftBehind("expired"));
-        assert_eq!(t.lost(), 0);
-        t.stored(Imported::MissingUser, &[]);
-        t.stored(Imported::Conflict(ImportConflict::TokenTaken), &[]);
-        assert_eq!(t.lost(), 2);
+        t.stored(Imported::New, &[], "s1");
+        t.stored(Imported::Unchanged, &[], "s2");
+        t.dropped(Dropped::LeftBehind("expired"), "s3");
+        assert_eq!(t.lost_rows(), 0);
+        t.stored(Imported::MissingUser, &[], "s4");
+        t.stored(Imported::Conflict(ImportConflict::TokenTaken), &[], "s5");
+        assert_eq!(t.lost_rows(), 2);
+        assert_eq!(t.examples["user not imported"], vec!["s4"]);
+        assert!(!t.examples.contains_key("expired"), "rows left by design are not examples");
         assert_eq!(t.skipped["user not imported"], 1);
         assert_eq!(t.conflicts["token already in use"], 1);
     }
@@ -206,9 +235,9 @@ mod tests {
     #[test]
     fn repairs_count_only_when_written() {
         let mut t = Tally::new("scores");
-        t.stored(Imported::New, &["negative duration → none"]);
-        t.stored(Imported::Unchanged, &["negative duration → none"]);
-        t.stored(Imported::NewWithSpareTag, &[]);
+        t.stored(Imported::New, &["negative duration → none"], "g1");
+        t.stored(Imported::Unchanged, &["negative duration → none"], "g2");
+        t.stored(Imported::NewWithSpareTag, &[], "g3");
         assert_eq!(t.repaired["negative duration → none"], 1);
         assert_eq!(t.repaired["tag assigned"], 1);
         assert_eq!((t.imported, t.already_imported, t.repaired_rows), (2, 1, 2));
@@ -218,8 +247,10 @@ mod tests {
     fn the_summary_lines_up_and_names_every_reason() {
         let mut t = Tally::new("users");
         t.read = 12_345;
-        t.stored(Imported::NewWithSpareTag, &["name repaired"]);
-        t.dropped(Dropped::Conflict("email differs only by case"));
+        t.stored(Imported::NewWithSpareTag, &["name repaired"], "u1");
+        for i in 0..7 {
+            t.dropped(Dropped::Conflict("email differs only by case"), &format!("twin{i}"));
+        }
         let report = Report {
             dry_run: false,
             since: None,
@@ -232,8 +263,13 @@ mod tests {
         assert_eq!(lines[0].len(), lines[1].len(), "{text}");
         assert!(lines[1].starts_with("users  12345"), "{text}");
         assert!(text.contains("repaired: users: tag assigned: 1"), "{text}");
-        assert!(text.contains("conflicts: users: email differs only by case: 1"), "{text}");
+        assert!(
+            text.contains(
+                "conflicts: users: email differs only by case: 7 (ids: twin0, twin1, twin2, twin3, twin4, …)"
+            ),
+            "{text}"
+        );
         assert!(text.contains("game_lobby 3"), "{text}");
-        assert_eq!(report.lost(), 1);
+        assert_eq!(report.lost(), 7);
     }
 }

@@ -84,6 +84,42 @@ pub struct Score {
     pub created_at: Timestamp,
 }
 
+/// A row's identity, as the summary names the rows it skipped.
+pub trait Keyed {
+    fn key(&self) -> String;
+}
+
+impl Keyed for Account {
+    fn key(&self) -> String {
+        self.id.clone()
+    }
+}
+
+impl Keyed for Session {
+    fn key(&self) -> String {
+        self.id.clone()
+    }
+}
+
+/// A pair has no id of its own: both users name it.
+impl Keyed for FriendPair {
+    fn key(&self) -> String {
+        format!("{}+{}", self.user_a, self.user_b)
+    }
+}
+
+impl Keyed for Request {
+    fn key(&self) -> String {
+        self.id.clone()
+    }
+}
+
+impl Keyed for Score {
+    fn key(&self) -> String {
+        self.id.clone()
+    }
+}
+
 /// One table as read: its rows changed since the cut-off (`$1`, a `timestamp` or NULL for all), and how many.
 struct Query {
     rows: &'static str,
