@@ -8,6 +8,7 @@
 use crate::{Account, NewScore, RequestStatus, StoreError};
 use async_trait::async_trait;
 use mapquiz_domain::Timestamp;
+use std::collections::HashSet;
 
 /// A user of the original server, normalised.
 #[derive(Clone, Debug)]
@@ -91,38 +92,59 @@ pub enum ImportConflict {
     PairTaken,
 }
 
-/// Imports, one batch per call and per transaction; with `dry_run` the transaction is rolled back, so the
-/// outcomes are those a real run would have and nothing is written.
+/// Whether an import writes, or only reports what it would write.
+#[derive(Clone, Copy, Debug)]
+pub enum ImportMode<'a> {
+    /// Rows are written and committed.
+    Write,
+    /// Nothing is written; the users a real run would have written before (`planned_users`) count as
+    /// present, so the rows that belong to them are classified as a real run would classify them.
+    DryRun { planned_users: &'a HashSet<String> },
+}
+
+impl ImportMode<'_> {
+    /// Whether rows are written.
+    pub fn writes(self) -> bool {
+        matches!(self, ImportMode::Write)
+    }
+}
+
+/// Imports, one batch per call and per transaction. In a dry run the batch is only classified (against
+/// what the database holds and the rows before it in the batch), in a transaction that is rolled back.
 #[async_trait]
 pub trait Import: Send + Sync {
     /// Users by id: a new id is inserted offline (its `tag` kept when free, else `spare_tag`), a known one
     /// updated when `updated_at` is newer (profile, email, last seen; never the tag), an email held by another
     /// user is a conflict. `Conflict("users_tag_key")` as an error when a spare tag is taken too: draw again.
-    async fn import_users(&self, users: &[ImportUser], dry_run: bool) -> Result<Vec<Imported>, StoreError>;
+    async fn import_users(&self, users: &[ImportUser], mode: ImportMode<'_>) -> Result<Vec<Imported>, StoreError>;
 
     /// Provider accounts by id (no password): a subject linked to another user is a conflict.
-    async fn import_accounts(&self, accounts: &[Account], dry_run: bool) -> Result<Vec<Imported>, StoreError>;
+    async fn import_accounts(&self, accounts: &[Account], mode: ImportMode<'_>) -> Result<Vec<Imported>, StoreError>;
 
     /// Sessions by id: a known one gets the newer expiry when `updated_at` is newer.
-    async fn import_sessions(&self, sessions: &[ImportSession], dry_run: bool) -> Result<Vec<Imported>, StoreError>;
+    async fn import_sessions(
+        &self,
+        sessions: &[ImportSession],
+        mode: ImportMode<'_>,
+    ) -> Result<Vec<Imported>, StoreError>;
 
     /// Friendships, both directions: `Unchanged` when both are there, `New` when one or both were written.
     async fn import_friendships(
         &self,
         friendships: &[ImportFriendship],
-        dry_run: bool,
+        mode: ImportMode<'_>,
     ) -> Result<Vec<Imported>, StoreError>;
 
     /// Friend requests by id: a known one gets the newer status when `updated_at` is newer.
     async fn import_friend_requests(
         &self,
         requests: &[ImportRequest],
-        dry_run: bool,
+        mode: ImportMode<'_>,
     ) -> Result<Vec<Imported>, StoreError>;
 
     /// Solo games by id, with their leaderboard bests (as [`crate::Scores::insert_scores`]); known ids are
     /// `Unchanged` and change no best.
-    async fn import_scores(&self, scores: &[NewScore], dry_run: bool) -> Result<Vec<Imported>, StoreError>;
+    async fn import_scores(&self, scores: &[NewScore], mode: ImportMode<'_>) -> Result<Vec<Imported>, StoreError>;
 }
 
 /// Implements [`Import`] for `$store`, whose rows are `$row` and whose engine is `$db`. `$any` is the
@@ -137,7 +159,8 @@ macro_rules! impl_import {
             use ::std::collections::{HashMap, HashSet};
             use $crate::db_time::{DbTime, time};
             use $crate::import::{
-                Import, ImportConflict, ImportFriendship, ImportRequest, ImportSession, ImportUser, Imported,
+                Import, ImportConflict, ImportFriendship, ImportMode, ImportRequest, ImportSession, ImportUser,
+                Imported,
             };
             use $crate::{Account, NewScore, StoreError, name_key};
 
@@ -187,13 +210,26 @@ macro_rules! impl_import {
                     .map_err(StoreError::from)
             }
 
-            /// The users of `ids` the database has.
-            async fn users_present(tx: &mut Tx, ids: &[&str]) -> Result<HashSet<String>, StoreError> {
-                column(tx, concat!("SELECT id FROM users WHERE id ", $any), ids).await
+            /// The users of `ids` the database has, and in a dry run those the run would have written.
+            async fn users_present(
+                tx: &mut Tx,
+                ids: &[&str],
+                mode: ImportMode<'_>,
+            ) -> Result<HashSet<String>, StoreError> {
+                let mut present = column(tx, concat!("SELECT id FROM users WHERE id ", $any), ids).await?;
+                if let ImportMode::DryRun { planned_users } = mode {
+                    present.extend(ids.iter().filter(|id| planned_users.contains(**id)).map(|id| (*id).to_owned()));
+                }
+                Ok(present)
             }
 
-            async fn finish(tx: Tx, dry_run: bool) -> Result<(), StoreError> {
-                if dry_run {
+            /// The rows to insert: none in a dry run.
+            fn written<'r, T>(rows: &'r [T], mode: ImportMode<'_>) -> &'r [T] {
+                if mode.writes() { rows } else { &[] }
+            }
+
+            async fn finish(tx: Tx, mode: ImportMode<'_>) -> Result<(), StoreError> {
+                if !mode.writes() {
                     tx.rollback().await?
                 } else {
                     tx.commit().await?
@@ -203,7 +239,11 @@ macro_rules! impl_import {
 
             #[async_trait]
             impl Import for $store {
-                async fn import_users(&self, users: &[ImportUser], dry_run: bool) -> Result<Vec<Imported>, StoreError> {
+                async fn import_users(
+                    &self,
+                    users: &[ImportUser],
+                    mode: ImportMode<'_>,
+                ) -> Result<Vec<Imported>, StoreError> {
                     let mut tx = self.$pool.begin().await?;
                     let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
                     let emails: Vec<&str> = users.iter().map(|u| u.email.as_str()).collect();
@@ -225,20 +265,22 @@ macro_rules! impl_import {
                             } else if email_elsewhere {
                                 outcomes.push(Imported::Conflict(ImportConflict::EmailTaken));
                             } else {
-                                sqlx::query(
-                                    "UPDATE users SET name = $2, name_key = $3, email = $4, email_verified = $5, \
-                                     image = $6, last_seen = $7, updated_at = $8 WHERE id = $1",
-                                )
-                                .bind(&u.id)
-                                .bind(&u.name)
-                                .bind(name_key(&u.name))
-                                .bind(&u.email)
-                                .bind(u.email_verified)
-                                .bind(&u.image)
-                                .bind(u.last_seen.map(DbTime))
-                                .bind(DbTime(u.updated_at))
-                                .execute(&mut *tx)
-                                .await?;
+                                if mode.writes() {
+                                    sqlx::query(
+                                        "UPDATE users SET name = $2, name_key = $3, email = $4, email_verified = $5, \
+                                         image = $6, last_seen = $7, updated_at = $8 WHERE id = $1",
+                                    )
+                                    .bind(&u.id)
+                                    .bind(&u.name)
+                                    .bind(name_key(&u.name))
+                                    .bind(&u.email)
+                                    .bind(u.email_verified)
+                                    .bind(&u.image)
+                                    .bind(u.last_seen.map(DbTime))
+                                    .bind(DbTime(u.updated_at))
+                                    .execute(&mut *tx)
+                                    .await?;
+                                }
                                 email_holders.insert(u.email.clone(), u.id.clone());
                                 outcomes.push(Imported::Updated);
                             }
@@ -259,7 +301,7 @@ macro_rules! impl_import {
                         inserts.push((u, tag));
                         outcomes.push(outcome);
                     }
-                    for chunk in inserts.chunks(ROWS_PER_STATEMENT) {
+                    for chunk in written(&inserts, mode).chunks(ROWS_PER_STATEMENT) {
                         let mut sql = ::sqlx::QueryBuilder::<$db>::new(
                             "INSERT INTO users (id, name, name_key, email, email_verified, image, tag, is_online, \
                              last_seen, created_at, updated_at) ",
@@ -279,21 +321,21 @@ macro_rules! impl_import {
                         });
                         sql.build().persistent(false).execute(&mut *tx).await?;
                     }
-                    finish(tx, dry_run).await?;
+                    finish(tx, mode).await?;
                     Ok(outcomes)
                 }
 
                 async fn import_accounts(
                     &self,
                     accounts: &[Account],
-                    dry_run: bool,
+                    mode: ImportMode<'_>,
                 ) -> Result<Vec<Imported>, StoreError> {
                     let mut tx = self.$pool.begin().await?;
                     let ids: Vec<&str> = accounts.iter().map(|a| a.id.as_str()).collect();
                     let subjects: Vec<&str> = accounts.iter().map(|a| a.account_id.as_str()).collect();
                     let user_ids: Vec<&str> = accounts.iter().map(|a| a.user_id.as_str()).collect();
                     let known = column(&mut tx, concat!("SELECT id FROM accounts WHERE id ", $any), &ids).await?;
-                    let users = users_present(&mut tx, &user_ids).await?;
+                    let users = users_present(&mut tx, &user_ids, mode).await?;
                     // (provider, subject) → user, for the subjects of this batch.
                     let rows = if subjects.is_empty() {
                         Vec::new()
@@ -331,7 +373,7 @@ macro_rules! impl_import {
                         };
                         outcomes.push(outcome);
                     }
-                    for chunk in inserts.chunks(ROWS_PER_STATEMENT) {
+                    for chunk in written(&inserts, mode).chunks(ROWS_PER_STATEMENT) {
                         let mut sql = ::sqlx::QueryBuilder::<$db>::new(
                             "INSERT INTO accounts (id, user_id, provider_id, account_id, created_at, updated_at) ",
                         );
@@ -345,14 +387,14 @@ macro_rules! impl_import {
                         });
                         sql.build().persistent(false).execute(&mut *tx).await?;
                     }
-                    finish(tx, dry_run).await?;
+                    finish(tx, mode).await?;
                     Ok(outcomes)
                 }
 
                 async fn import_sessions(
                     &self,
                     sessions: &[ImportSession],
-                    dry_run: bool,
+                    mode: ImportMode<'_>,
                 ) -> Result<Vec<Imported>, StoreError> {
                     let mut tx = self.$pool.begin().await?;
                     let ids: Vec<&str> = sessions.iter().map(|s| s.id.as_str()).collect();
@@ -363,7 +405,7 @@ macro_rules! impl_import {
                     let mut holders =
                         pairs(&mut tx, concat!("SELECT token_hash, id FROM sessions WHERE token_hash ", $any), &hashes)
                             .await?;
-                    let users = users_present(&mut tx, &user_ids).await?;
+                    let users = users_present(&mut tx, &user_ids, mode).await?;
                     let mut outcomes = Vec::with_capacity(sessions.len());
                     let mut inserts = Vec::new();
                     for s in sessions {
@@ -371,12 +413,14 @@ macro_rules! impl_import {
                             if s.updated_at <= *updated_at {
                                 Imported::Unchanged
                             } else {
-                                sqlx::query("UPDATE sessions SET expires_at = $2, updated_at = $3 WHERE id = $1")
-                                    .bind(&s.id)
-                                    .bind(DbTime(s.expires_at))
-                                    .bind(DbTime(s.updated_at))
-                                    .execute(&mut *tx)
-                                    .await?;
+                                if mode.writes() {
+                                    sqlx::query("UPDATE sessions SET expires_at = $2, updated_at = $3 WHERE id = $1")
+                                        .bind(&s.id)
+                                        .bind(DbTime(s.expires_at))
+                                        .bind(DbTime(s.updated_at))
+                                        .execute(&mut *tx)
+                                        .await?;
+                                }
                                 Imported::Updated
                             }
                         } else if holders.contains_key(&s.token_hash) {
@@ -390,7 +434,7 @@ macro_rules! impl_import {
                         };
                         outcomes.push(outcome);
                     }
-                    for chunk in inserts.chunks(ROWS_PER_STATEMENT) {
+                    for chunk in written(&inserts, mode).chunks(ROWS_PER_STATEMENT) {
                         let mut sql = ::sqlx::QueryBuilder::<$db>::new(
                             "INSERT INTO sessions (id, token_hash, user_id, expires_at, remember, ip_address, \
                              user_agent, created_at, updated_at) ",
@@ -408,19 +452,19 @@ macro_rules! impl_import {
                         });
                         sql.build().persistent(false).execute(&mut *tx).await?;
                     }
-                    finish(tx, dry_run).await?;
+                    finish(tx, mode).await?;
                     Ok(outcomes)
                 }
 
                 async fn import_friendships(
                     &self,
                     friendships: &[ImportFriendship],
-                    dry_run: bool,
+                    mode: ImportMode<'_>,
                 ) -> Result<Vec<Imported>, StoreError> {
                     let mut tx = self.$pool.begin().await?;
                     let user_ids: Vec<&str> =
                         friendships.iter().flat_map(|f| [f.user_id.as_str(), f.friend_id.as_str()]).collect();
-                    let users = users_present(&mut tx, &user_ids).await?;
+                    let users = users_present(&mut tx, &user_ids, mode).await?;
                     let rows = if user_ids.is_empty() {
                         Vec::new()
                     } else {
@@ -457,7 +501,7 @@ macro_rules! impl_import {
                         };
                         outcomes.push(outcome);
                     }
-                    for chunk in inserts.chunks(ROWS_PER_STATEMENT) {
+                    for chunk in written(&inserts, mode).chunks(ROWS_PER_STATEMENT) {
                         let mut sql = ::sqlx::QueryBuilder::<$db>::new(
                             "INSERT INTO friendships (user_id, friend_id, created_at) ",
                         );
@@ -467,14 +511,14 @@ macro_rules! impl_import {
                         sql.push(" ON CONFLICT (user_id, friend_id) DO NOTHING");
                         sql.build().persistent(false).execute(&mut *tx).await?;
                     }
-                    finish(tx, dry_run).await?;
+                    finish(tx, mode).await?;
                     Ok(outcomes)
                 }
 
                 async fn import_friend_requests(
                     &self,
                     requests: &[ImportRequest],
-                    dry_run: bool,
+                    mode: ImportMode<'_>,
                 ) -> Result<Vec<Imported>, StoreError> {
                     let mut tx = self.$pool.begin().await?;
                     let ids: Vec<&str> = requests.iter().map(|r| r.id.as_str()).collect();
@@ -483,7 +527,7 @@ macro_rules! impl_import {
                     let known =
                         versions(&mut tx, concat!("SELECT id, updated_at FROM friend_requests WHERE id ", $any), &ids)
                             .await?;
-                    let users = users_present(&mut tx, &user_ids).await?;
+                    let users = users_present(&mut tx, &user_ids, mode).await?;
                     let rows = if user_ids.is_empty() {
                         Vec::new()
                     } else {
@@ -514,12 +558,16 @@ macro_rules! impl_import {
                             } else if pending && pairs_held.get(&opposite) == Some(&true) {
                                 Imported::Conflict(ImportConflict::PendingBothWays)
                             } else {
-                                sqlx::query("UPDATE friend_requests SET status = $2, updated_at = $3 WHERE id = $1")
+                                if mode.writes() {
+                                    sqlx::query(
+                                        "UPDATE friend_requests SET status = $2, updated_at = $3 WHERE id = $1",
+                                    )
                                     .bind(&r.id)
                                     .bind(r.status.as_str())
                                     .bind(DbTime(r.updated_at))
                                     .execute(&mut *tx)
                                     .await?;
+                                }
                                 pairs_held.insert(pair, pending);
                                 Imported::Updated
                             }
@@ -536,7 +584,7 @@ macro_rules! impl_import {
                         };
                         outcomes.push(outcome);
                     }
-                    for chunk in inserts.chunks(ROWS_PER_STATEMENT) {
+                    for chunk in written(&inserts, mode).chunks(ROWS_PER_STATEMENT) {
                         let mut sql = ::sqlx::QueryBuilder::<$db>::new(
                             "INSERT INTO friend_requests (id, sender_id, receiver_id, status, created_at, updated_at) ",
                         );
@@ -550,16 +598,20 @@ macro_rules! impl_import {
                         });
                         sql.build().persistent(false).execute(&mut *tx).await?;
                     }
-                    finish(tx, dry_run).await?;
+                    finish(tx, mode).await?;
                     Ok(outcomes)
                 }
 
-                async fn import_scores(&self, scores: &[NewScore], dry_run: bool) -> Result<Vec<Imported>, StoreError> {
+                async fn import_scores(
+                    &self,
+                    scores: &[NewScore],
+                    mode: ImportMode<'_>,
+                ) -> Result<Vec<Imported>, StoreError> {
                     let mut tx = self.$pool.begin().await?;
                     let ids: Vec<&str> = scores.iter().map(|s| s.id.as_str()).collect();
                     let user_ids: Vec<&str> = scores.iter().map(|s| s.user_id.as_str()).collect();
                     let known = column(&mut tx, concat!("SELECT id FROM game_scores WHERE id ", $any), &ids).await?;
-                    let users = users_present(&mut tx, &user_ids).await?;
+                    let users = users_present(&mut tx, &user_ids, mode).await?;
                     let mut seen = HashSet::new();
                     let mut fresh = Vec::new();
                     let outcomes = scores
@@ -575,9 +627,11 @@ macro_rules! impl_import {
                             }
                         })
                         .collect();
-                    super::scores::write_games_in(&mut tx, &fresh).await?;
-                    finish(tx, dry_run).await?;
-                    if !dry_run && !fresh.is_empty() {
+                    if mode.writes() {
+                        super::scores::write_games_in(&mut tx, &fresh).await?;
+                    }
+                    finish(tx, mode).await?;
+                    if mode.writes() && !fresh.is_empty() {
                         super::scores::fold_counts(&self.$pool).await?;
                     }
                     Ok(outcomes)

@@ -38,7 +38,9 @@ pub use audit::{Audit, AuditEntry};
 pub use bug_reports::{BugReport, BugReportCounts, BugReports, DeliveryStatus, MAX_DELIVERY_ERROR_CHARS, NewBugReport};
 pub use error::{CONSTRAINTS, StoreError};
 pub use friends::{Friend, FriendRequest, Friends, IncomingRequest, RequestStatus, RespondOutcome, SendOutcome};
-pub use import::{Import, ImportConflict, ImportFriendship, ImportRequest, ImportSession, ImportUser, Imported};
+pub use import::{
+    Import, ImportConflict, ImportFriendship, ImportMode, ImportRequest, ImportSession, ImportUser, Imported,
+};
 pub use lobbies::{GameCursor, GamePlayer, GameRecord, Lobbies, LobbyWrite, WriteOutcome};
 pub use lockout::{FailureScope, Lockout};
 pub use maintenance::Maintenance;

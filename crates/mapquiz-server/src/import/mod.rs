@@ -18,7 +18,7 @@ use crate::config::Config;
 use anyhow::Context as _;
 use futures_util::{Stream, TryStreamExt as _};
 use mapquiz_domain::{Tag, Timestamp};
-use mapquiz_store::{DynStore, Imported, StoreError};
+use mapquiz_store::{DynStore, ImportMode, Imported, StoreError};
 use progress::Progress;
 use report::{Report, Tally};
 use rules::Verdict;
@@ -149,21 +149,6 @@ async fn finish(
     Ok(report)
 }
 
-/// The users a dry run would have written, and those it dropped: the rows that belong to them, which the
-/// store finds without a user (nothing was written), are counted as a real run would count them.
-#[derive(Default)]
-struct DryRunUsers {
-    planned: HashSet<String>,
-    dropped: HashSet<String>,
-}
-
-impl DryRunUsers {
-    /// Whether a row the store found without a user would have been written by a real run.
-    fn would_write(&self, users: [&str; 2]) -> bool {
-        users.iter().all(|u| !self.dropped.contains(*u)) && users.iter().any(|u| self.planned.contains(*u))
-    }
-}
-
 async fn import(
     store: &DynStore,
     original: &source::Original,
@@ -174,14 +159,16 @@ async fn import(
     let not_imported = original.not_imported().await?.into_iter().collect();
     let now = Timestamp::from_datetime(chrono::Utc::now());
     let dry = args.dry_run;
-    let mut users_seen = DryRunUsers::default();
+    // The users a dry run would have written: the rows that belong to them are classified as if they had
+    // been. Only a dry run keeps them (a real run finds them in the database).
+    let mut planned = HashSet::new();
     let mut tables = Vec::new();
 
-    tables.push(import_users(store, original, counts[0], dry, &mut users_seen).await?);
-    let ctx = Ctx { seen: &users_seen, dry };
+    tables.push(import_users(store, original, counts[0], dry, &mut planned).await?);
+    let mode = if dry { ImportMode::DryRun { planned_users: &planned } } else { ImportMode::Write };
     tables.push(
-        table("accounts", counts[1], original.accounts(BATCH), rules::account, &ctx, async |rows| {
-            store.import_accounts(rows, dry).await
+        table("accounts", counts[1], original.accounts(BATCH), rules::account, async |rows| {
+            store.import_accounts(rows, mode).await
         })
         .await?,
     );
@@ -191,14 +178,13 @@ async fn import(
             counts[2],
             original.sessions(BATCH),
             |s| rules::session(s, now),
-            &ctx,
-            async |rows| store.import_sessions(rows, dry).await,
+            async |rows| store.import_sessions(rows, mode).await,
         )
         .await?,
     );
     tables.push(
-        table("friendships", counts[3], original.friend_pairs(BATCH), rules::friendship, &ctx, async |rows| {
-            store.import_friendships(rows, dry).await
+        table("friendships", counts[3], original.friend_pairs(BATCH), rules::friendship, async |rows| {
+            store.import_friendships(rows, mode).await
         })
         .await?,
     );
@@ -208,8 +194,7 @@ async fn import(
             counts[4],
             original.requests(BATCH),
             |r| rules::request(r, now),
-            &ctx,
-            async |rows| store.import_friend_requests(rows, dry).await,
+            async |rows| store.import_friend_requests(rows, mode).await,
         )
         .await?,
     );
@@ -219,8 +204,7 @@ async fn import(
             counts[5],
             original.scores(BATCH),
             |s| rules::score(s, tz),
-            &ctx,
-            async |rows| store.import_scores(rows, dry).await,
+            async |rows| store.import_scores(rows, mode).await,
         )
         .await?,
     );
@@ -237,7 +221,7 @@ async fn import_users(
     original: &source::Original,
     total: u64,
     dry: bool,
-    seen: &mut DryRunUsers,
+    planned: &mut HashSet<String>,
 ) -> anyhow::Result<Tally> {
     let mut tally = Tally::new("users");
     let mut progress = Progress::start("users", total);
@@ -257,11 +241,11 @@ async fn import_users(
                 }
             }
             let rows: Vec<_> = checked.iter().map(|c| c.row.clone()).collect();
-            match store.import_users(&rows, dry).await {
+            let mode = if dry { ImportMode::DryRun { planned_users: planned } } else { ImportMode::Write };
+            match store.import_users(&rows, mode).await {
                 Ok(outcomes) => {
                     for (id, why) in dropped {
                         tally.dropped(why, &id);
-                        seen.dropped.insert(id);
                     }
                     break (checked, outcomes);
                 }
@@ -270,14 +254,8 @@ async fn import_users(
             }
         };
         for (c, outcome) in checked.iter().zip(outcomes) {
-            match outcome {
-                Imported::New | Imported::NewWithSpareTag if dry => {
-                    seen.planned.insert(c.row.id.clone());
-                }
-                Imported::Conflict(_) | Imported::MissingUser => {
-                    seen.dropped.insert(c.row.id.clone());
-                }
-                _ => {}
+            if dry && matches!(outcome, Imported::New | Imported::NewWithSpareTag) {
+                planned.insert(c.row.id.clone());
             }
             tally.stored(outcome, &c.repairs, &c.row.id);
         }
@@ -287,55 +265,12 @@ async fn import_users(
     Ok(tally)
 }
 
-/// What every table after the users shares.
-struct Ctx<'a> {
-    seen: &'a DryRunUsers,
-    dry: bool,
-}
-
-/// The users a row to import belongs to (the same one twice when it has one).
-trait Owners {
-    fn owners(&self) -> [&str; 2];
-}
-
-impl Owners for mapquiz_store::Account {
-    fn owners(&self) -> [&str; 2] {
-        [&self.user_id, &self.user_id]
-    }
-}
-
-impl Owners for mapquiz_store::ImportSession {
-    fn owners(&self) -> [&str; 2] {
-        [&self.user_id, &self.user_id]
-    }
-}
-
-impl Owners for mapquiz_store::ImportFriendship {
-    fn owners(&self) -> [&str; 2] {
-        [&self.user_id, &self.friend_id]
-    }
-}
-
-impl Owners for mapquiz_store::ImportRequest {
-    fn owners(&self) -> [&str; 2] {
-        [&self.sender_id, &self.receiver_id]
-    }
-}
-
-impl Owners for mapquiz_store::NewScore {
-    fn owners(&self) -> [&str; 2] {
-        [&self.user_id, &self.user_id]
-    }
-}
-
-/// One table after the users: `check` each row, store the batch, count. In a dry run, a row the store
-/// found without its user counts as written when its users are ones the run would have written.
-async fn table<R: source::Keyed, T: Owners>(
+/// One table after the users: `check` each row, store the batch, count.
+async fn table<R: source::Keyed, T>(
     name: &'static str,
     total: u64,
     batches: impl Stream<Item = anyhow::Result<Vec<R>>>,
     check: impl Fn(R) -> Verdict<T>,
-    ctx: &Ctx<'_>,
     mut store: impl AsyncFnMut(&[T]) -> Result<Vec<Imported>, StoreError>,
 ) -> anyhow::Result<Tally> {
     let mut tally = Tally::new(name);
@@ -357,32 +292,11 @@ async fn table<R: source::Keyed, T: Owners>(
             }
         }
         let outcomes = store(&rows).await.with_context(|| format!("cannot import {name}"))?;
-        for ((row, (id, repairs)), outcome) in rows.iter().zip(&kept).zip(outcomes) {
-            let outcome = match outcome {
-                Imported::MissingUser if ctx.dry && ctx.seen.would_write(row.owners()) => Imported::New,
-                other => other,
-            };
+        for ((id, repairs), outcome) in kept.iter().zip(outcomes) {
             tally.stored(outcome, repairs, id);
         }
         progress.advance(read);
     }
     progress.finish();
     Ok(tally)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_dry_run_counts_rows_of_users_it_would_write() {
-        let seen = DryRunUsers {
-            planned: HashSet::from(["a".to_owned(), "b".to_owned()]),
-            dropped: HashSet::from(["c".to_owned()]),
-        };
-        assert!(seen.would_write(["a", "a"]));
-        assert!(seen.would_write(["a", "b"]));
-        assert!(!seen.would_write(["a", "c"]), "a row of a dropped user is not written");
-        assert!(!seen.would_write(["x", "x"]), "a user neither here nor read is missing");
-    }
 }

@@ -1,15 +1,19 @@
 //! The original server's PostgreSQL database, read-only: its tables (Prisma's names, camelCase columns, UTC
 //! timestamps without time zone; see `original-schema.md`) as rows streamed a batch at a time.
 
+use crate::cli::Refused;
 use anyhow::Context as _;
 use chrono::NaiveDateTime;
 use futures_util::{Stream, StreamExt as _, TryStreamExt as _};
 use mapquiz_domain::Timestamp;
 use mapquiz_store::DatabaseUrl;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{ConnectOptions as _, Row as _};
+use sqlx::{ConnectOptions as _, Connection as _, Row as _};
 use std::str::FromStr as _;
 use std::time::Duration;
+
+/// How long connecting to the original may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A user row, with its rank among the users whose emails are equal once trimmed and lower-cased (1: the
 /// first created).
@@ -135,15 +139,16 @@ const USERS: Query = Query {
     count: "SELECT count(*) FROM \"user\" WHERE $1::timestamp IS NULL OR \"updatedAt\" >= $1",
 };
 
+// Oldest first, here and for sessions: of two rows claiming one Google subject (or token), the first wins.
 const ACCOUNTS: Query = Query {
     rows: "SELECT id, \"accountId\", \"providerId\", \"userId\", \"createdAt\", \"updatedAt\" FROM account \
-            WHERE $1::timestamp IS NULL OR \"updatedAt\" >= $1",
+            WHERE $1::timestamp IS NULL OR \"updatedAt\" >= $1 ORDER BY \"createdAt\", id",
     count: "SELECT count(*) FROM account WHERE $1::timestamp IS NULL OR \"updatedAt\" >= $1",
 };
 
 const SESSIONS: Query = Query {
     rows: "SELECT id, \"expiresAt\", token, \"createdAt\", \"updatedAt\", \"ipAddress\", \"userAgent\", \"userId\" \
-             FROM session WHERE $1::timestamp IS NULL OR \"updatedAt\" >= $1",
+             FROM session WHERE $1::timestamp IS NULL OR \"updatedAt\" >= $1 ORDER BY \"createdAt\", id",
     count: "SELECT count(*) FROM session WHERE $1::timestamp IS NULL OR \"updatedAt\" >= $1",
 };
 
@@ -189,21 +194,31 @@ impl Original {
     /// Connects to `url` (a PostgreSQL URL) with every transaction read-only: an import never writes to the
     /// original.
     pub async fn connect(url: &str, since: Option<Timestamp>) -> anyhow::Result<Original> {
-        let parsed = DatabaseUrl::parse(url).map_err(|e| anyhow::anyhow!("--from: {e}"))?;
+        let refused = || Refused("--from must be the original server's PostgreSQL URL (postgres://…)".to_owned());
+        let parsed = DatabaseUrl::parse(url).map_err(|_| refused())?;
         let DatabaseUrl::Postgres(raw) = &parsed else {
-            anyhow::bail!("--from must be the original server's PostgreSQL URL (postgres://…)");
+            return Err(refused().into());
         };
         let options = PgConnectOptions::from_str(raw)
-            .with_context(|| format!("--from {} is not a PostgreSQL URL", parsed.redacted()))?
+            .map_err(|_| refused())?
             .application_name("mapquiz-import-original")
             .options([("default_transaction_read_only", "on")])
             .disable_statement_logging();
+        let cannot = || format!("cannot connect to the original database {}", parsed.redacted());
+        // One connection first: its error says why (refused, authentication, no such database), where the
+        // pool's would only say that it timed out.
+        let first = tokio::time::timeout(CONNECT_TIMEOUT, options.connect())
+            .await
+            .map_err(|_| anyhow::anyhow!("no answer within {} s", CONNECT_TIMEOUT.as_secs()))
+            .with_context(cannot)?
+            .with_context(cannot)?;
+        first.close().await.with_context(cannot)?;
         let pool = PgPoolOptions::new()
             .max_connections(2)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(CONNECT_TIMEOUT)
             .connect_with(options)
             .await
-            .with_context(|| format!("cannot connect to the original database {}", parsed.redacted()))?;
+            .with_context(cannot)?;
         Ok(Original { pool, since: since.map(|t| t.datetime().naive_utc()) })
     }
 

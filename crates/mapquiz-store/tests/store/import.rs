@@ -5,9 +5,10 @@ use crate::{fresh, on_both_backends};
 use mapquiz_domain::Timestamp;
 use mapquiz_store::testing::TestDatabase;
 use mapquiz_store::{
-    Account, BoardKey, BoardPeriod, BoardScope, DynStore, ImportConflict, ImportFriendship, ImportRequest,
+    Account, BoardKey, BoardPeriod, BoardScope, DynStore, ImportConflict, ImportFriendship, ImportMode, ImportRequest,
     ImportSession, ImportUser, Imported, NewScore, NewUser, RequestStatus,
 };
+use std::collections::HashSet;
 
 on_both_backends!(
     users_are_inserted_updated_or_left_and_clashes_reported,
@@ -44,7 +45,7 @@ fn original(i: usize) -> ImportUser {
 }
 
 async fn import_users(store: &DynStore, users: &[ImportUser]) -> Vec<Imported> {
-    store.import_users(users, false).await.unwrap()
+    store.import_users(users, ImportMode::Write).await.unwrap()
 }
 
 async fn users_are_inserted_updated_or_left_and_clashes_reported(pg: bool) {
@@ -95,13 +96,44 @@ async fn users_are_inserted_updated_or_left_and_clashes_reported(pg: bool) {
 
 async fn a_dry_run_writes_nothing(pg: bool) {
     let Some((_db, store)) = migrated(pg).await else { return };
-    assert_eq!(store.import_users(&[original(1)], true).await.unwrap(), vec![Imported::New]);
+    assert_eq!(
+        store.import_users(&[original(1)], ImportMode::DryRun { planned_users: &HashSet::new() }).await.unwrap(),
+        vec![Imported::New]
+    );
     assert!(store.user_by_id(&original(1).id).await.unwrap().is_none());
-    assert_eq!(store.import_users(&[original(1)], true).await.unwrap(), vec![Imported::New], "still new");
+    assert_eq!(
+        store.import_users(&[original(1)], ImportMode::DryRun { planned_users: &HashSet::new() }).await.unwrap(),
+        vec![Imported::New],
+        "still new"
+    );
     let game = game("g1", &original(1).id, 5);
-    assert_eq!(store.import_scores(&[game], true).await.unwrap(), vec![Imported::MissingUser]);
+    let nobody = HashSet::new();
+    assert_eq!(
+        store.import_scores(std::slice::from_ref(&game), ImportMode::DryRun { planned_users: &nobody }).await.unwrap(),
+        vec![Imported::MissingUser]
+    );
+    // The users a dry run would have written count as present: their rows are classified, not written.
+    let planned = HashSet::from([original(1).id, original(2).id]);
+    let dry = ImportMode::DryRun { planned_users: &planned };
+    assert_eq!(store.import_scores(&[game], dry).await.unwrap(), vec![Imported::New]);
+    let request = |id: &str, from: usize, to: usize| ImportRequest {
+        id: id.into(),
+        sender_id: original(from).id,
+        receiver_id: original(to).id,
+        status: RequestStatus::Pending,
+        created_at: at(0),
+        updated_at: at(0),
+    };
+    assert_eq!(
+        store.import_friend_requests(&[request("r1", 1, 2), request("r2", 2, 1)], dry).await.unwrap(),
+        vec![Imported::New, Imported::Conflict(ImportConflict::PendingBothWays)]
+    );
+    assert_eq!(store.score_stats(&original(1).id).await.unwrap().total_games, 0);
     import_users(&store, &[original(1)]).await;
-    assert_eq!(store.import_scores(&[game_of(1)], true).await.unwrap(), vec![Imported::New]);
+    assert_eq!(
+        store.import_scores(&[game_of(1)], ImportMode::DryRun { planned_users: &HashSet::new() }).await.unwrap(),
+        vec![Imported::New]
+    );
     assert_eq!(store.score_stats(&original(1).id).await.unwrap().total_games, 0);
 }
 
@@ -138,10 +170,10 @@ async fn accounts_sessions_and_their_users(pg: bool) {
     };
     let accounts = vec![google("a1", 1, "sub-1"), google("a2", 2, "sub-1"), google("a3", 9, "sub-9")];
     assert_eq!(
-        store.import_accounts(&accounts, false).await.unwrap(),
+        store.import_accounts(&accounts, ImportMode::Write).await.unwrap(),
         vec![Imported::New, Imported::Conflict(ImportConflict::SubjectTaken), Imported::MissingUser]
     );
-    assert_eq!(store.import_accounts(&accounts[..1], false).await.unwrap(), vec![Imported::Unchanged]);
+    assert_eq!(store.import_accounts(&accounts[..1], ImportMode::Write).await.unwrap(), vec![Imported::Unchanged]);
     assert_eq!(store.account("google", "sub-1").await.unwrap().unwrap().user_id, original(1).id);
 
     let session = |id: &str, user: usize, hash: &str| ImportSession {
@@ -156,14 +188,14 @@ async fn accounts_sessions_and_their_users(pg: bool) {
     };
     let sessions = vec![session("s1", 1, "h1"), session("s2", 2, "h1"), session("s3", 9, "h3")];
     assert_eq!(
-        store.import_sessions(&sessions, false).await.unwrap(),
+        store.import_sessions(&sessions, ImportMode::Write).await.unwrap(),
         vec![Imported::New, Imported::Conflict(ImportConflict::TokenTaken), Imported::MissingUser]
     );
     let found = store.session_by_token_hash("h1").await.unwrap().expect("the imported session");
     assert_eq!(found.session.user_id, original(1).id);
     let extended = ImportSession { expires_at: at(2 * 86_400_000), updated_at: at(-1), ..session("s1", 1, "h1") };
-    assert_eq!(store.import_sessions(&[extended], false).await.unwrap(), vec![Imported::Updated]);
-    assert_eq!(store.import_sessions(&sessions[..1], false).await.unwrap(), vec![Imported::Unchanged]);
+    assert_eq!(store.import_sessions(&[extended], ImportMode::Write).await.unwrap(), vec![Imported::Updated]);
+    assert_eq!(store.import_sessions(&sessions[..1], ImportMode::Write).await.unwrap(), vec![Imported::Unchanged]);
 }
 
 async fn friendships_both_ways_once(pg: bool) {
@@ -172,10 +204,10 @@ async fn friendships_both_ways_once(pg: bool) {
     let pair =
         |a: usize, b: usize| ImportFriendship { user_id: original(a).id, friend_id: original(b).id, created_at: at(0) };
     assert_eq!(
-        store.import_friendships(&[pair(1, 2), pair(2, 9)], false).await.unwrap(),
+        store.import_friendships(&[pair(1, 2), pair(2, 9)], ImportMode::Write).await.unwrap(),
         vec![Imported::New, Imported::MissingUser]
     );
-    assert_eq!(store.import_friendships(&[pair(2, 1)], false).await.unwrap(), vec![Imported::Unchanged]);
+    assert_eq!(store.import_friendships(&[pair(2, 1)], ImportMode::Write).await.unwrap(), vec![Imported::Unchanged]);
     for (a, b) in [(1, 2), (2, 1)] {
         assert!(store.are_friends(&original(a).id, &original(b).id).await.unwrap(), "{a} and {b}");
     }
@@ -201,7 +233,7 @@ async fn requests_keep_one_pending_per_pair(pg: bool) {
         request("r5", 9, 1, RequestStatus::Pending),
     ];
     assert_eq!(
-        store.import_friend_requests(&batch, false).await.unwrap(),
+        store.import_friend_requests(&batch, ImportMode::Write).await.unwrap(),
         vec![
             Imported::New,
             Imported::Conflict(ImportConflict::PendingBothWays),
@@ -211,8 +243,8 @@ async fn requests_keep_one_pending_per_pair(pg: bool) {
         ]
     );
     let accepted = ImportRequest { updated_at: at(5), ..request("r1", 1, 2, RequestStatus::Accepted) };
-    assert_eq!(store.import_friend_requests(&[accepted], false).await.unwrap(), vec![Imported::Updated]);
-    assert_eq!(store.import_friend_requests(&batch[..1], false).await.unwrap(), vec![Imported::Unchanged]);
+    assert_eq!(store.import_friend_requests(&[accepted], ImportMode::Write).await.unwrap(), vec![Imported::Updated]);
+    assert_eq!(store.import_friend_requests(&batch[..1], ImportMode::Write).await.unwrap(), vec![Imported::Unchanged]);
     assert!(store.incoming_friend_requests(&original(2).id, 10).await.unwrap().is_empty(), "r1 is accepted now");
 }
 
@@ -221,13 +253,13 @@ async fn games_and_their_bests_are_written_once(pg: bool) {
     import_users(&store, &[original(1), original(2)]).await;
     let games = vec![game("g1", &original(1).id, 5), game("g2", &original(1).id, 9), game("g3", "nobody", 10)];
     assert_eq!(
-        store.import_scores(&games, false).await.unwrap(),
+        store.import_scores(&games, ImportMode::Write).await.unwrap(),
         vec![Imported::New, Imported::New, Imported::MissingUser]
     );
     // Again, and a game of the same id twice in one batch: nothing is written twice.
     let again = vec![games[0].clone(), game("g4", &original(2).id, 7), game("g4", &original(2).id, 7)];
     assert_eq!(
-        store.import_scores(&again, false).await.unwrap(),
+        store.import_scores(&again, ImportMode::Write).await.unwrap(),
         vec![Imported::Unchanged, Imported::New, Imported::Unchanged]
     );
     assert_eq!(store.score_stats(&original(1).id).await.unwrap().total_games, 2);
