@@ -29,6 +29,8 @@ pub enum Action {
     Backup,
     /// `mapquiz restore` replaced the database with a copy.
     Restore,
+    /// `mapquiz import-original` imported the original server's data.
+    ImportOriginal,
     /// A lobby's host removed a player.
     LobbyPlayerKicked,
     /// A lobby's host role moved (the host left, or stayed away past the grace period).
@@ -60,6 +62,7 @@ impl Action {
             Action::Maintenance => "maintenance",
             Action::Backup => "backup",
             Action::Restore => "restore",
+            Action::ImportOriginal => "import_original",
             Action::LobbyPlayerKicked => "lobby_player_kicked",
             Action::LobbyHostTransferred => "lobby_host_transferred",
             Action::LobbySuspiciousInput => "lobby_suspicious_input",

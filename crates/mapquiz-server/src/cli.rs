@@ -1,5 +1,5 @@
 //! The command line: `serve` (the default), `migrate`, `config`, `seed-demo`, `maintenance`, `backup`,
-//! `restore`, `audit`.
+//! `restore`, `audit`, `import-original`.
 
 use crate::config::{Config, ConfigError, Role};
 use crate::ops::maintenance::Task;
@@ -80,6 +80,29 @@ pub enum Command {
         /// Confirm, in the production profile, that the current data is replaced
         #[arg(long)]
         yes: bool,
+    },
+    /// Import the original MapQuiz server's players, Google links, live sessions, friends and solo games
+    ///
+    /// Reads the original's PostgreSQL database (never writing to it) into the configured database. Ids are
+    /// kept, so a second run imports nothing twice; `--since` reads only what changed after a time, for a
+    /// last catch-up just before switching. Exit status 3 when rows were skipped or in conflict (see the
+    /// summary) unless `--accept-skips` is given.
+    ImportOriginal {
+        /// The original server's PostgreSQL URL (its DATABASE_URL)
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// Read and check everything, report what would happen, write nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Only rows created or updated at or after this time: RFC 3339 (2026-11-20T08:00:00Z) or an age (30m, 24h, 7d)
+        #[arg(long, value_parser = parse_since)]
+        since: Option<Since>,
+        /// Succeed even when rows were skipped or in conflict
+        #[arg(long)]
+        accept_skips: bool,
+        /// Also write the summary as JSON to FILE
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
     },
     /// Print audit-trail entries, newest first
     Audit {

@@ -37,3 +37,6 @@ pub mod redis_keys;
 pub(crate) mod audit;
 pub(crate) mod health;
 pub mod ops;
+
+// Switching from the original server.
+pub mod import;

@@ -53,6 +53,12 @@ fn main() -> ExitCode {
             Command::Backup { file, force } => mapquiz_server::ops::backup::backup(config, file, force).await,
             Command::Restore { file, yes } => mapquiz_server::ops::backup::restore(config, file, yes).await,
             Command::Audit { user, since, limit } => cli::audit(config, user, since, limit).await,
+            Command::ImportOriginal { from, dry_run, since, accept_skips, report } => {
+                let now = mapquiz_domain::Timestamp::from_datetime(chrono::Utc::now());
+                let since = since.map(|s| s.instant(now));
+                let args = mapquiz_server::import::ImportArgs { from, dry_run, since, accept_skips, report };
+                mapquiz_server::import::run(config, args).await
+            }
         }
     });
     // The exporter's thread flushes what the runtime's last tasks recorded.
@@ -61,6 +67,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is::<cli::Refused>() => e.downcast_ref::<cli::Refused>().map_or(ExitCode::from(2), cli::refused),
+        Err(e) if e.is::<mapquiz_server::import::RowsLeftOut>() => {
+            tracing::warn!("{e}");
+            ExitCode::from(3)
+        }
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "mapquiz stopped on an error");
             ExitCode::FAILURE

@@ -11,6 +11,7 @@
 mod audit;
 mod bug_reports;
 mod friends;
+mod import;
 mod lobbies;
 mod lockout;
 mod maintenance;
@@ -36,6 +37,7 @@ pub mod testing;
 pub use audit::{Audit, AuditEntry};
 pub use bug_reports::{BugReport, BugReportCounts, BugReports, DeliveryStatus, MAX_DELIVERY_ERROR_CHARS, NewBugReport};
 pub use error::{CONSTRAINTS, StoreError};
+pub use import::{Import, ImportConflict, ImportFriendship, ImportRequest, ImportSession, ImportUser, Imported};
 pub use friends::{Friend, FriendRequest, Friends, IncomingRequest, RequestStatus, RespondOutcome, SendOutcome};
 pub use lobbies::{GameCursor, GamePlayer, GameRecord, Lobbies, LobbyWrite, WriteOutcome};
 pub use lockout::{FailureScope, Lockout};
@@ -51,7 +53,7 @@ pub use users::{Account, NewUser, User, UserSearch, Users, name_key};
 /// Every trait of the store, for code that calls the parts on something other than a [`DynStore`].
 pub mod prelude {
     pub use crate::{
-        Audit, BugReports, Friends, Lobbies, Lockout, Maintenance, Presence, Scores, Sessions, Store, TwoFactors, Users,
+        Audit, BugReports, Friends, Import, Lobbies, Lockout, Maintenance, Presence, Scores, Sessions, Store, TwoFactors, Users,
     };
 }
 
@@ -82,6 +84,7 @@ pub trait Store:
     + Audit
     + Scores
     + Friends
+    + Import
     + Lobbies
     + Presence
     + Maintenance

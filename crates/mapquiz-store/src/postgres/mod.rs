@@ -3,6 +3,7 @@
 mod audit;
 mod bug_reports;
 mod friends;
+mod import;
 mod lobbies;
 mod lockout;
 mod maintenance;

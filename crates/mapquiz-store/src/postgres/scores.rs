@@ -139,14 +139,22 @@ async fn upsert_bests(conn: &mut PgConnection, rows: &[BestRow<'_>]) -> Result<(
     Ok(())
 }
 
-/// Stores the games and their bests in one transaction, the bests in key order: neighbouring pages of the
-/// primary key, and the same lock order in concurrent groups (several nodes, or a bulk load beside them).
-async fn write_games(pool: &PgPool, scores: &[NewScore]) -> Result<(), StoreError> {
+/// Stores the games and their bests in `conn`'s transaction, the bests in key order: neighbouring pages of
+/// the primary key, and the same lock order in concurrent groups (several nodes, or a bulk load beside them).
+pub(super) async fn write_games_in(conn: &mut PgConnection, scores: &[NewScore]) -> Result<(), StoreError> {
+    if scores.is_empty() {
+        return Ok(());
+    }
     let mut rows = board::best_rows(scores);
     rows.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
+    insert_games(conn, scores).await?;
+    upsert_bests(conn, &rows).await
+}
+
+/// Stores the games and their bests in one transaction of their own.
+async fn write_games(pool: &PgPool, scores: &[NewScore]) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
-    insert_games(&mut tx, scores).await?;
-    upsert_bests(&mut tx, &rows).await?;
+    write_games_in(&mut tx, scores).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -283,7 +291,7 @@ const FOLD_LOCK: i64 = 0x006d_715f_666f_6c64; // "mq_fold" in ASCII
 /// migration 0007) into the per-board counters, in one transaction: a reader's snapshot sees each change
 /// either still pending or folded, never both. Writers never wait on it (they only append); a second fold
 /// meanwhile skips rather than queue, leaving its deltas to the next one.
-async fn fold_counts(pool: &PgPool) -> Result<(), StoreError> {
+pub(super) async fn fold_counts(pool: &PgPool) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
     let ours: bool =
         sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)").bind(FOLD_LOCK).fetch_one(&mut *tx).await?;

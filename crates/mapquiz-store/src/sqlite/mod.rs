@@ -4,6 +4,7 @@ mod audit;
 mod backup;
 mod bug_reports;
 mod friends;
+mod import;
 mod lobbies;
 mod lockout;
 mod maintenance;

@@ -137,14 +137,22 @@ async fn upsert_bests(conn: &mut SqliteConnection, rows: &[BestRow<'_>]) -> Resu
     Ok(())
 }
 
-/// Stores the games and their bests in one transaction, the bests in key order: neighbouring pages of the
-/// primary key, and the same lock order in concurrent groups (several nodes, or a bulk load beside them).
-async fn write_games(pool: &SqlitePool, scores: &[NewScore]) -> Result<(), StoreError> {
+/// Stores the games and their bests in `conn`'s transaction, the bests in key order: neighbouring pages of
+/// the primary key, and the same lock order in concurrent groups (several nodes, or a bulk load beside them).
+pub(super) async fn write_games_in(conn: &mut SqliteConnection, scores: &[NewScore]) -> Result<(), StoreError> {
+    if scores.is_empty() {
+        return Ok(());
+    }
     let mut rows = board::best_rows(scores);
     rows.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
+    insert_games(conn, scores).await?;
+    upsert_bests(conn, &rows).await
+}
+
+/// Stores the games and their bests in one transaction of their own.
+async fn write_games(pool: &SqlitePool, scores: &[NewScore]) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
-    insert_games(&mut tx, scores).await?;
-    upsert_bests(&mut tx, &rows).await?;
+    write_games_in(&mut tx, scores).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -243,7 +251,7 @@ impl Scores for SqliteStore {
 /// Moves the pending count changes (`score_board_deltas`, appended by the `score_bests` triggers of
 /// migration 0007) into the per-board counters, in one write transaction: a reader's snapshot sees each
 /// change either still pending or folded, never both.
-async fn fold_counts(writer: &SqlitePool) -> Result<(), StoreError> {
+pub(super) async fn fold_counts(writer: &SqlitePool) -> Result<(), StoreError> {
     let mut tx = writer.begin().await?;
     sqlx::query(
         "INSERT INTO score_board_shares (regions_key, period, period_start, share_nanos, players) \

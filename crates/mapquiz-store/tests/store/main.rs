@@ -6,6 +6,7 @@ mod auth;
 mod bug_reports;
 mod constraints;
 mod friends;
+mod import;
 mod lobbies;
 mod maintenance;
 mod migrations;
