@@ -35,10 +35,18 @@ async fn since_reads_only_rows_changed_after_it(postgres: bool) {
     let added = fx.play_on(&source, utc_now()).await;
     let run = import(&db, source.url(), &["--since", &iso(since)]).await;
     run.assert_exit(0);
-    assert_eq!(run.report()["tables"], Fixture::expected_tables_since_play_on(), "only the changed rows are read");
+    assert_eq!(
+        run.documented_tables(),
+        Fixture::expected_tables_since_play_on(false),
+        "only the changed rows are read"
+    );
     let echoed = run.report()["since"].as_str().unwrap_or_else(|| panic!("since is echoed: {}", run.report()));
     let echoed = chrono::DateTime::parse_from_rfc3339(echoed).unwrap_or_else(|e| panic!("{echoed}: {e}"));
     assert_eq!(echoed.timestamp_millis(), since.and_utc().timestamp_millis(), "the instant asked for");
+    // An age works as well: every other row of the fixture is more than an hour old.
+    let rerun = import(&db, source.url(), &["--since", "1h"]).await;
+    rerun.assert_exit(0);
+    assert_eq!(rerun.documented_tables(), Fixture::expected_tables_since_play_on(true), "--since 1h");
 
     let app = serve(db, None).await;
     let nina = cookie_for(&added.nina_live.token);
@@ -159,14 +167,19 @@ async fn an_unreachable_source_exits_1_without_showing_its_password(postgres: bo
 }
 
 /// Usage the binary must refuse before touching any database: no source, a `--since` that is neither a time
-/// nor an age.
+/// nor an age, a source that is not PostgreSQL (the original only ever ran on PostgreSQL).
 #[tokio::test]
 async fn refused_usage_exits_2() {
     let target = TestDatabase::sqlite();
-    for args in [&[][..], &["--from", "postgres://127.0.0.1:1/x", "--since", "yesterday"]] {
+    let file = target.url().strip_prefix("sqlite://").unwrap().to_owned();
+    let elsewhere = format!("sqlite://{file}.original");
+    for args in
+        [&[][..], &["--from", "postgres://127.0.0.1:1/x", "--since", "yesterday"], &["--from", elsewhere.as_str()]]
+    {
         let run = import_original(target.url(), args).await;
         run.assert_exit(2);
         assert!(!run.stderr.trim().is_empty(), "{args:?} says why");
         assert_eq!(run.report, None, "{args:?} writes no report");
     }
+    assert!(!std::path::Path::new(&file).exists(), "the target was not created");
 }

@@ -49,7 +49,8 @@ async fn imported(postgres: bool) -> Option<Imported> {
 
 /// The import never prints or reports a session token of the original (they are credentials).
 fn assert_reveals_no_token(run: &Run, fx: &Fixture) {
-    let sessions = [&fx.ada_live, &fx.ada_expired, &fx.bob_live, &fx.carol_live, &fx.ivan_live, &fx.erin_live];
+    let sessions =
+        [&fx.ada_live, &fx.ada_expired, &fx.bob_live, &fx.carol_live, &fx.ivan_live, &fx.erin_live, &fx.tom_live];
     run.assert_reveals_none(&sessions.map(|s| s.token.as_str()));
 }
 
