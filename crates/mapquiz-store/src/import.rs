@@ -104,8 +104,7 @@ pub trait Import: Send + Sync {
     async fn import_accounts(&self, accounts: &[Account], dry_run: bool) -> Result<Vec<Imported>, StoreError>;
 
     /// Sessions by id: a known one gets the newer expiry when `updated_at` is newer.
-    async fn import_sessions(&self, sessions: &[ImportSession], dry_run: bool)
-    -> Result<Vec<Imported>, StoreError>;
+    async fn import_sessions(&self, sessions: &[ImportSession], dry_run: bool) -> Result<Vec<Imported>, StoreError>;
 
     /// Friendships, both directions: `Unchanged` when both are there, `New` when one or both were written.
     async fn import_friendships(
@@ -132,18 +131,20 @@ pub trait Import: Send + Sync {
 macro_rules! impl_import {
     ($store:ty, $db:ty, $row:ty, pool: $pool:ident, any: $any:literal, list: $list:path) => {
         const _: () = {
-            use $crate::db_time::{DbTime, time};
-            use $crate::import::{Import, ImportConflict, ImportFriendship, ImportRequest, ImportSession, ImportUser, Imported};
-            use $crate::{Account, NewScore, StoreError, name_key};
             use ::async_trait::async_trait;
             use ::mapquiz_domain::Timestamp;
             use ::sqlx::Row as _;
             use ::std::collections::{HashMap, HashSet};
+            use $crate::db_time::{DbTime, time};
+            use $crate::import::{
+                Import, ImportConflict, ImportFriendship, ImportRequest, ImportSession, ImportUser, Imported,
+            };
+            use $crate::{Account, NewScore, StoreError, name_key};
 
             type Tx = ::sqlx::Transaction<'static, $db>;
 
-            /// Rows per multi-row INSERT: at most 9 columns, within both engines' parameter limits.
-            const ROWS_PER_STATEMENT: usize = 3000;
+            /// Rows per multi-row INSERT: at most 11 columns, within SQLite's 32,766 parameters.
+            const ROWS_PER_STATEMENT: usize = 2000;
 
             /// The first column of `sql`'s rows (`$1`: the list of `keys`).
             async fn column(tx: &mut Tx, sql: &'static str, keys: &[&str]) -> Result<HashSet<String>, StoreError> {
@@ -155,7 +156,11 @@ macro_rules! impl_import {
             }
 
             /// The first two text columns of `sql`'s rows, as a map.
-            async fn pairs(tx: &mut Tx, sql: &'static str, keys: &[&str]) -> Result<HashMap<String, String>, StoreError> {
+            async fn pairs(
+                tx: &mut Tx,
+                sql: &'static str,
+                keys: &[&str],
+            ) -> Result<HashMap<String, String>, StoreError> {
                 if keys.is_empty() {
                     return Ok(HashMap::new());
                 }
@@ -167,7 +172,11 @@ macro_rules! impl_import {
             }
 
             /// Id → `updated_at` of the rows of `sql` (`id, updated_at`).
-            async fn versions(tx: &mut Tx, sql: &'static str, ids: &[&str]) -> Result<HashMap<String, Timestamp>, StoreError> {
+            async fn versions(
+                tx: &mut Tx,
+                sql: &'static str,
+                ids: &[&str],
+            ) -> Result<HashMap<String, Timestamp>, StoreError> {
                 if ids.is_empty() {
                     return Ok(HashMap::new());
                 }
@@ -184,7 +193,11 @@ macro_rules! impl_import {
             }
 
             async fn finish(tx: Tx, dry_run: bool) -> Result<(), StoreError> {
-                if dry_run { tx.rollback().await? } else { tx.commit().await? }
+                if dry_run {
+                    tx.rollback().await?
+                } else {
+                    tx.commit().await?
+                }
                 Ok(())
             }
 
@@ -194,13 +207,14 @@ macro_rules! impl_import {
                     let mut tx = self.$pool.begin().await?;
                     let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
                     let emails: Vec<&str> = users.iter().map(|u| u.email.as_str()).collect();
-                    let tags: Vec<&str> = users
-                        .iter()
-                        .flat_map(|u| u.tag.as_deref().into_iter().chain([u.spare_tag.as_str()]))
-                        .collect();
-                    let known = versions(&mut tx, concat!("SELECT id, updated_at FROM users WHERE id ", $any), &ids).await?;
-                    let mut email_holders = pairs(&mut tx, concat!("SELECT email, id FROM users WHERE email ", $any), &emails).await?;
-                    let mut tags_held = column(&mut tx, concat!("SELECT tag FROM users WHERE tag ", $any), &tags).await?;
+                    let tags: Vec<&str> =
+                        users.iter().flat_map(|u| u.tag.as_deref().into_iter().chain([u.spare_tag.as_str()])).collect();
+                    let known =
+                        versions(&mut tx, concat!("SELECT id, updated_at FROM users WHERE id ", $any), &ids).await?;
+                    let mut email_holders =
+                        pairs(&mut tx, concat!("SELECT email, id FROM users WHERE email ", $any), &emails).await?;
+                    let mut tags_held =
+                        column(&mut tx, concat!("SELECT tag FROM users WHERE tag ", $any), &tags).await?;
                     let mut outcomes = Vec::with_capacity(users.len());
                     let mut inserts: Vec<(&ImportUser, &str)> = Vec::new();
                     for u in users {
@@ -269,7 +283,11 @@ macro_rules! impl_import {
                     Ok(outcomes)
                 }
 
-                async fn import_accounts(&self, accounts: &[Account], dry_run: bool) -> Result<Vec<Imported>, StoreError> {
+                async fn import_accounts(
+                    &self,
+                    accounts: &[Account],
+                    dry_run: bool,
+                ) -> Result<Vec<Imported>, StoreError> {
                     let mut tx = self.$pool.begin().await?;
                     let ids: Vec<&str> = accounts.iter().map(|a| a.id.as_str()).collect();
                     let subjects: Vec<&str> = accounts.iter().map(|a| a.account_id.as_str()).collect();
@@ -280,17 +298,24 @@ macro_rules! impl_import {
                     let rows = if subjects.is_empty() {
                         Vec::new()
                     } else {
-                        sqlx::query(concat!("SELECT provider_id, account_id, user_id FROM accounts WHERE account_id ", $any))
-                            .bind($list(&subjects))
-                            .fetch_all(&mut *tx)
-                            .await?
+                        sqlx::query(concat!(
+                            "SELECT provider_id, account_id, user_id FROM accounts WHERE account_id ",
+                            $any
+                        ))
+                        .bind($list(&subjects))
+                        .fetch_all(&mut *tx)
+                        .await?
                     };
                     let mut linked = HashMap::new();
                     for r in &rows {
                         let r: &$row = r;
-                        linked.insert((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?), r.try_get::<String, _>(2)?);
+                        linked.insert(
+                            (r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?),
+                            r.try_get::<String, _>(2)?,
+                        );
                     }
                     let mut outcomes = Vec::with_capacity(accounts.len());
+                    let mut inserts = Vec::new();
                     for a in accounts {
                         let holder = linked.get(&(a.provider_id.clone(), a.account_id.clone()));
                         let outcome = if known.contains(&a.id) || holder.is_some_and(|h| *h == a.user_id) {
@@ -300,36 +325,47 @@ macro_rules! impl_import {
                         } else if !users.contains(&a.user_id) {
                             Imported::MissingUser
                         } else {
-                            sqlx::query(
-                                "INSERT INTO accounts (id, user_id, provider_id, account_id, password_hash, created_at, \
-                                 updated_at) VALUES ($1, $2, $3, $4, NULL, $5, $6)",
-                            )
-                            .bind(&a.id)
-                            .bind(&a.user_id)
-                            .bind(&a.provider_id)
-                            .bind(&a.account_id)
-                            .bind(DbTime(a.created_at))
-                            .bind(DbTime(a.updated_at))
-                            .execute(&mut *tx)
-                            .await?;
                             linked.insert((a.provider_id.clone(), a.account_id.clone()), a.user_id.clone());
+                            inserts.push(a);
                             Imported::New
                         };
                         outcomes.push(outcome);
+                    }
+                    for chunk in inserts.chunks(ROWS_PER_STATEMENT) {
+                        let mut sql = ::sqlx::QueryBuilder::<$db>::new(
+                            "INSERT INTO accounts (id, user_id, provider_id, account_id, created_at, updated_at) ",
+                        );
+                        sql.push_values(chunk, |mut row, a| {
+                            row.push_bind(&a.id)
+                                .push_bind(&a.user_id)
+                                .push_bind(&a.provider_id)
+                                .push_bind(&a.account_id)
+                                .push_bind(DbTime(a.created_at))
+                                .push_bind(DbTime(a.updated_at));
+                        });
+                        sql.build().persistent(false).execute(&mut *tx).await?;
                     }
                     finish(tx, dry_run).await?;
                     Ok(outcomes)
                 }
 
-                async fn import_sessions(&self, sessions: &[ImportSession], dry_run: bool) -> Result<Vec<Imported>, StoreError> {
+                async fn import_sessions(
+                    &self,
+                    sessions: &[ImportSession],
+                    dry_run: bool,
+                ) -> Result<Vec<Imported>, StoreError> {
                     let mut tx = self.$pool.begin().await?;
                     let ids: Vec<&str> = sessions.iter().map(|s| s.id.as_str()).collect();
                     let hashes: Vec<&str> = sessions.iter().map(|s| s.token_hash.as_str()).collect();
                     let user_ids: Vec<&str> = sessions.iter().map(|s| s.user_id.as_str()).collect();
-                    let known = versions(&mut tx, concat!("SELECT id, updated_at FROM sessions WHERE id ", $any), &ids).await?;
-                    let mut holders = pairs(&mut tx, concat!("SELECT token_hash, id FROM sessions WHERE token_hash ", $any), &hashes).await?;
+                    let known =
+                        versions(&mut tx, concat!("SELECT id, updated_at FROM sessions WHERE id ", $any), &ids).await?;
+                    let mut holders =
+                        pairs(&mut tx, concat!("SELECT token_hash, id FROM sessions WHERE token_hash ", $any), &hashes)
+                            .await?;
                     let users = users_present(&mut tx, &user_ids).await?;
                     let mut outcomes = Vec::with_capacity(sessions.len());
+                    let mut inserts = Vec::new();
                     for s in sessions {
                         let outcome = if let Some(updated_at) = known.get(&s.id) {
                             if s.updated_at <= *updated_at {
@@ -348,31 +384,39 @@ macro_rules! impl_import {
                         } else if !users.contains(&s.user_id) {
                             Imported::MissingUser
                         } else {
-                            sqlx::query(
-                                "INSERT INTO sessions (id, token_hash, user_id, expires_at, remember, ip_address, \
-                                 user_agent, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                            )
-                            .bind(&s.id)
-                            .bind(&s.token_hash)
-                            .bind(&s.user_id)
-                            .bind(DbTime(s.expires_at))
-                            .bind(true)
-                            .bind(&s.ip_address)
-                            .bind(&s.user_agent)
-                            .bind(DbTime(s.created_at))
-                            .bind(DbTime(s.updated_at))
-                            .execute(&mut *tx)
-                            .await?;
                             holders.insert(s.token_hash.clone(), s.id.clone());
+                            inserts.push(s);
                             Imported::New
                         };
                         outcomes.push(outcome);
+                    }
+                    for chunk in inserts.chunks(ROWS_PER_STATEMENT) {
+                        let mut sql = ::sqlx::QueryBuilder::<$db>::new(
+                            "INSERT INTO sessions (id, token_hash, user_id, expires_at, remember, ip_address, \
+                             user_agent, created_at, updated_at) ",
+                        );
+                        sql.push_values(chunk, |mut row, s| {
+                            row.push_bind(&s.id)
+                                .push_bind(&s.token_hash)
+                                .push_bind(&s.user_id)
+                                .push_bind(DbTime(s.expires_at))
+                                .push_bind(true)
+                                .push_bind(&s.ip_address)
+                                .push_bind(&s.user_agent)
+                                .push_bind(DbTime(s.created_at))
+                                .push_bind(DbTime(s.updated_at));
+                        });
+                        sql.build().persistent(false).execute(&mut *tx).await?;
                     }
                     finish(tx, dry_run).await?;
                     Ok(outcomes)
                 }
 
-                async fn import_friendships(&self, friendships: &[ImportFriendship], dry_run: bool) -> Result<Vec<Imported>, StoreError> {
+                async fn import_friendships(
+                    &self,
+                    friendships: &[ImportFriendship],
+                    dry_run: bool,
+                ) -> Result<Vec<Imported>, StoreError> {
                     let mut tx = self.$pool.begin().await?;
                     let user_ids: Vec<&str> =
                         friendships.iter().flat_map(|f| [f.user_id.as_str(), f.friend_id.as_str()]).collect();
@@ -427,20 +471,29 @@ macro_rules! impl_import {
                     Ok(outcomes)
                 }
 
-                async fn import_friend_requests(&self, requests: &[ImportRequest], dry_run: bool) -> Result<Vec<Imported>, StoreError> {
+                async fn import_friend_requests(
+                    &self,
+                    requests: &[ImportRequest],
+                    dry_run: bool,
+                ) -> Result<Vec<Imported>, StoreError> {
                     let mut tx = self.$pool.begin().await?;
                     let ids: Vec<&str> = requests.iter().map(|r| r.id.as_str()).collect();
                     let user_ids: Vec<&str> =
                         requests.iter().flat_map(|r| [r.sender_id.as_str(), r.receiver_id.as_str()]).collect();
-                    let known = versions(&mut tx, concat!("SELECT id, updated_at FROM friend_requests WHERE id ", $any), &ids).await?;
+                    let known =
+                        versions(&mut tx, concat!("SELECT id, updated_at FROM friend_requests WHERE id ", $any), &ids)
+                            .await?;
                     let users = users_present(&mut tx, &user_ids).await?;
                     let rows = if user_ids.is_empty() {
                         Vec::new()
                     } else {
-                        sqlx::query(concat!("SELECT sender_id, receiver_id, status FROM friend_requests WHERE sender_id ", $any))
-                            .bind($list(&user_ids))
-                            .fetch_all(&mut *tx)
-                            .await?
+                        sqlx::query(concat!(
+                            "SELECT sender_id, receiver_id, status FROM friend_requests WHERE sender_id ",
+                            $any
+                        ))
+                        .bind($list(&user_ids))
+                        .fetch_all(&mut *tx)
+                        .await?
                     };
                     // (sender, receiver) → whether pending.
                     let mut pairs_held: HashMap<(String, String), bool> = HashMap::new();
@@ -450,6 +503,7 @@ macro_rules! impl_import {
                         pairs_held.insert((r.try_get(0)?, r.try_get(1)?), status == "pending");
                     }
                     let mut outcomes = Vec::with_capacity(requests.len());
+                    let mut inserts = Vec::new();
                     for r in requests {
                         let pair = (r.sender_id.clone(), r.receiver_id.clone());
                         let opposite = (r.receiver_id.clone(), r.sender_id.clone());
@@ -476,22 +530,25 @@ macro_rules! impl_import {
                         } else if !users.contains(&r.sender_id) || !users.contains(&r.receiver_id) {
                             Imported::MissingUser
                         } else {
-                            sqlx::query(
-                                "INSERT INTO friend_requests (id, sender_id, receiver_id, status, created_at, \
-                                 updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                            )
-                            .bind(&r.id)
-                            .bind(&r.sender_id)
-                            .bind(&r.receiver_id)
-                            .bind(r.status.as_str())
-                            .bind(DbTime(r.created_at))
-                            .bind(DbTime(r.updated_at))
-                            .execute(&mut *tx)
-                            .await?;
                             pairs_held.insert(pair, pending);
+                            inserts.push(r);
                             Imported::New
                         };
                         outcomes.push(outcome);
+                    }
+                    for chunk in inserts.chunks(ROWS_PER_STATEMENT) {
+                        let mut sql = ::sqlx::QueryBuilder::<$db>::new(
+                            "INSERT INTO friend_requests (id, sender_id, receiver_id, status, created_at, updated_at) ",
+                        );
+                        sql.push_values(chunk, |mut row, r| {
+                            row.push_bind(&r.id)
+                                .push_bind(&r.sender_id)
+                                .push_bind(&r.receiver_id)
+                                .push_bind(r.status.as_str())
+                                .push_bind(DbTime(r.created_at))
+                                .push_bind(DbTime(r.updated_at));
+                        });
+                        sql.build().persistent(false).execute(&mut *tx).await?;
                     }
                     finish(tx, dry_run).await?;
                     Ok(outcomes)

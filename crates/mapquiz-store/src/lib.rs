@@ -37,8 +37,8 @@ pub mod testing;
 pub use audit::{Audit, AuditEntry};
 pub use bug_reports::{BugReport, BugReportCounts, BugReports, DeliveryStatus, MAX_DELIVERY_ERROR_CHARS, NewBugReport};
 pub use error::{CONSTRAINTS, StoreError};
-pub use import::{Import, ImportConflict, ImportFriendship, ImportRequest, ImportSession, ImportUser, Imported};
 pub use friends::{Friend, FriendRequest, Friends, IncomingRequest, RequestStatus, RespondOutcome, SendOutcome};
+pub use import::{Import, ImportConflict, ImportFriendship, ImportRequest, ImportSession, ImportUser, Imported};
 pub use lobbies::{GameCursor, GamePlayer, GameRecord, Lobbies, LobbyWrite, WriteOutcome};
 pub use lockout::{FailureScope, Lockout};
 pub use maintenance::Maintenance;
@@ -53,7 +53,8 @@ pub use users::{Account, NewUser, User, UserSearch, Users, name_key};
 /// Every trait of the store, for code that calls the parts on something other than a [`DynStore`].
 pub mod prelude {
     pub use crate::{
-        Audit, BugReports, Friends, Import, Lobbies, Lockout, Maintenance, Presence, Scores, Sessions, Store, TwoFactors, Users,
+        Audit, BugReports, Friends, Import, Lobbies, Lockout, Maintenance, Presence, Scores, Sessions, Store,
+        TwoFactors, Users,
     };
 }
 

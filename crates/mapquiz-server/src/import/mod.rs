@@ -51,7 +51,9 @@ pub struct ImportArgs {
 /// The import finished but left rows out for reasons other than "already imported" or "by design", and
 /// `--accept-skips` was not given: exit status 3.
 #[derive(Debug, thiserror::Error)]
-#[error("{0} row(s) were skipped or in conflict (see the summary); fix them in the original and run again, or accept them with --accept-skips")]
+#[error(
+    "{0} row(s) were skipped or in conflict (see the summary); fix them in the original and run again, or accept them with --accept-skips"
+)]
 pub struct RowsLeftOut(pub u64);
 
 /// `mapquiz import-original`.
@@ -135,7 +137,14 @@ async fn finish(
             })
             .collect();
         let details = serde_json::json!({"since": report.since, "tables": counts, "seconds": report.seconds.round()});
-        audit::record_system(store, Timestamp::from_datetime(chrono::Utc::now()), Action::ImportOriginal, Actor::Cli, details).await;
+        audit::record_system(
+            store,
+            Timestamp::from_datetime(chrono::Utc::now()),
+            Action::ImportOriginal,
+            Actor::Cli,
+            details,
+        )
+        .await;
     }
     Ok(report)
 }
@@ -171,33 +180,68 @@ async fn import(
     tables.push(import_users(store, original, counts[0], dry, &mut users_seen).await?);
     let users = &users_seen;
     tables.push(
-        table("accounts", counts[1], original.accounts(BATCH), rules::account, |a| [&a.user_id, &a.user_id], users, dry, async |rows| {
-            store.import_accounts(rows, dry).await
-        })
+        table(
+            "accounts",
+            counts[1],
+            original.accounts(BATCH),
+            rules::account,
+            |a| [&a.user_id, &a.user_id],
+            users,
+            dry,
+            async |rows| store.import_accounts(rows, dry).await,
+        )
         .await?,
     );
     tables.push(
-        table("sessions", counts[2], original.sessions(BATCH), |s| rules::session(s, now), |s| [&s.user_id, &s.user_id], users, dry, async |rows| {
-            store.import_sessions(rows, dry).await
-        })
+        table(
+            "sessions",
+            counts[2],
+            original.sessions(BATCH),
+            |s| rules::session(s, now),
+            |s| [&s.user_id, &s.user_id],
+            users,
+            dry,
+            async |rows| store.import_sessions(rows, dry).await,
+        )
         .await?,
     );
     tables.push(
-        table("friendships", counts[3], original.friend_pairs(BATCH), rules::friendship, |f| [&f.user_id, &f.friend_id], users, dry, async |rows| {
-            store.import_friendships(rows, dry).await
-        })
+        table(
+            "friendships",
+            counts[3],
+            original.friend_pairs(BATCH),
+            rules::friendship,
+            |f| [&f.user_id, &f.friend_id],
+            users,
+            dry,
+            async |rows| store.import_friendships(rows, dry).await,
+        )
         .await?,
     );
     tables.push(
-        table("friend_requests", counts[4], original.requests(BATCH), |r| rules::request(r, now), |r| [&r.sender_id, &r.receiver_id], users, dry, async |rows| {
-            store.import_friend_requests(rows, dry).await
-        })
+        table(
+            "friend_requests",
+            counts[4],
+            original.requests(BATCH),
+            |r| rules::request(r, now),
+            |r| [&r.sender_id, &r.receiver_id],
+            users,
+            dry,
+            async |rows| store.import_friend_requests(rows, dry).await,
+        )
         .await?,
     );
     tables.push(
-        table("scores", counts[5], original.scores(BATCH), |s| rules::score(s, tz), |s| [&s.user_id, &s.user_id], users, dry, async |rows| {
-            store.import_scores(rows, dry).await
-        })
+        table(
+            "scores",
+            counts[5],
+            original.scores(BATCH),
+            |s| rules::score(s, tz),
+            |s| [&s.user_id, &s.user_id],
+            users,
+            dry,
+            async |rows| store.import_scores(rows, dry).await,
+        )
         .await?,
     );
     if !dry {

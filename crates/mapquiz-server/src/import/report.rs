@@ -90,7 +90,6 @@ impl Tally {
     pub fn lost(&self) -> u64 {
         self.skipped.values().chain(self.conflicts.values()).sum()
     }
-
 }
 
 fn conflict_reason(c: ImportConflict) -> &'static str {
@@ -146,8 +145,9 @@ impl Report {
                 ]
             })
             .collect();
-        let widths: Vec<usize> =
-            (0..header.len()).map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0)).collect();
+        let widths: Vec<usize> = (0..header.len())
+            .map(|i| rows.iter().map(|r| r[i].len()).chain([header[i].len()]).max().unwrap_or(0))
+            .collect();
         let line = |cells: &[&str]| {
             let mut l = String::new();
             for (i, cell) in cells.iter().enumerate() {
@@ -177,7 +177,10 @@ impl Report {
             }
         }
         let not: Vec<String> = self.not_imported.iter().map(|(t, n)| format!("{t} {n}")).collect();
-        out.push_str(&format!("not imported (live lobbies and single-use values of the old process): {}\n", not.join(", ")));
+        out.push_str(&format!(
+            "not imported (live lobbies and single-use values of the old process): {}\n",
+            not.join(", ")
+        ));
         out
     }
 }

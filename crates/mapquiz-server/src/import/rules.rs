@@ -321,8 +321,7 @@ mod tests {
 
     #[test]
     fn friendships_and_requests() {
-        let pair =
-            source::FriendPair { user_a: "a".into(), user_b: "b".into(), created_at: at(NOW), rows: 1 };
+        let pair = source::FriendPair { user_a: "a".into(), user_b: "b".into(), created_at: at(NOW), rows: 1 };
         assert_eq!(friendship(pair.clone()).unwrap().repairs, vec!["one direction only"]);
         assert!(friendship(source::FriendPair { rows: 2, ..pair.clone() }).unwrap().repairs.is_empty());
         assert_eq!(
@@ -388,14 +387,17 @@ mod tests {
             ),
             (source::Score { selected_regions: None, ..original_score() }, Err("no regions")),
             (source::Score { selected_regions: Some(vec![]), ..original_score() }, Err("no regions")),
-            (source::Score { selected_regions: Some(vec!["Australie".into()]), ..original_score() }, Err("unknown region")),
+            (
+                source::Score { selected_regions: Some(vec!["Australie".into()]), ..original_score() },
+                Err("unknown region"),
+            ),
             (source::Score { score: 11, ..original_score() }, Err("score above total")),
             (source::Score { total_questions: 0, score: 0, ..original_score() }, Err("no questions")),
             (source::Score { total_questions: 501, ..original_score() }, Err("too many questions")),
             (source::Score { score: -1, ..original_score() }, Err("negative score")),
         ];
         for (input, expected) in cases {
-            let got = score(input.clone(), tz).map(|c| c.repairs).map_err(|d| d);
+            let got = score(input.clone(), tz).map(|c| c.repairs);
             match expected {
                 Ok(repairs) => assert_eq!(got.unwrap(), repairs, "{input:?}"),
                 Err(reason) => assert_eq!(got.unwrap_err(), Dropped::Skipped(reason.into()), "{input:?}"),

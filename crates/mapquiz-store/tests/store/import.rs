@@ -169,7 +169,8 @@ async fn accounts_sessions_and_their_users(pg: bool) {
 async fn friendships_both_ways_once(pg: bool) {
     let Some((_db, store)) = migrated(pg).await else { return };
     import_users(&store, &[original(1), original(2), original(3)]).await;
-    let pair = |a: usize, b: usize| ImportFriendship { user_id: original(a).id, friend_id: original(b).id, created_at: at(0) };
+    let pair =
+        |a: usize, b: usize| ImportFriendship { user_id: original(a).id, friend_id: original(b).id, created_at: at(0) };
     assert_eq!(
         store.import_friendships(&[pair(1, 2), pair(2, 9)], false).await.unwrap(),
         vec![Imported::New, Imported::MissingUser]
