@@ -17,6 +17,7 @@ mod friends;
 mod gateway;
 mod google;
 mod health;
+mod import;
 mod leaderboards;
 mod lobbies;
 mod maintenance;
