@@ -1,8 +1,7 @@
 //! Users, accounts, sessions, verifications, lockout counters, two-factor and audit: what the sign-in
 //! features rely on, identical on both backends.
 
-use crate::{Raw, fresh, on_both_backends};
-use mapquiz_domain::Timestamp;
+use crate::{Raw, at, migrated, on_both_backends};
 use mapquiz_store::testing::TestDatabase;
 use mapquiz_store::{
     Account, AuditEntry, DynStore, FailureScope, NewUser, Session, SessionSelector, StoreError, TwoFactor, User,
@@ -29,17 +28,6 @@ on_both_backends!(
     backup_codes_compare_and_set,
     audit_trail_order_filter_and_details,
 );
-
-/// An instant with a non-zero millisecond part, so a lost millisecond shows.
-fn at(offset_ms: i64) -> Timestamp {
-    Timestamp::from_millis(1_764_000_000_123 + offset_ms).unwrap()
-}
-
-async fn migrated(pg: bool) -> Option<(TestDatabase, DynStore)> {
-    let (db, store) = fresh(pg).await?;
-    store.migrate_up().await.unwrap();
-    Some((db, store))
-}
 
 fn new_user(id: &str, name: &str, tag: &str) -> NewUser {
     NewUser {

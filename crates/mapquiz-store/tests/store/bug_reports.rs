@@ -1,9 +1,8 @@
 //! Bug reports (protocol §1.8): stored first, then claimed, delivered or retried, identically on both
 //! backends; two workers claiming at once never get the same report.
 
-use crate::{fresh, on_both_backends};
+use crate::{at, migrated, on_both_backends};
 use mapquiz_domain::Timestamp;
-use mapquiz_store::testing::TestDatabase;
 use mapquiz_store::{
     BugReport, BugReportCounts, DeliveryStatus, DynStore, MAX_DELIVERY_ERROR_CHARS, NewBugReport, NewUser,
 };
@@ -22,17 +21,6 @@ on_both_backends!(
     a_deleted_reporter_leaves_the_report,
     a_stale_worker_cannot_reschedule_another_s_attempt,
 );
-
-/// An instant with a non-zero millisecond part, so a lost millisecond shows.
-fn at(offset_ms: i64) -> Timestamp {
-    Timestamp::from_millis(1_764_000_000_123 + offset_ms).unwrap()
-}
-
-async fn migrated(pg: bool) -> Option<(TestDatabase, DynStore)> {
-    let (db, store) = fresh(pg).await?;
-    store.migrate_up().await.unwrap();
-    Some((db, store))
-}
 
 fn report(id: &str, created_at: Timestamp) -> NewBugReport {
     NewBugReport {

@@ -1,8 +1,7 @@
 //! Friend requests, friendships and presence (protocol §4): identical on both backends, races included.
 
-use crate::{Raw, fresh, on_both_backends};
+use crate::{Raw, at, migrated, on_both_backends};
 use mapquiz_domain::Timestamp;
-use mapquiz_store::testing::TestDatabase;
 use mapquiz_store::{
     DynStore, Friend, FriendRequest, NewUser, RequestStatus, RespondOutcome, SendOutcome, StoreError, User,
 };
@@ -32,17 +31,6 @@ on_both_backends!(
     reset_presence_with_thousands_of_kept_ids,
     mark_online_repairs_only_flags_that_are_off,
 );
-
-/// An instant with a non-zero millisecond part, so a lost millisecond shows.
-fn at(offset_ms: i64) -> Timestamp {
-    Timestamp::from_millis(1_764_000_000_123 + offset_ms).unwrap()
-}
-
-async fn migrated(pg: bool) -> Option<(TestDatabase, DynStore)> {
-    let (db, store) = fresh(pg).await?;
-    store.migrate_up().await.unwrap();
-    Some((db, store))
-}
 
 fn new_user(i: usize, id: &str) -> NewUser {
     NewUser {

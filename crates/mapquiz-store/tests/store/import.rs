@@ -1,9 +1,7 @@
 //! Imports from the original server: each row classified against what the database holds, a second import
 //! writing nothing, a dry run writing nothing at all; identical on both backends.
 
-use crate::{fresh, on_both_backends};
-use mapquiz_domain::Timestamp;
-use mapquiz_store::testing::TestDatabase;
+use crate::{at, migrated, on_both_backends};
 use mapquiz_store::{
     Account, BoardKey, BoardPeriod, BoardScope, DynStore, ImportConflict, ImportFriendship, ImportMode, ImportRequest,
     ImportSession, ImportUser, Imported, NewScore, NewUser, RequestStatus,
@@ -18,16 +16,6 @@ on_both_backends!(
     requests_keep_one_pending_per_pair,
     games_and_their_bests_are_written_once,
 );
-
-fn at(offset_ms: i64) -> Timestamp {
-    Timestamp::from_millis(1_764_000_000_123 + offset_ms).unwrap()
-}
-
-async fn migrated(pg: bool) -> Option<(TestDatabase, DynStore)> {
-    let (db, store) = fresh(pg).await?;
-    store.migrate_up().await.unwrap();
-    Some((db, store))
-}
 
 fn original(i: usize) -> ImportUser {
     ImportUser {

@@ -1,14 +1,13 @@
 //! Lobbies (protocol §3.11): every change written through and read back as the restore sees it, progress
 //! batches, results that outlive their lobby, and the game history, identical on both backends.
 
-use crate::{Raw, fresh, on_both_backends};
+use crate::{Raw, at, migrated, on_both_backends};
 use mapquiz_domain::lobby::{
     Change, InvitationRow, LobbyName, LobbyRow, LobbySettings, MemberRow, PlayerStatus, ProgressRow, ResultRow,
     StoredInvitation, StoredLobby, StoredResult,
 };
 use mapquiz_domain::scores::GameMode;
-use mapquiz_domain::{CountryCode, InvitationId, LobbyId, Region, Timestamp, UserId};
-use mapquiz_store::testing::TestDatabase;
+use mapquiz_domain::{CountryCode, InvitationId, LobbyId, Region, UserId};
 use mapquiz_store::{DynStore, GameCursor, GameRecord, LobbyWrite, NewUser, StoreError, WriteOutcome};
 
 on_both_backends!(
@@ -31,11 +30,6 @@ on_both_backends!(
     game_history_pages_newest_first_without_emails,
 );
 
-/// An instant with a non-zero millisecond part, so a lost millisecond shows.
-fn at(offset_ms: i64) -> Timestamp {
-    Timestamp::from_millis(1_764_000_000_123 + offset_ms).unwrap()
-}
-
 fn lid(s: &str) -> LobbyId {
     LobbyId::parse(s).unwrap()
 }
@@ -46,12 +40,6 @@ fn uid(s: &str) -> UserId {
 
 fn settings(regions: &[Region]) -> LobbySettings {
     LobbySettings { regions: regions.to_vec(), mode: GameMode::Quiz }
-}
-
-async fn migrated(pg: bool) -> Option<(TestDatabase, DynStore)> {
-    let (db, store) = fresh(pg).await?;
-    store.migrate_up().await.unwrap();
-    Some((db, store))
 }
 
 /// Users `a`, `b`, `c`, `d` (named Alice, Bob, Chloé and an empty name), with emails and tags.

@@ -12,11 +12,24 @@ mod maintenance;
 mod migrations;
 mod scores;
 
+use mapquiz_domain::Timestamp;
 use mapquiz_store::testing::TestDatabase;
 use mapquiz_store::{ConnectOptions, DynStore, StoreError};
 use sqlx::Connection;
 
 pub(crate) use mapquiz_store::on_both_backends;
+
+/// An instant with a non-zero millisecond part, so a lost millisecond shows.
+pub fn at(offset_ms: i64) -> Timestamp {
+    Timestamp::from_millis(1_764_000_000_123 + offset_ms).unwrap()
+}
+
+/// [`fresh`], migrated.
+pub async fn migrated(pg: bool) -> Option<(TestDatabase, DynStore)> {
+    let (db, store) = fresh(pg).await?;
+    store.migrate_up().await.unwrap();
+    Some((db, store))
+}
 
 /// A fresh database and a store on it, or `None` when PostgreSQL is asked for and not configured.
 pub async fn fresh(postgres: bool) -> Option<(TestDatabase, DynStore)> {

@@ -1,9 +1,7 @@
 //! The weekly maintenance jobs (prunes, planner statistics, backups) and the leases that let one node at a
 //! time run each: identical on both backends.
 
-use crate::{fresh, on_both_backends};
-use mapquiz_domain::Timestamp;
-use mapquiz_store::testing::TestDatabase;
+use crate::{at, migrated, on_both_backends};
 use mapquiz_store::{AuditEntry, ConnectOptions, DatabaseUrl, DynStore, NewUser, RequestStatus, StoreError};
 use std::sync::Arc;
 use tokio::sync::Barrier;
@@ -18,17 +16,6 @@ on_both_backends!(
     racing_holders_have_one_winner,
     backup_is_a_consistent_copy,
 );
-
-/// An instant with a non-zero millisecond part, so a lost millisecond shows.
-fn at(offset_ms: i64) -> Timestamp {
-    Timestamp::from_millis(1_764_000_000_123 + offset_ms).unwrap()
-}
-
-async fn migrated(pg: bool) -> Option<(TestDatabase, DynStore)> {
-    let (db, store) = fresh(pg).await?;
-    store.migrate_up().await.unwrap();
-    Some((db, store))
-}
 
 async fn people(store: &DynStore, ids: &[&str]) {
     let users: Vec<_> = ids

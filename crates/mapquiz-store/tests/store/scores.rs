@@ -1,8 +1,7 @@
 //! Solo scores, history, statistics and leaderboards: identical on both backends.
 
-use crate::{Raw, fresh, on_both_backends};
+use crate::{Raw, at, migrated, on_both_backends};
 use mapquiz_domain::Timestamp;
-use mapquiz_store::testing::TestDatabase;
 use mapquiz_store::{
     BoardEntry, BoardKey, BoardPeriod, BoardScope, DynStore, NewScore, NewUser, Score, ScoreStats, StoreError,
 };
@@ -24,17 +23,6 @@ on_both_backends!(
     insert_users_creates_every_user,
     deleted_players_leave_the_ranks,
 );
-
-/// An instant with a non-zero millisecond part, so a lost millisecond shows.
-fn at(offset_ms: i64) -> Timestamp {
-    Timestamp::from_millis(1_764_000_000_123 + offset_ms).unwrap()
-}
-
-async fn migrated(pg: bool) -> Option<(TestDatabase, DynStore)> {
-    let (db, store) = fresh(pg).await?;
-    store.migrate_up().await.unwrap();
-    Some((db, store))
-}
 
 fn new_user(i: usize) -> NewUser {
     NewUser {

@@ -5,9 +5,10 @@
 //! given: the dirt the import must cope with is chosen by the fixture ([`super::fixture`]), not cleaned here.
 
 use chrono::{DateTime, Duration, NaiveDateTime};
+use mapquiz_store::testing::TestDatabase;
 use rand::RngExt as _;
-use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
-use sqlx::{Connection as _, Row as _};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::Row as _;
 
 /// The original's schema after its ten migrations.
 const SCHEMA: &str = include_str!("original_schema.sql");
@@ -226,10 +227,9 @@ impl GameScore {
 
 /// A fresh database holding the original's schema, dropped with this value.
 pub struct OriginalDb {
-    url: String,
-    admin_url: String,
-    name: String,
     pool: PgPool,
+    /// Dropped (with the database, FORCE ending the pool's connections) after the pool.
+    db: TestDatabase,
 }
 
 impl OriginalDb {
@@ -237,26 +237,16 @@ impl OriginalDb {
     /// configured (the source of an import is always PostgreSQL; under `CI` a missing server fails, as in
     /// [`mapquiz_store::testing::postgres_admin_url`]).
     pub async fn create() -> Option<OriginalDb> {
-        let admin_url = mapquiz_store::testing::postgres_admin_url()?;
-        let name = format!("mapquiz_original_{}", uuid::Uuid::now_v7().simple());
-        let mut admin = PgConnection::connect(&admin_url).await.expect("connect to TEST_DATABASE_URL");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-            .execute(&mut admin)
-            .await
-            .expect("create the original's database");
-        admin.close().await.ok();
-        let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
-        url.set_path(&name);
-        let url = url.to_string();
-        let pool = PgPoolOptions::new().max_connections(2).connect(&url).await.expect("connect to the original");
-        let db = OriginalDb { url, admin_url, name, pool };
+        let db = TestDatabase::postgres().await?;
+        let pool = PgPoolOptions::new().max_connections(2).connect(db.url()).await.expect("connect to the original");
+        let db = OriginalDb { pool, db };
         sqlx::raw_sql(sqlx::AssertSqlSafe(SCHEMA)).execute(&db.pool).await.expect("the original's schema applies");
         Some(db)
     }
 
     /// What `--from` is given.
     pub fn url(&self) -> &str {
-        &self.url
+        self.db.url()
     }
 
     pub async fn insert_user(&self, u: &User) {
@@ -465,25 +455,5 @@ impl OriginalDb {
             .await
             .unwrap_or_else(|e| panic!("count {table}: {e}"))
             .get(0)
-    }
-}
-
-impl Drop for OriginalDb {
-    fn drop(&mut self) {
-        // As `TestDatabase` does: a thread with its own runtime (Drop may run inside one), waited for so that
-        // databases do not pile up; FORCE ends the pool's connections.
-        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
-        let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-            rt.block_on(async {
-                let mut admin = PgConnection::connect(&admin_url).await.ok()?;
-                let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await.ok()
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Some(_))) {
-            tracing::warn!("could not drop an original test database");
-        }
     }
 }
