@@ -76,7 +76,7 @@ pub async fn run(config: Config, args: ImportArgs) -> anyhow::Result<()> {
     let result = import(&store, &original, &args, config.time_zone).await;
     original.close().await;
     let result = match result {
-        Ok(tables) => finish(&store, &args, tables, started).await,
+        Ok(tables) => finish(&store, &args, original.location(), tables, started).await,
         Err(e) => Err(e),
     };
     store.close().await;
@@ -102,6 +102,7 @@ async fn open_and_migrate(config: &Config) -> anyhow::Result<DynStore> {
 async fn finish(
     store: &DynStore,
     args: &ImportArgs,
+    from: &str,
     (tables, not_imported): (Vec<Tally>, BTreeMap<&'static str, u64>),
     started: Instant,
 ) -> anyhow::Result<Report> {
@@ -136,7 +137,8 @@ async fn finish(
                 )
             })
             .collect();
-        let details = serde_json::json!({"since": report.since, "tables": counts, "seconds": report.seconds.round()});
+        let details = serde_json::json!({"from": from, "since": report.since, "tables": counts,
+            "seconds": report.seconds.round()});
         audit::record_system(
             store,
             Timestamp::from_datetime(chrono::Utc::now()),
@@ -261,7 +263,7 @@ async fn import_users(
         }
         progress.advance(read);
     }
-    progress.finish();
+    tally.seconds = progress.finish();
     Ok(tally)
 }
 
@@ -297,6 +299,6 @@ async fn table<R: source::Keyed, T>(
         }
         progress.advance(read);
     }
-    progress.finish();
+    tally.seconds = progress.finish();
     Ok(tally)
 }

@@ -52,12 +52,14 @@ impl Progress {
         }
     }
 
-    /// The table is done.
-    pub fn finish(self) {
+    /// The table is done: how long it took, in seconds.
+    pub fn finish(self) -> f64 {
+        let seconds = self.started.elapsed().as_secs_f64();
         match &self.bar {
             Some(bar) => bar.finish(),
-            None => self.line(&format!("done in {:.1} s", self.started.elapsed().as_secs_f64())),
+            None => self.line(&format!("done in {seconds:.1} s")),
         }
+        seconds
     }
 
     fn line(&self, note: &str) {

@@ -7,7 +7,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// The counts of one table.
-#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct Tally {
     pub table: &'static str,
     /// Rows read from the original (for `friendships`: pairs of users).
@@ -30,6 +30,8 @@ pub struct Tally {
     pub left_behind: BTreeMap<String, u64>,
     /// The first ids of the rows skipped or in conflict, by reason: where an operator starts looking.
     pub examples: BTreeMap<String, Vec<String>>,
+    /// How long the table took.
+    pub seconds: f64,
 }
 
 /// Ids kept per reason in [`Tally::examples`].
@@ -146,8 +148,9 @@ impl Report {
     /// The summary an operator reads: one line per table, then every reason.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let header = ["table", "read", "imported", "updated", "already", "repaired", "skipped", "conflicts", "left"];
-        let rows: Vec<[String; 9]> = self
+        let header =
+            ["table", "read", "imported", "updated", "already", "repaired", "skipped", "conflicts", "left", "seconds"];
+        let rows: Vec<[String; 10]> = self
             .tables
             .iter()
             .map(|t| {
@@ -161,6 +164,7 @@ impl Report {
                     t.skipped.values().sum::<u64>().to_string(),
                     t.conflicts.values().sum::<u64>().to_string(),
                     t.left_behind.values().sum::<u64>().to_string(),
+                    format!("{:.1}", t.seconds),
                 ]
             })
             .collect();

@@ -188,6 +188,8 @@ const NOT_IMPORTED: [(&str, &str); 4] = [
 pub struct Original {
     pool: PgPool,
     since: Option<NaiveDateTime>,
+    /// The URL without its password, for the audit trail.
+    location: String,
 }
 
 impl Original {
@@ -219,7 +221,7 @@ impl Original {
             .connect_with(options)
             .await
             .with_context(cannot)?;
-        Ok(Original { pool, since: since.map(|t| t.datetime().naive_utc()) })
+        Ok(Original { pool, since: since.map(|t| t.datetime().naive_utc()), location: parsed.without_password() })
     }
 
     /// Rows each table will give (after `--since`), for progress.
@@ -346,6 +348,11 @@ impl Original {
             .map(move |row| row.and_then(|r| parse(&r)))
             .try_chunks(batch)
             .map_err(|e| anyhow::Error::new(e.1).context("cannot read the original database"))
+    }
+
+    /// Where the original is (its URL without the password).
+    pub fn location(&self) -> &str {
+        &self.location
     }
 
     pub async fn close(&self) {

@@ -7,8 +7,8 @@
 use chrono::{DateTime, Duration, NaiveDateTime};
 use mapquiz_store::testing::TestDatabase;
 use rand::RngExt as _;
-use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::Row as _;
+use sqlx::postgres::{PgPool, PgPoolOptions};
 
 /// The original's schema after its ten migrations.
 const SCHEMA: &str = include_str!("original_schema.sql");
