@@ -298,12 +298,17 @@ pub fn say(line: &str) -> std::io::Result<()> {
     writeln!(std::io::stdout().lock(), "{line}")
 }
 
+/// Opens the configured database for an operator command.
+async fn open(config: &Config) -> anyhow::Result<DynStore> {
+    mapquiz_store::connect(&config.database.connect_options())
+        .await
+        .with_context(|| format!("cannot open the database {}", config.database.url.redacted()))
+}
+
 /// Opens the configured database for an operator command; refuses one with pending migrations (their
 /// tables may be missing) rather than migrating it behind the operator's back.
 pub async fn open_migrated(config: &Config) -> anyhow::Result<DynStore> {
-    let store = mapquiz_store::connect(&config.database.connect_options())
-        .await
-        .with_context(|| format!("cannot open the database {}", config.database.url.redacted()))?;
+    let store = open(config).await?;
     let pending = match store.migration_status().await {
         Ok(status) => status.iter().filter(|m| !m.applied).count(),
         Err(e) => {
@@ -314,6 +319,17 @@ pub async fn open_migrated(config: &Config) -> anyhow::Result<DynStore> {
     if pending > 0 {
         store.close().await;
         anyhow::bail!("the database has {pending} pending migration(s): run `mapquiz migrate up` first");
+    }
+    Ok(store)
+}
+
+/// Opens the configured database for a command that fills it (`seed-demo`, `import-original`), applying
+/// pending migrations first.
+pub async fn open_and_migrate(config: &Config) -> anyhow::Result<DynStore> {
+    let store = open(config).await?;
+    if let Err(e) = store.migrate_up().await {
+        store.close().await;
+        return Err(e).context("cannot apply database migrations");
     }
     Ok(store)
 }

@@ -63,7 +63,7 @@ pub async fn run(config: Config, args: ImportArgs) -> anyhow::Result<()> {
         // A dry run changes nothing, not even the schema.
         cli::open_migrated(&config).await
     } else {
-        open_and_migrate(&config).await
+        cli::open_and_migrate(&config).await
     };
     let store = match store {
         Ok(store) => store,
@@ -85,17 +85,6 @@ pub async fn run(config: Config, args: ImportArgs) -> anyhow::Result<()> {
         return Err(RowsLeftOut(report.lost()).into());
     }
     Ok(())
-}
-
-async fn open_and_migrate(config: &Config) -> anyhow::Result<DynStore> {
-    let store = mapquiz_store::connect(&config.database.connect_options())
-        .await
-        .with_context(|| format!("cannot open the database {}", config.database.url.redacted()))?;
-    if let Err(e) = store.migrate_up().await {
-        store.close().await;
-        return Err(e).context("cannot apply database migrations");
-    }
-    Ok(store)
 }
 
 /// Prints the summary, writes `--report`, records the run in the audit trail (a real run only).
@@ -231,35 +220,38 @@ async fn import_users(
     while let Some(batch) = batches.try_next().await? {
         let read = batch.len() as u64;
         tally.read += read;
-        let mut attempt = 0;
-        let (checked, outcomes) = loop {
-            let mut checked = Vec::with_capacity(batch.len());
-            let mut dropped = Vec::new();
-            for u in batch.iter().cloned() {
-                let id = u.id.clone();
-                match rules::user(u, Tag::from_random(rand::random())) {
-                    Ok(c) => checked.push(c),
-                    Err(why) => dropped.push((id, why)),
+        let mut rows = Vec::with_capacity(batch.len());
+        let mut repairs = Vec::with_capacity(batch.len());
+        for u in batch {
+            let id = u.id.clone();
+            match rules::user(u, Tag::from_random(rand::random())) {
+                Ok(c) => {
+                    rows.push(c.row);
+                    repairs.push(c.repairs);
                 }
+                Err(why) => tally.dropped(why, &id),
             }
-            let rows: Vec<_> = checked.iter().map(|c| c.row.clone()).collect();
+        }
+        let mut draws = 1;
+        let outcomes = loop {
             let mode = if dry { ImportMode::DryRun { planned_users: planned } } else { ImportMode::Write };
             match store.import_users(&rows, mode).await {
-                Ok(outcomes) => {
-                    for (id, why) in dropped {
-                        tally.dropped(why, &id);
+                Ok(outcomes) => break outcomes,
+                // A spare tag drawn for this batch is someone's already: draw them all again.
+                Err(StoreError::Conflict("users_tag_key")) if draws < TAG_DRAWS => {
+                    draws += 1;
+                    for row in &mut rows {
+                        row.spare_tag = Tag::from_random(rand::random()).as_str().to_owned();
                     }
-                    break (checked, outcomes);
                 }
-                Err(StoreError::Conflict("users_tag_key")) if attempt + 1 < TAG_DRAWS => attempt += 1,
                 Err(e) => return Err(e).context("cannot import users"),
             }
         };
-        for (c, outcome) in checked.iter().zip(outcomes) {
+        for ((row, repairs), outcome) in rows.iter().zip(&repairs).zip(outcomes) {
             if dry && matches!(outcome, Imported::New | Imported::NewWithSpareTag) {
-                planned.insert(c.row.id.clone());
+                planned.insert(row.id.clone());
             }
-            tally.stored(outcome, &c.repairs, &c.row.id);
+            tally.stored(outcome, repairs, &row.id);
         }
         progress.advance(read);
     }

@@ -196,7 +196,8 @@ impl Report {
             for t in &self.tables {
                 for (reason, n) in pick(t) {
                     out.push_str(&format!("{title}: {}: {reason}: {n}", t.table));
-                    if let Some(ids) = t.examples.get(reason).filter(|_| title == "skipped" || title == "conflicts") {
+                    // Only skips and conflicts keep examples.
+                    if let Some(ids) = t.examples.get(reason) {
                         out.push_str(&format!(
                             " (ids: {}{})",
                             ids.join(", "),

@@ -4,13 +4,11 @@
 
 use super::source;
 use crate::auth::crypto::sha256_hex;
+use crate::ops::maintenance::REJECTED_REQUEST_RETENTION_DAYS;
 use crate::scores::board_periods;
 use mapquiz_domain::scores::{GameMode, MAX_DURATION_SECS, MAX_QUESTIONS, local_day, regions_key};
 use mapquiz_domain::{DisplayName, Email, ImageUrl, Region, Tag, Timestamp};
 use mapquiz_store::{Account, ImportFriendship, ImportRequest, ImportSession, ImportUser, NewScore, RequestStatus};
-
-/// How long a rejected request is kept (the `friend-requests` maintenance job's window).
-pub const REJECTED_KEPT_DAYS: i64 = 30;
 
 /// The provider whose accounts are imported (the original's only sign-in).
 const GOOGLE: &str = "google";
@@ -135,7 +133,8 @@ pub fn friendship(p: source::FriendPair) -> Verdict<ImportFriendship> {
     Ok(Checked { row: ImportFriendship { user_id: p.user_a, friend_id: p.user_b, created_at: p.created_at }, repairs })
 }
 
-/// A friend request; a rejection older than the retention window is left behind, as ours would have deleted it.
+/// A friend request; a rejection older than the `friend-requests` job's retention is left behind, as that job
+/// would have deleted it.
 pub fn request(r: source::Request, now: Timestamp) -> Verdict<ImportRequest> {
     if r.sender_id == r.receiver_id {
         return skipped("self");
@@ -146,7 +145,9 @@ pub fn request(r: source::Request, now: Timestamp) -> Verdict<ImportRequest> {
         "rejected" => RequestStatus::Rejected,
         _ => return skipped("unknown status"),
     };
-    if status == RequestStatus::Rejected && r.updated_at < now.plus(chrono::Duration::days(-REJECTED_KEPT_DAYS)) {
+    if status == RequestStatus::Rejected
+        && r.updated_at < now.plus(chrono::Duration::days(-REJECTED_REQUEST_RETENTION_DAYS))
+    {
         return Err(Dropped::LeftBehind("rejected more than 30 days ago"));
     }
     Ok(Checked {

@@ -3,7 +3,6 @@
 
 use crate::config::Config;
 use crate::scores::board_periods;
-use anyhow::Context;
 use mapquiz_domain::scores::{GameMode, local_day, regions_key};
 use mapquiz_domain::{Region, Tag, Timestamp, new_id};
 use mapquiz_store::{DynStore, NewScore, NewUser, StoreError};
@@ -46,11 +45,8 @@ fn region_sets() -> Vec<Vec<Region>> {
 /// `mapquiz seed-demo`.
 #[allow(clippy::print_stdout)] // the command's progress report
 pub async fn run(config: Config, plan: SeedPlan) -> anyhow::Result<()> {
-    let store = mapquiz_store::connect(&config.database.connect_options())
-        .await
-        .with_context(|| format!("cannot open the database {}", config.database.url.redacted()))?;
+    let store = crate::cli::open_and_migrate(&config).await?;
     let result = async {
-        store.migrate_up().await.context("cannot apply database migrations")?;
         let started = Instant::now();
         let mut rng = StdRng::seed_from_u64(plan.seed);
         let now = Timestamp::from_datetime(chrono::Utc::now());

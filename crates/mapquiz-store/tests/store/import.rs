@@ -11,6 +11,8 @@ use std::collections::HashSet;
 on_both_backends!(
     users_are_inserted_updated_or_left_and_clashes_reported,
     a_dry_run_writes_nothing,
+    a_taken_spare_tag_is_an_error_and_writes_nothing,
+    batches_longer_than_one_statement,
     accounts_sessions_and_their_users,
     friendships_both_ways_once,
     requests_keep_one_pending_per_pair,
@@ -80,6 +82,40 @@ async fn users_are_inserted_updated_or_left_and_clashes_reported(pg: bool) {
         import_users(&store, &[original(5), twin]).await,
         vec![Imported::New, Imported::Conflict(ImportConflict::EmailTaken)]
     );
+}
+
+async fn a_taken_spare_tag_is_an_error_and_writes_nothing(pg: bool) {
+    let Some((_db, store)) = migrated(pg).await else { return };
+    import_users(&store, &[original(1)]).await;
+    // User 2 has no tag of its own and was given user 1's as its spare: the caller must draw again.
+    let clash = ImportUser { tag: None, spare_tag: original(1).tag.unwrap(), ..original(2) };
+    let err = store.import_users(&[original(3), clash], ImportMode::Write).await.unwrap_err();
+    assert!(matches!(err, mapquiz_store::StoreError::Conflict("users_tag_key")), "{err:?}");
+    assert!(store.user_by_id(&original(3).id).await.unwrap().is_none(), "the batch is all or nothing");
+}
+
+/// More rows than one multi-row statement takes (2,000): users have 11 columns, past SQLite's 32,766
+/// parameters in one statement.
+async fn batches_longer_than_one_statement(pg: bool) {
+    let Some((_db, store)) = migrated(pg).await else { return };
+    let n = 4_500;
+    let users: Vec<ImportUser> =
+        (0..n).map(|i| ImportUser { tag: None, spare_tag: tag_of(i), ..original(i) }).collect();
+    let outcomes = import_users(&store, &users).await;
+    assert_eq!(outcomes.iter().filter(|o| **o == Imported::NewWithSpareTag).count(), n);
+    let pairs: Vec<ImportFriendship> = (1..n)
+        .map(|i| ImportFriendship { user_id: original(0).id, friend_id: original(i).id, created_at: at(0) })
+        .collect();
+    let outcomes = store.import_friendships(&pairs, ImportMode::Write).await.unwrap();
+    assert!(outcomes.iter().all(|o| *o == Imported::New));
+    assert_eq!(store.friends(&original(0).id, 10_000).await.unwrap().len(), n - 1);
+    assert!(store.are_friends(&original(n - 1).id, &original(0).id).await.unwrap());
+}
+
+/// `i` as a tag: eight digits in base 32, written with the tag alphabet's symbols (distinct for distinct `i`).
+fn tag_of(i: usize) -> String {
+    const SYMBOLS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    (0..8).map(|digit| char::from(SYMBOLS[(i >> (5 * digit)) % 32])).collect()
 }
 
 async fn a_dry_run_writes_nothing(pg: bool) {
