@@ -169,13 +169,18 @@ macro_rules! impl_import {
             /// Rows per multi-row INSERT: at most 11 columns, within SQLite's 32,766 parameters.
             const ROWS_PER_STATEMENT: usize = 2000;
 
-            /// The first column of `sql`'s rows (`$1`: the list of `keys`).
-            async fn column(tx: &mut Tx, sql: &'static str, keys: &[&str]) -> Result<HashSet<String>, StoreError> {
+            /// The rows of `sql`, whose `$1` is the list of `keys` (none for no keys).
+            async fn rows_for(tx: &mut Tx, sql: &'static str, keys: &[&str]) -> Result<Vec<$row>, StoreError> {
                 if keys.is_empty() {
-                    return Ok(HashSet::new());
+                    return Ok(Vec::new());
                 }
-                let rows = sqlx::query(sql).bind($list(keys)).fetch_all(&mut **tx).await?;
-                rows.iter().map(|r: &$row| r.try_get::<String, _>(0).map_err(StoreError::from)).collect()
+                Ok(sqlx::query(sql).bind($list(keys)).fetch_all(&mut **tx).await?)
+            }
+
+            /// The first column of `sql`'s rows.
+            async fn column(tx: &mut Tx, sql: &'static str, keys: &[&str]) -> Result<HashSet<String>, StoreError> {
+                let rows = rows_for(tx, sql, keys).await?;
+                rows.iter().map(|r| r.try_get::<String, _>(0).map_err(StoreError::from)).collect()
             }
 
             /// The first two text columns of `sql`'s rows, as a map.
@@ -184,12 +189,9 @@ macro_rules! impl_import {
                 sql: &'static str,
                 keys: &[&str],
             ) -> Result<HashMap<String, String>, StoreError> {
-                if keys.is_empty() {
-                    return Ok(HashMap::new());
-                }
-                let rows = sqlx::query(sql).bind($list(keys)).fetch_all(&mut **tx).await?;
+                let rows = rows_for(tx, sql, keys).await?;
                 rows.iter()
-                    .map(|r: &$row| Ok((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?)))
+                    .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?)))
                     .collect::<Result<_, sqlx::Error>>()
                     .map_err(StoreError::from)
             }
@@ -200,12 +202,9 @@ macro_rules! impl_import {
                 sql: &'static str,
                 ids: &[&str],
             ) -> Result<HashMap<String, Timestamp>, StoreError> {
-                if ids.is_empty() {
-                    return Ok(HashMap::new());
-                }
-                let rows = sqlx::query(sql).bind($list(ids)).fetch_all(&mut **tx).await?;
+                let rows = rows_for(tx, sql, ids).await?;
                 rows.iter()
-                    .map(|r: &$row| Ok((r.try_get::<String, _>(0)?, time(r, 1)?)))
+                    .map(|r| Ok((r.try_get::<String, _>(0)?, time(r, 1)?)))
                     .collect::<Result<_, sqlx::Error>>()
                     .map_err(StoreError::from)
             }
@@ -337,20 +336,14 @@ macro_rules! impl_import {
                     let known = column(&mut tx, concat!("SELECT id FROM accounts WHERE id ", $any), &ids).await?;
                     let users = users_present(&mut tx, &user_ids, mode).await?;
                     // (provider, subject) → user, for the subjects of this batch.
-                    let rows = if subjects.is_empty() {
-                        Vec::new()
-                    } else {
-                        sqlx::query(concat!(
-                            "SELECT provider_id, account_id, user_id FROM accounts WHERE account_id ",
-                            $any
-                        ))
-                        .bind($list(&subjects))
-                        .fetch_all(&mut *tx)
-                        .await?
-                    };
+                    let rows = rows_for(
+                        &mut tx,
+                        concat!("SELECT provider_id, account_id, user_id FROM accounts WHERE account_id ", $any),
+                        &subjects,
+                    )
+                    .await?;
                     let mut linked = HashMap::new();
                     for r in &rows {
-                        let r: &$row = r;
                         linked.insert(
                             (r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?),
                             r.try_get::<String, _>(2)?,
@@ -465,17 +458,14 @@ macro_rules! impl_import {
                     let user_ids: Vec<&str> =
                         friendships.iter().flat_map(|f| [f.user_id.as_str(), f.friend_id.as_str()]).collect();
                     let users = users_present(&mut tx, &user_ids, mode).await?;
-                    let rows = if user_ids.is_empty() {
-                        Vec::new()
-                    } else {
-                        sqlx::query(concat!("SELECT user_id, friend_id FROM friendships WHERE user_id ", $any))
-                            .bind($list(&user_ids))
-                            .fetch_all(&mut *tx)
-                            .await?
-                    };
+                    let rows = rows_for(
+                        &mut tx,
+                        concat!("SELECT user_id, friend_id FROM friendships WHERE user_id ", $any),
+                        &user_ids,
+                    )
+                    .await?;
                     let mut present = HashSet::new();
                     for r in &rows {
-                        let r: &$row = r;
                         present.insert((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?));
                     }
                     let mut outcomes = Vec::with_capacity(friendships.len());
@@ -528,21 +518,15 @@ macro_rules! impl_import {
                         versions(&mut tx, concat!("SELECT id, updated_at FROM friend_requests WHERE id ", $any), &ids)
                             .await?;
                     let users = users_present(&mut tx, &user_ids, mode).await?;
-                    let rows = if user_ids.is_empty() {
-                        Vec::new()
-                    } else {
-                        sqlx::query(concat!(
-                            "SELECT sender_id, receiver_id, status FROM friend_requests WHERE sender_id ",
-                            $any
-                        ))
-                        .bind($list(&user_ids))
-                        .fetch_all(&mut *tx)
-                        .await?
-                    };
+                    let rows = rows_for(
+                        &mut tx,
+                        concat!("SELECT sender_id, receiver_id, status FROM friend_requests WHERE sender_id ", $any),
+                        &user_ids,
+                    )
+                    .await?;
                     // (sender, receiver) → whether pending.
                     let mut pairs_held: HashMap<(String, String), bool> = HashMap::new();
                     for r in &rows {
-                        let r: &$row = r;
                         let status: String = r.try_get(2)?;
                         pairs_held.insert((r.try_get(0)?, r.try_get(1)?), status == "pending");
                     }

@@ -155,10 +155,10 @@ async fn import(
     let mut planned = HashSet::new();
     let mut tables = Vec::new();
 
-    tables.push(import_users(store, original, counts[0], dry, &mut planned).await?);
+    tables.push(import_users(store, original, counts.users, dry, &mut planned).await?);
     let mode = if dry { ImportMode::DryRun { planned_users: &planned } } else { ImportMode::Write };
     tables.push(
-        table("accounts", counts[1], original.accounts(BATCH), rules::account, async |rows| {
+        table("accounts", counts.accounts, original.accounts(BATCH), rules::account, async |rows| {
             store.import_accounts(rows, mode).await
         })
         .await?,
@@ -166,7 +166,7 @@ async fn import(
     tables.push(
         table(
             "sessions",
-            counts[2],
+            counts.sessions,
             original.sessions(BATCH),
             |s| rules::session(s, now),
             async |rows| store.import_sessions(rows, mode).await,
@@ -174,7 +174,7 @@ async fn import(
         .await?,
     );
     tables.push(
-        table("friendships", counts[3], original.friend_pairs(BATCH), rules::friendship, async |rows| {
+        table("friendships", counts.friend_pairs, original.friend_pairs(BATCH), rules::friendship, async |rows| {
             store.import_friendships(rows, mode).await
         })
         .await?,
@@ -182,7 +182,7 @@ async fn import(
     tables.push(
         table(
             "friend_requests",
-            counts[4],
+            counts.requests,
             original.requests(BATCH),
             |r| rules::request(r, now),
             async |rows| store.import_friend_requests(rows, mode).await,
@@ -192,7 +192,7 @@ async fn import(
     tables.push(
         table(
             "scores",
-            counts[5],
+            counts.scores,
             original.scores(BATCH),
             |s| rules::score(s, tz),
             async |rows| store.import_scores(rows, mode).await,

@@ -184,6 +184,17 @@ const NOT_IMPORTED: [(&str, &str); 4] = [
     ("multiplayer_game_result", "SELECT count(*) FROM multiplayer_game_result"),
 ];
 
+/// Rows each table will give.
+#[derive(Clone, Copy, Debug)]
+pub struct Counts {
+    pub users: u64,
+    pub accounts: u64,
+    pub sessions: u64,
+    pub friend_pairs: u64,
+    pub requests: u64,
+    pub scores: u64,
+}
+
 /// The original database, opened read-only.
 pub struct Original {
     pool: PgPool,
@@ -224,18 +235,26 @@ impl Original {
         Ok(Original { pool, since: since.map(|t| t.datetime().naive_utc()), location: parsed.without_password() })
     }
 
-    /// Rows each table will give (after `--since`), for progress.
-    pub async fn counts(&self) -> anyhow::Result<[u64; 6]> {
-        let mut counts = [0; 6];
-        for (n, query) in [&USERS, &ACCOUNTS, &SESSIONS, &FRIEND_PAIRS, &REQUESTS, &SCORES].into_iter().enumerate() {
-            let count: i64 = sqlx::query_scalar(query.count)
-                .bind(self.since)
-                .fetch_one(&self.pool)
-                .await
-                .context("cannot count the original's rows: is this the original server's database?")?;
-            counts[n] = u64::try_from(count).unwrap_or(0);
-        }
-        Ok(counts)
+    /// Rows each table will give (after `--since`), for progress; all counted before anything is imported, so
+    /// that a database that is not the original's is refused before any write.
+    pub async fn counts(&self) -> anyhow::Result<Counts> {
+        Ok(Counts {
+            users: self.count(&USERS).await?,
+            accounts: self.count(&ACCOUNTS).await?,
+            sessions: self.count(&SESSIONS).await?,
+            friend_pairs: self.count(&FRIEND_PAIRS).await?,
+            requests: self.count(&REQUESTS).await?,
+            scores: self.count(&SCORES).await?,
+        })
+    }
+
+    async fn count(&self, query: &Query) -> anyhow::Result<u64> {
+        let count: i64 = sqlx::query_scalar(query.count)
+            .bind(self.since)
+            .fetch_one(&self.pool)
+            .await
+            .context("cannot count the original's rows: is this the original server's database?")?;
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 
     /// Rows of the tables that are not imported, by table.
