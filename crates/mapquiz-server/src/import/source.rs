@@ -93,34 +93,22 @@ pub trait Keyed {
     fn key(&self) -> String;
 }
 
-impl Keyed for Account {
-    fn key(&self) -> String {
-        self.id.clone()
-    }
+/// Rows named by their own id.
+macro_rules! keyed_by_id {
+    ($($row:ty),*) => {$(
+        impl Keyed for $row {
+            fn key(&self) -> String {
+                self.id.clone()
+            }
+        }
+    )*};
 }
-
-impl Keyed for Session {
-    fn key(&self) -> String {
-        self.id.clone()
-    }
-}
+keyed_by_id!(Account, Session, Request, Score);
 
 /// A pair has no id of its own: both users name it.
 impl Keyed for FriendPair {
     fn key(&self) -> String {
         format!("{}+{}", self.user_a, self.user_b)
-    }
-}
-
-impl Keyed for Request {
-    fn key(&self) -> String {
-        self.id.clone()
-    }
-}
-
-impl Keyed for Score {
-    fn key(&self) -> String {
-        self.id.clone()
     }
 }
 
